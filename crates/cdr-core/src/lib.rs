@@ -1,0 +1,77 @@
+//! `cdr-core`: the pure model of TSG Global call and message detail records.
+//!
+//! What it is: the [`CdrType`] enum and which union member answers each type,
+//! the record types ([`ApiCdr`], [`MessageCdr`], [`VoiceCdr`]) and their union
+//! [`Cdr`], the column [schema](RecordKind::columns) every sink uses, half-open
+//! time [`Window`]s and their [planning](plan), the GraphQL [`document`] and
+//! [`Variables`] of `cdrRecords`, decoding of its responses ([`decode_page`]),
+//! and the sans-I/O pagination state machine [`Paginator`].
+//!
+//! What it is not: it performs no I/O of any kind. It has no HTTP client, no
+//! async runtime, no file access and no clock (`now` is always an argument).
+//! `cdr-transport` runs it over HTTP; sinks read its schema.
+//!
+//! # Example: build a query and drive the paginator over two pages
+//!
+//! ```
+//! use cdr_core::*;
+//!
+//! let window = Window::new(
+//!     parse_datetime("2026-11-01T00:00:00Z")?,
+//!     parse_datetime("2026-11-01T01:00:00Z")?,
+//! )?;
+//! let query = PageQuery { cdr_type: "sms".parse()?, window, limit: Limit::new(2)?, company_id: None };
+//! let doc = document(&Selection::all(), false, false);
+//! let mut paginator = Paginator::new(query.clone());
+//!
+//! // Two hand-written answers, as the server would send them.
+//! let answers = [
+//!     r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":"abc","limit":2},"cdrs":[
+//!         {"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","charge":0.0035},
+//!         {"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","charge":"0.0035"}]}}}"#,
+//!     r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null,"limit":2},"cdrs":[
+//!         {"__typename":"MessageCdr","datetime":"2026-11-01T00:59:59.999Z","charge":null}]}}}"#,
+//! ];
+//! let mut records = Vec::new();
+//! let mut answers = answers.iter();
+//! while let Some(request) = paginator.next_request() {
+//!     let body = RequestBody::new(&doc, &query, &request).to_vec(); // what to POST
+//!     assert!(!body.is_empty());
+//!     let page = decode_page(answers.next().unwrap().as_bytes())?;
+//!     paginator.on_page(&page)?;
+//!     records.extend(page.records);
+//! }
+//! assert_eq!(records.len(), 3);
+//! assert_eq!(paginator.pages(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cdr_type;
+mod paginator;
+mod query;
+mod record;
+mod response;
+mod schema;
+mod secret;
+mod window;
+
+pub use cdr_type::{CdrType, UnknownCdrType, parse_type_list};
+pub use paginator::{
+    Checkpoint, Limit, LimitError, PageQuery, PageRequest, PaginationError, Paginator,
+};
+pub use query::{RequestBody, Selection, UnknownField, Variables, document};
+pub use record::{
+    ApiCdr, Cdr, MessageCdr, Timestamped, Value, ValueError, VoiceCdr, format_datetime,
+    parse_datetime, parse_decimal, parse_integer,
+};
+pub use response::{
+    ErrorClass, GraphQlError, GraphQlErrors, Page, ResponseError, UnknownMember, decode_errors,
+    decode_page,
+};
+pub use schema::{Column, ColumnType, MONEY_PRECISION, MONEY_SCALE, RecordKind, SCHEMA_VERSION};
+pub use secret::{ExportLink, Password, Token};
+pub use window::{Plan, Step, Window, WindowError, plan};
+
+/// Re-exported so that users of the record types need no direct dependency.
+pub use chrono;
+pub use rust_decimal;

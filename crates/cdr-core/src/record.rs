@@ -1,0 +1,278 @@
+//! CDR records: one struct per union member, the union [`Cdr`], and typed access
+//! to column values for encoders.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::schema::RecordKind;
+
+/// A record of the `ApiCdr` union member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCdr {
+    pub datetime: DateTime<Utc>,
+    pub from: Option<String>,
+    pub destination: Option<String>,
+    pub status: Option<String>,
+    pub charge: Option<Decimal>,
+    pub r#type: Option<String>,
+}
+
+/// A record of the `MessageCdr` union member (answers `SMS` and `MMS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageCdr {
+    pub datetime: DateTime<Utc>,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub direction: Option<String>,
+    pub status: Option<String>,
+    pub charge: Option<Decimal>,
+    pub r#type: Option<String>,
+}
+
+/// A record of the `VoiceCdr` union member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceCdr {
+    pub datetime: DateTime<Utc>,
+    pub call_id: Option<String>,
+    pub source_ani: Option<String>,
+    pub destination_number: Option<String>,
+    pub did_used: Option<String>,
+    /// Whole seconds.
+    pub session_time: Option<i64>,
+    pub status: Option<String>,
+    pub called_rate: Option<Decimal>,
+    pub charge: Option<Decimal>,
+    pub call_type: Option<String>,
+    pub ani_ii: Option<String>,
+}
+
+/// One element of the `cdrs` union.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cdr {
+    Api(ApiCdr),
+    Message(MessageCdr),
+    Voice(VoiceCdr),
+}
+
+/// A borrowed, typed cell value, in the logical types of [`crate::ColumnType`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value<'a> {
+    Null,
+    Timestamp(DateTime<Utc>),
+    Decimal(Decimal),
+    Int64(i64),
+    Str(&'a str),
+}
+
+fn s(v: &Option<String>) -> Value<'_> {
+    v.as_deref().map_or(Value::Null, Value::Str)
+}
+fn d(v: &Option<Decimal>) -> Value<'static> {
+    v.map_or(Value::Null, Value::Decimal)
+}
+
+/// Anything with a record datetime (used by the paginator's window checks).
+pub trait Timestamped {
+    /// The record's datetime, in UTC.
+    fn datetime(&self) -> DateTime<Utc>;
+}
+
+impl Cdr {
+    /// Which union member this is.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Cdr::Api(_) => RecordKind::Api,
+            Cdr::Message(_) => RecordKind::Message,
+            Cdr::Voice(_) => RecordKind::Voice,
+        }
+    }
+
+    /// The value of column `index` of [`RecordKind::columns`] for this record's kind;
+    /// [`Value::Null`] past the last column.
+    pub fn value(&self, index: usize) -> Value<'_> {
+        match self {
+            Cdr::Api(r) => match index {
+                0 => Value::Timestamp(r.datetime),
+                1 => s(&r.from),
+                2 => s(&r.destination),
+                3 => s(&r.status),
+                4 => d(&r.charge),
+                5 => s(&r.r#type),
+                _ => Value::Null,
+            },
+            Cdr::Message(r) => match index {
+                0 => Value::Timestamp(r.datetime),
+                1 => s(&r.from_number),
+                2 => s(&r.to_number),
+                3 => s(&r.direction),
+                4 => s(&r.status),
+                5 => d(&r.charge),
+                6 => s(&r.r#type),
+                _ => Value::Null,
+            },
+            Cdr::Voice(r) => match index {
+                0 => Value::Timestamp(r.datetime),
+                1 => s(&r.call_id),
+                2 => s(&r.source_ani),
+                3 => s(&r.destination_number),
+                4 => s(&r.did_used),
+                5 => r.session_time.map_or(Value::Null, Value::Int64),
+                6 => s(&r.status),
+                7 => d(&r.called_rate),
+                8 => d(&r.charge),
+                9 => s(&r.call_type),
+                10 => s(&r.ani_ii),
+                _ => Value::Null,
+            },
+        }
+    }
+}
+
+impl Timestamped for Cdr {
+    fn datetime(&self) -> DateTime<Utc> {
+        match self {
+            Cdr::Api(r) => r.datetime,
+            Cdr::Message(r) => r.datetime,
+            Cdr::Voice(r) => r.datetime,
+        }
+    }
+}
+
+/// Why a textual value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    #[error("invalid datetime `{0}`: expected RFC 3339, e.g. 2026-11-01T00:00:00Z")]
+    Datetime(String),
+    #[error("invalid decimal `{0}`")]
+    Decimal(String),
+    #[error("invalid whole number `{0}`")]
+    Integer(String),
+}
+
+/// Parses an RFC 3339 / ISO 8601 datetime with `Z` or an offset, with or without
+/// fractional seconds, into a UTC instant with full (nanosecond) precision.
+pub fn parse_datetime(text: &str) -> Result<DateTime<Utc>, ValueError> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ValueError::Datetime(text.to_string()))
+}
+
+/// Formats an instant as RFC 3339 in UTC with `Z`, keeping every non-zero
+/// fractional digit (e.g. `2026-11-01T00:00:00.123456Z`).
+pub fn format_datetime(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// Parses an exact decimal from its text (`12.50`, `-0.00001`, `1e-5`), keeping the
+/// scale as written. Never passes through a float.
+pub fn parse_decimal(text: &str) -> Result<Decimal, ValueError> {
+    let t = text.trim();
+    let parsed = if t.contains(['e', 'E']) {
+        Decimal::from_scientific(t)
+    } else {
+        Decimal::from_str_exact(t)
+    };
+    parsed.map_err(|_| ValueError::Decimal(text.to_string()))
+}
+
+/// Parses a whole number, also accepting a JSON-style `12.0`.
+pub fn parse_integer(text: &str) -> Result<i64, ValueError> {
+    let t = text.trim();
+    if let Ok(v) = t.parse::<i64>() {
+        return Ok(v);
+    }
+    let d = parse_decimal(t).map_err(|_| ValueError::Integer(text.to_string()))?;
+    if d.fract().is_zero() {
+        i64::try_from(d).map_err(|_| ValueError::Integer(text.to_string()))
+    } else {
+        Err(ValueError::Integer(text.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn datetimes_in_every_documented_form() {
+        let base = Utc.with_ymd_and_hms(2026, 11, 1, 10, 0, 0).unwrap();
+        for (text, want) in [
+            ("2026-11-01T10:00:00Z", base),
+            ("2026-11-01T12:00:00+02:00", base),
+            ("2026-11-01T05:30:00-04:30", base),
+            (
+                "2026-11-01T10:00:00.123456789Z",
+                base + chrono::Duration::nanoseconds(123_456_789),
+            ),
+            (
+                "2026-11-01T10:00:00.5+00:00",
+                base + chrono::Duration::milliseconds(500),
+            ),
+        ] {
+            assert_eq!(parse_datetime(text).unwrap(), want, "{text}");
+        }
+        assert!(parse_datetime("2026-11-01 10:00").is_err());
+        assert!(parse_datetime("yesterday").is_err());
+    }
+
+    #[test]
+    fn formatting_keeps_precision_and_round_trips() {
+        let t = parse_datetime("2026-11-01T10:00:00.000001Z").unwrap();
+        assert_eq!(format_datetime(&t), "2026-11-01T10:00:00.000001Z");
+        let t = parse_datetime("2026-11-01T10:00:00Z").unwrap();
+        assert_eq!(format_datetime(&t), "2026-11-01T10:00:00Z");
+    }
+
+    #[test]
+    fn decimals_are_exact_and_keep_scale() {
+        assert_eq!(parse_decimal("0.00001").unwrap().to_string(), "0.00001");
+        assert_eq!(parse_decimal("12.50").unwrap().to_string(), "12.50");
+        assert_eq!(parse_decimal("1e-5").unwrap().to_string(), "0.00001");
+        // 0.1 + 0.2 is exactly 0.3 in decimal, unlike f64.
+        let sum = parse_decimal("0.1").unwrap() + parse_decimal("0.2").unwrap();
+        assert_eq!(sum, parse_decimal("0.3").unwrap());
+        assert!(parse_decimal("1,5").is_err());
+        assert!(parse_decimal("").is_err());
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_integer("42").unwrap(), 42);
+        assert_eq!(parse_integer("42.0").unwrap(), 42);
+        assert!(parse_integer("42.5").is_err());
+        assert!(parse_integer("x").is_err());
+    }
+
+    #[test]
+    fn values_follow_the_schema_order() {
+        let t = parse_datetime("2026-11-01T00:00:00Z").unwrap();
+        let r = Cdr::Voice(VoiceCdr {
+            datetime: t,
+            call_id: Some("c1".into()),
+            source_ani: None,
+            destination_number: None,
+            did_used: None,
+            session_time: Some(61),
+            status: None,
+            called_rate: Some(parse_decimal("0.0125").unwrap()),
+            charge: None,
+            call_type: None,
+            ani_ii: None,
+        });
+        let cols = RecordKind::Voice.columns();
+        for (i, c) in cols.iter().enumerate() {
+            let v = r.value(i);
+            match (c.name, v) {
+                ("datetime", Value::Timestamp(x)) => assert_eq!(x, t),
+                ("call_id", Value::Str(x)) => assert_eq!(x, "c1"),
+                ("session_time", Value::Int64(x)) => assert_eq!(x, 61),
+                ("called_rate", Value::Decimal(x)) => assert_eq!(x.to_string(), "0.0125"),
+                (_, Value::Null) => {}
+                (name, other) => panic!("column {name} gave {other:?}"),
+            }
+        }
+        assert_eq!(r.value(cols.len()), Value::Null);
+    }
+}

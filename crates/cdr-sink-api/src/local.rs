@@ -1,0 +1,387 @@
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+
+use crate::destination::{ByteStream, Destination, ObjectMeta, StoreError, Upload};
+use crate::key::ObjectKey;
+
+/// Suffix of temporary files; with their leading `.` they are hidden from
+/// query engines and recognisable by [`Destination::clean_incomplete`].
+const TMP_SUFFIX: &str = ".cdr-tmp";
+
+/// A local directory. Objects are files under it; an upload writes
+/// `.{name}.{unique}.cdr-tmp` beside its final name, fsyncs it, renames it into
+/// place and fsyncs the directory, so a finished-looking file is always whole.
+#[derive(Debug, Clone)]
+pub struct LocalDir {
+    root: PathBuf,
+}
+
+static UNIQUE: AtomicU64 = AtomicU64::new(0);
+
+fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + use<> {
+    let path = path.display().to_string();
+    move |source| StoreError::Io {
+        operation,
+        path,
+        source,
+    }
+}
+
+impl LocalDir {
+    /// A destination rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> LocalDir {
+        LocalDir { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &ObjectKey) -> PathBuf {
+        let mut p = self.root.clone();
+        p.extend(key.as_str().split('/'));
+        p
+    }
+
+    fn temp_path(&self, key: &ObjectKey) -> PathBuf {
+        let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
+        let name = format!(
+            ".{}.{}-{n}{TMP_SUFFIX}",
+            key.file_name(),
+            std::process::id()
+        );
+        self.path(key).with_file_name(name)
+    }
+
+    async fn create_parent(&self, path: &Path) -> Result<(), StoreError> {
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(io("create directory", parent))?;
+        }
+        Ok(())
+    }
+
+    /// Walks the tree under `dir`, calling `f` with each file's relative key text.
+    fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let key = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let ty = entry.file_type()?;
+            if ty.is_dir() {
+                Self::walk(&entry.path(), &key, out)?;
+            } else if ty.is_file() {
+                out.push((key, entry.path()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn files(&self, prefix: &str) -> Result<Vec<(String, PathBuf)>, StoreError> {
+        let prefix = prefix.trim_end_matches('/').to_string();
+        let start = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            let mut p = self.root.clone();
+            p.extend(prefix.split('/'));
+            p
+        };
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            Self::walk(&start, &prefix, &mut out).map(|_| out)
+        })
+        .await
+        .map_err(|e| StoreError::Io {
+            operation: "list",
+            path: root.display().to_string(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(io("list", &self.root))
+    }
+}
+
+async fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    // Makes the rename durable: without it a crash can forget the new name.
+    let d = tokio::fs::File::open(dir)
+        .await
+        .map_err(io("open directory", dir))?;
+    d.sync_all().await.map_err(io("sync directory", dir))
+}
+
+#[async_trait]
+impl Destination for LocalDir {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn location(&self, key: &ObjectKey) -> String {
+        self.path(key).display().to_string()
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        tokio::fs::create_dir_all(&self.root)
+            .await
+            .map_err(io("create directory", &self.root))?;
+        let probe = self.root.join(format!(
+            ".write-probe-{}-{}{TMP_SUFFIX}",
+            std::process::id(),
+            UNIQUE.fetch_add(1, Ordering::Relaxed)
+        ));
+        tokio::fs::write(&probe, b"")
+            .await
+            .map_err(io("write to", &self.root))?;
+        tokio::fs::remove_file(&probe)
+            .await
+            .map_err(io("remove", &probe))
+    }
+
+    async fn begin(
+        &self,
+        key: &ObjectKey,
+        _content_type: &str,
+    ) -> Result<Box<dyn Upload>, StoreError> {
+        let final_path = self.path(key);
+        self.create_parent(&final_path).await?;
+        let temp = self.temp_path(key);
+        let file = tokio::fs::File::create(&temp)
+            .await
+            .map_err(io("create", &temp))?;
+        Ok(Box::new(LocalUpload {
+            key: key.clone(),
+            file: Some(tokio::io::BufWriter::with_capacity(256 * 1024, file)),
+            temp,
+            final_path,
+            size: 0,
+        }))
+    }
+
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<ObjectMeta, StoreError> {
+        let mut up = self.begin(key, content_type).await?;
+        up.write(body).await?;
+        up.commit().await
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError> {
+        let path = self.path(key);
+        match tokio::fs::read(&path).await {
+            Ok(b) => Ok(Some(Bytes::from(b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    async fn read(&self, key: &ObjectKey) -> Result<ByteStream, StoreError> {
+        use futures_util::StreamExt;
+        let path = self.path(key);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(io("open", &path))?;
+        let stream = futures_util::stream::unfold((file, path), |(mut file, path)| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 256 * 1024];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), (file, path)))
+                }
+                Err(e) => {
+                    let err = io("read", &path)(e);
+                    Some((Err(err), (file, path)))
+                }
+            }
+        });
+        // Stop after the first error.
+        let mut failed = false;
+        Ok(stream
+            .take_while(move |r| {
+                let go = !failed;
+                failed |= r.is_err();
+                futures_util::future::ready(go)
+            })
+            .boxed())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut out = Vec::new();
+        for (key, path) in self.files(prefix).await? {
+            if key
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.ends_with(TMP_SUFFIX) && n.starts_with('.'))
+            {
+                continue;
+            }
+            let Ok(key) = ObjectKey::new(key) else {
+                continue;
+            };
+            let size = tokio::fs::metadata(&path)
+                .await
+                .map_err(io("stat", &path))?
+                .len();
+            out.push(ObjectMeta { key, size });
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let path = self.path(key);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("remove", &path)(e)),
+        }
+    }
+
+    async fn clean_incomplete(&self, prefix: &str) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for (key, path) in self.files(prefix).await? {
+            let name = key.rsplit('/').next().unwrap_or("");
+            if name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => n += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io("remove", &path)(e)),
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+struct LocalUpload {
+    key: ObjectKey,
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    temp: PathBuf,
+    final_path: PathBuf,
+    size: u64,
+}
+
+#[async_trait]
+impl Upload for LocalUpload {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| StoreError::Closed(self.key.to_string()))?;
+        file.write_all(&chunk)
+            .await
+            .map_err(io("write", &self.temp))?;
+        self.size += chunk.len() as u64;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<ObjectMeta, StoreError> {
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| StoreError::Closed(self.key.to_string()))?;
+        let result = async {
+            file.flush().await.map_err(io("write", &self.temp))?;
+            file.get_ref()
+                .sync_all()
+                .await
+                .map_err(io("sync", &self.temp))?;
+            drop(file);
+            tokio::fs::rename(&self.temp, &self.final_path)
+                .await
+                .map_err(io("rename into", &self.final_path))?;
+            if let Some(parent) = self.final_path.parent() {
+                sync_dir(parent).await?;
+            }
+            Ok(ObjectMeta {
+                key: self.key.clone(),
+                size: self.size,
+            })
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&self.temp).await;
+        }
+        result
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<(), StoreError> {
+        drop(self.file.take());
+        match tokio::fs::remove_file(&self.temp).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("remove", &self.temp)(e)),
+        }
+    }
+}
+
+impl Drop for LocalUpload {
+    fn drop(&mut self) {
+        // Dropped without commit or abort (an error or a cancelled task): the
+        // temporary file is hidden anyway, but do not leave it lying around.
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance;
+
+    #[tokio::test]
+    async fn local_dir_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = LocalDir::new(dir.path().join("out"));
+        conformance::run_all(&dest).await;
+    }
+
+    #[tokio::test]
+    async fn unfinished_upload_leaves_only_a_hidden_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = LocalDir::new(dir.path());
+        let key = ObjectKey::new("a/b.csv").unwrap();
+        let mut up = dest.begin(&key, "text/csv").await.unwrap();
+        up.write(Bytes::from_static(b"partial")).await.unwrap();
+        // Simulate a crash: forget the upload without running its destructor.
+        std::mem::forget(up);
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 1);
+        assert!(names[0].starts_with(".b.csv."), "{names:?}");
+        assert!(dest.list("").await.unwrap().is_empty());
+        assert_eq!(dest.clean_incomplete("a").await.unwrap(), 1);
+        assert_eq!(std::fs::read_dir(dir.path().join("a")).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn unwritable_root_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, b"x").unwrap();
+        let dest = LocalDir::new(file.join("sub"));
+        let err = dest.check_writable().await.unwrap_err().to_string();
+        assert!(err.contains("plain-file"), "{err}");
+    }
+}
