@@ -1,0 +1,309 @@
+//! One unit of work (one type over one window): stream its pages into files,
+//! commit the files, then write its ledger entry.
+//!
+//! Exactly once rests on three rules:
+//! 1. every file of the unit stays an uncommitted upload (hidden temporary file,
+//!    or incomplete multipart upload) until the last page has been fetched and
+//!    encoded; then they are committed in order;
+//! 2. the ledger entry is written after the last commit, and only a unit with a
+//!    ledger entry is finished;
+//! 3. before a unit is (re)done, every visible file of that unit left by an
+//!    earlier attempt that crashed between commits is deleted, and names are a
+//!    pure function of the unit, so nothing stale survives.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tracing::{Instrument, debug, info_span};
+
+use cdr_core::{CdrType, SCHEMA_VERSION, Timestamped};
+use cdr_sink_api::{
+    ColumnSet, Destination, EncodeError, Encoder, Format, ObjectKey, StoreError, Upload,
+};
+
+use crate::layout;
+use crate::ledger::{self, FileEntry, LedgerError, UnitEntry};
+use crate::plan::{RollPolicy, Unit};
+use crate::progress::Progress;
+use crate::source::{PageSource, SourceError};
+
+/// Why a unit failed. The unit stays unfinished; a re-run redoes it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnitError {
+    #[error("fetching: {0}")]
+    Source(#[from] SourceError),
+    #[error("encoding: {0}")]
+    Encode(#[from] EncodeError),
+    #[error("storing: {0}")]
+    Store(#[from] StoreError),
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("a {got} record came back for a {asked} query")]
+    WrongKind {
+        asked: CdrType,
+        got: cdr_core::RecordKind,
+    },
+}
+
+/// What a unit writer needs; shared by every unit of a run.
+#[derive(Clone)]
+pub struct UnitContext {
+    pub source: Arc<dyn PageSource>,
+    pub dest: Arc<dyn Destination>,
+    pub format: Arc<dyn Format>,
+    pub roll: RollPolicy,
+    pub progress: Arc<Progress>,
+    /// Pages fetched ahead of the encoder (pipelining fetch with encoding).
+    pub prefetch: usize,
+}
+
+/// A file being written: its upload stays uncommitted until the unit ends.
+struct OpenFile {
+    key: ObjectKey,
+    upload: Box<dyn Upload>,
+    hasher: Sha256,
+    size: u64,
+    rows: u64,
+}
+
+impl OpenFile {
+    async fn write(&mut self, bytes: Vec<u8>) -> Result<(), StoreError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.hasher.update(&bytes);
+        self.size += bytes.len() as u64;
+        self.upload.write(Bytes::from(bytes)).await
+    }
+}
+
+struct Files {
+    current: Option<(Box<dyn Encoder>, OpenFile)>,
+    sealed: Vec<OpenFile>,
+}
+
+impl Files {
+    async fn abort_all(self) {
+        let mut all: Vec<OpenFile> = self.sealed;
+        if let Some((_, f)) = self.current {
+            all.push(f);
+        }
+        for f in all {
+            if let Err(e) = f.upload.abort().await {
+                tracing::warn!("could not abort upload of {}: {e}", f.key);
+            }
+        }
+    }
+}
+
+/// Runs one unit to its ledger entry.
+pub async fn run_unit(ctx: &UnitContext, unit: Unit) -> Result<UnitEntry, UnitError> {
+    let span = info_span!("unit", cdr_type = %unit.cdr_type, window = %unit.window);
+    async move {
+        remove_stale_files(ctx, &unit).await?;
+        let mut files = Files {
+            current: None,
+            sealed: Vec::new(),
+        };
+        match write_files(ctx, &unit, &mut files).await {
+            Ok(stats) => commit(ctx, &unit, files, stats).await,
+            Err(e) => {
+                files.abort_all().await;
+                Err(e)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn remove_stale_files(ctx: &UnitContext, unit: &Unit) -> Result<(), UnitError> {
+    let partition = layout::partition(unit.cdr_type, &unit.window);
+    for meta in ctx.dest.list(&partition).await? {
+        if layout::is_part_of(&meta.key, unit.cdr_type, &unit.window) {
+            debug!("removing {} left by an unfinished attempt", meta.key);
+            ctx.dest.delete(&meta.key).await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct WriteStats {
+    records: u64,
+    pages: u64,
+    skipped: u64,
+    min: Option<chrono::DateTime<Utc>>,
+    max: Option<chrono::DateTime<Utc>>,
+}
+
+async fn write_files(
+    ctx: &UnitContext,
+    unit: &Unit,
+    files: &mut Files,
+) -> Result<WriteStats, UnitError> {
+    let counters = ctx.progress.of(unit.cdr_type);
+    let kind = unit.cdr_type.record_kind();
+    // Fetch in its own task so that the next page is on its way while this one
+    // is encoded and stored.
+    let (tx, mut rx) = mpsc::channel(ctx.prefetch.max(1));
+    let mut pages = ctx.source.pages(unit);
+    let fetcher = tokio::spawn(async move {
+        while let Some(page) = pages.next().await {
+            let failed = page.is_err();
+            if tx.send(page).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let _abort_fetcher = AbortOnDrop(fetcher);
+
+    let mut stats = WriteStats::default();
+    while let Some(page) = rx.recv().await {
+        let page = page?;
+        stats.pages += 1;
+        stats.skipped += page.skipped;
+        counters.pages.fetch_add(1, Relaxed);
+        counters.skipped_members.fetch_add(page.skipped, Relaxed);
+        counters.retries.fetch_add(page.retries, Relaxed);
+        if page.records.is_empty() {
+            continue;
+        }
+        if let Some(bad) = page.records.iter().find(|r| r.kind() != kind) {
+            return Err(UnitError::WrongKind {
+                asked: unit.cdr_type,
+                got: bad.kind(),
+            });
+        }
+        for r in &page.records {
+            let t = r.datetime();
+            stats.min = Some(stats.min.map_or(t, |m| m.min(t)));
+            stats.max = Some(stats.max.map_or(t, |m| m.max(t)));
+        }
+        if files.current.is_none() {
+            let n = files.sealed.len() as u32;
+            let key = layout::part_key(unit.cdr_type, &unit.window, n, ctx.format.extension())
+                .map_err(StoreError::from)?;
+            let encoder = ctx.format.encoder(ColumnSet::all(kind))?;
+            let upload = ctx.dest.begin(&key, ctx.format.content_type()).await?;
+            files.current = Some((
+                encoder,
+                OpenFile {
+                    key,
+                    upload,
+                    hasher: Sha256::new(),
+                    size: 0,
+                    rows: 0,
+                },
+            ));
+        }
+        let Some((encoder, file)) = files.current.as_mut() else {
+            continue;
+        };
+        encoder.encode(&page.records)?;
+        let n = page.records.len() as u64;
+        file.rows += n;
+        stats.records += n;
+        counters.records.fetch_add(n, Relaxed);
+        file.write(encoder.take_ready()).await?;
+        if encoder.rows() >= ctx.roll.rows || encoder.size_estimate() >= ctx.roll.bytes {
+            seal_current(files).await?;
+        }
+    }
+    seal_current(files).await?;
+    Ok(stats)
+}
+
+async fn seal_current(files: &mut Files) -> Result<(), UnitError> {
+    if let Some((mut encoder, mut file)) = files.current.take() {
+        let rest = encoder.finish();
+        let rest = match rest {
+            Ok(r) => r,
+            Err(e) => {
+                files.current = Some((encoder, file));
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = file.write(rest).await {
+            files.current = Some((encoder, file));
+            return Err(e.into());
+        }
+        files.sealed.push(file);
+    }
+    Ok(())
+}
+
+async fn commit(
+    ctx: &UnitContext,
+    unit: &Unit,
+    files: Files,
+    stats: WriteStats,
+) -> Result<UnitEntry, UnitError> {
+    let counters = ctx.progress.of(unit.cdr_type);
+    let mut entries = Vec::with_capacity(files.sealed.len());
+    let mut sealed = files.sealed.into_iter();
+    while let Some(f) = sealed.next() {
+        let key = f.key.clone();
+        let sha256 = hex(&f.hasher.finalize());
+        match f.upload.commit().await {
+            Ok(meta) => {
+                counters.files.fetch_add(1, Relaxed);
+                counters.bytes.fetch_add(meta.size, Relaxed);
+                entries.push(FileEntry {
+                    key: key.to_string(),
+                    size: meta.size,
+                    rows: f.rows,
+                    sha256,
+                });
+            }
+            Err(e) => {
+                for rest in sealed {
+                    let _ = rest.upload.abort().await;
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    let entry = UnitEntry {
+        ledger_version: ledger::LEDGER_VERSION,
+        cdr_type: unit.cdr_type,
+        window_start: unit.window.start(),
+        window_end: unit.window.end(),
+        records: stats.records,
+        pages: stats.pages,
+        skipped: stats.skipped,
+        min_datetime: stats.min,
+        max_datetime: stats.max,
+        format: ctx.format.name().to_string(),
+        schema_version: SCHEMA_VERSION,
+        files: entries,
+        finished_at: Utc::now(),
+    };
+    ledger::write(ctx.dest.as_ref(), &entry).await?;
+    Ok(entry)
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}

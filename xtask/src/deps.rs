@@ -1,0 +1,290 @@
+//! The architecture's dependency rules, checked against `cargo metadata`.
+//!
+//! Each rule names a workspace crate and the crates that must not appear in its
+//! normal (non-dev, non-build) dependency tree. See `docs/architecture.md`.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// `(crate, forbidden name or prefix ending in '*', why)`.
+pub const RULES: &[(&str, &[&str], &str)] = &[
+    (
+        "cdr-core",
+        &[
+            "tokio",
+            "mio",
+            "reqwest",
+            "hyper",
+            "axum",
+            "async-graphql",
+            "arrow-*",
+            "parquet",
+            "aws-*",
+            "csv",
+        ],
+        "cdr-core is pure: no runtime, no HTTP, no formats, no stores",
+    ),
+    (
+        "cdr-sink-api",
+        &[
+            "reqwest",
+            "hyper",
+            "axum",
+            "async-graphql",
+            "arrow-*",
+            "parquet",
+            "aws-*",
+            "cdr-transport",
+            "cdr-sim",
+        ],
+        "the sink traits know no HTTP, no format library and no cloud SDK",
+    ),
+    (
+        "cdr-sink-parquet",
+        &[
+            "tokio",
+            "reqwest",
+            "hyper",
+            "aws-*",
+            "axum",
+            "async-graphql",
+            "cdr-transport",
+            "cdr-sim",
+        ],
+        "a format knows nothing of I/O, HTTP or GraphQL transport",
+    ),
+    (
+        "cdr-sink-csv",
+        &[
+            "tokio",
+            "reqwest",
+            "hyper",
+            "aws-*",
+            "axum",
+            "async-graphql",
+            "cdr-transport",
+            "cdr-sim",
+            "arrow-*",
+            "parquet",
+        ],
+        "a format knows nothing of I/O, HTTP or GraphQL transport",
+    ),
+    (
+        "cdr-sink-s3",
+        &[
+            "reqwest",
+            "arrow-*",
+            "parquet",
+            "axum",
+            "async-graphql",
+            "cdr-transport",
+            "cdr-sim",
+        ],
+        "a destination knows nothing of formats or the API",
+    ),
+    (
+        "cdr-transport",
+        &[
+            "arrow-*",
+            "parquet",
+            "aws-*",
+            "csv",
+            "axum",
+            "async-graphql",
+            "cdr-sink-*",
+            "cdr-sim",
+        ],
+        "the transport knows nothing of files, stores or the simulator",
+    ),
+    (
+        "cdr-sim",
+        &[
+            "cdr-transport",
+            "reqwest",
+            "aws-*",
+            "arrow-*",
+            "parquet",
+            "cdr-sink-*",
+        ],
+        "the simulator shares no client code, so a client bug cannot hide itself",
+    ),
+];
+
+/// Crates that may name `reqwest` as a direct normal dependency: only the
+/// transport speaks HTTP as a client.
+pub const HTTP_CLIENTS: &[&str] = &["cdr-transport"];
+
+fn matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// Runs `cargo metadata` for this workspace.
+pub fn metadata() -> Result<Value> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--manifest-path", root])
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).context("reading cargo metadata")
+}
+
+/// Every violation of [`RULES`] and [`HTTP_CLIENTS`] in `meta`, one line each.
+pub fn violations(meta: &Value) -> Result<Vec<String>> {
+    let packages = meta["packages"].as_array().context("metadata.packages")?;
+    let names: HashMap<&str, &str> = packages
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    let nodes = meta["resolve"]["nodes"]
+        .as_array()
+        .context("metadata.resolve.nodes")?;
+    // Normal dependency edges only (dep_kinds with kind == null).
+    let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
+    for node in nodes {
+        let id = node["id"].as_str().context("node id")?;
+        let deps = node["deps"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let normal = deps.iter().filter(|d| {
+            d["dep_kinds"]
+                .as_array()
+                .is_some_and(|ks| ks.iter().any(|k| k["kind"].is_null()))
+        });
+        edges.insert(id, normal.filter_map(|d| d["pkg"].as_str()).collect());
+    }
+    let members: Vec<&str> = meta["workspace_members"]
+        .as_array()
+        .context("metadata.workspace_members")?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut out = Vec::new();
+    for &member in &members {
+        let name = names.get(member).copied().unwrap_or("?");
+        if let Some((_, forbidden, why)) = RULES.iter().find(|(n, _, _)| *n == name) {
+            // Breadth-first over the normal dependency tree, remembering a path.
+            let mut parent: HashMap<&str, &str> = HashMap::new();
+            let mut queue = VecDeque::from([member]);
+            let mut seen = BTreeSet::from([member]);
+            while let Some(id) = queue.pop_front() {
+                for &dep in edges.get(id).map(Vec::as_slice).unwrap_or(&[]) {
+                    if !seen.insert(dep) {
+                        continue;
+                    }
+                    parent.insert(dep, id);
+                    queue.push_back(dep);
+                    let dep_name = names.get(dep).copied().unwrap_or("?");
+                    if forbidden.iter().any(|f| matches(f, dep_name)) {
+                        let mut path = vec![dep_name];
+                        let mut cur = id;
+                        while cur != member {
+                            path.push(names.get(cur).copied().unwrap_or("?"));
+                            cur = parent.get(cur).copied().unwrap_or(member);
+                        }
+                        path.push(name);
+                        path.reverse();
+                        out.push(format!(
+                            "{name} must not depend on {dep_name} ({why}): {}",
+                            path.join(" -> ")
+                        ));
+                    }
+                }
+            }
+        }
+        if !HTTP_CLIENTS.contains(&name) {
+            let direct = edges.get(member).map(Vec::as_slice).unwrap_or(&[]);
+            if direct
+                .iter()
+                .any(|d| names.get(d).copied() == Some("reqwest"))
+            {
+                out.push(format!(
+                    "{name} depends on reqwest directly: only cdr-transport speaks HTTP"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_workspace_keeps_its_dependency_rules() {
+        let meta = metadata().unwrap();
+        let v = violations(&meta).unwrap();
+        assert!(v.is_empty(), "dependency rules broken:\n{}", v.join("\n"));
+        // The rules are not vacuous: every ruled crate that exists is a member.
+        let names: Vec<&str> = meta["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert!(names.contains(&"cdr-core"));
+    }
+
+    /// A tiny metadata document: cdr-core -> chrono, plus whatever `extra` adds.
+    fn fake(core_deps: &[(&str, Option<&str>)]) -> Value {
+        let mut packages = vec![json!({"id": "core", "name": "cdr-core"})];
+        let mut nodes = vec![];
+        let mut core_edges = vec![];
+        for (name, kind) in core_deps {
+            packages.push(json!({"id": name, "name": name}));
+            nodes.push(json!({"id": name, "deps": []}));
+            core_edges.push(json!({"pkg": name, "dep_kinds": [{"kind": kind}]}));
+        }
+        nodes.push(json!({"id": "core", "deps": core_edges}));
+        json!({"packages": packages, "resolve": {"nodes": nodes}, "workspace_members": ["core"]})
+    }
+
+    #[test]
+    fn adding_tokio_to_cdr_core_is_a_violation() {
+        assert!(violations(&fake(&[("chrono", None)])).unwrap().is_empty());
+        let v = violations(&fake(&[("chrono", None), ("tokio", None)])).unwrap();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].contains("cdr-core must not depend on tokio"), "{v:?}");
+        // As a dev-dependency it is fine: tests may use a runtime.
+        assert!(
+            violations(&fake(&[("tokio", Some("dev"))]))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn transitive_violations_show_the_path() {
+        let meta = json!({
+            "packages": [
+                {"id": "core", "name": "cdr-core"},
+                {"id": "mid", "name": "some-helper"},
+                {"id": "aws", "name": "aws-sdk-s3"}
+            ],
+            "resolve": {"nodes": [
+                {"id": "core", "deps": [{"pkg": "mid", "dep_kinds": [{"kind": null}]}]},
+                {"id": "mid", "deps": [{"pkg": "aws", "dep_kinds": [{"kind": null}]}]},
+                {"id": "aws", "deps": []}
+            ]},
+            "workspace_members": ["core"]
+        });
+        let v = violations(&meta).unwrap();
+        assert_eq!(
+            v,
+            [
+                "cdr-core must not depend on aws-sdk-s3 (cdr-core is pure: no runtime, no HTTP, no formats, no stores): cdr-core -> some-helper -> aws-sdk-s3"
+            ]
+        );
+    }
+}
