@@ -69,8 +69,12 @@ fn cargo(args: &[&str]) -> Result<()> {
 const MOTO: &str = "moto[server]>=5.2.5";
 
 fn ensure_moto() -> Result<()> {
+    // Present and recent enough (older versions answer multipart uploads wrongly).
+    let check = "import sys, moto.server, flask_cors; from importlib.metadata import version; \
+                 v = tuple(int(x) for x in version('moto').split('.')[:3] if x.isdigit()); \
+                 sys.exit(0 if v >= (5, 2, 5) else 1)";
     let have = Command::new("python3")
-        .args(["-c", "import moto, moto.server, flask_cors"])
+        .args(["-c", check])
         .output()
         .is_ok_and(|o| o.status.success());
     if have {
