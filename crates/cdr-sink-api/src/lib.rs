@@ -9,36 +9,30 @@
 //!   nothing of CDRs or formats.
 //!
 //! Neither trait names the other; the archiver joins them. Neither knows GraphQL
-//! or HTTP. [`LocalDir`] is the local-disk destination; `cdr-sink-s3` provides S3.
-//! Every destination passes the same [`conformance`] suite.
+//! or HTTP, and this crate does no I/O. `cdr-sink-local` provides the local
+//! directory destination and `cdr-sink-s3` the S3 one; every destination passes
+//! the same [`conformance`] suite.
 //!
-//! # Example
+//! # Example: a format's encoder and the column set it writes
 //!
 //! ```
-//! use cdr_sink_api::{Destination, LocalDir, ObjectKey};
+//! use cdr_core::RecordKind;
+//! use cdr_sink_api::{ColumnSet, ObjectKey};
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let dir = tempfile::tempdir().unwrap();
-//! let dest = LocalDir::new(dir.path());
-//! let key = ObjectKey::new("cdr_type=sms/date=2026-11-01/part-0.csv").unwrap();
-//! let mut upload = dest.begin(&key, "text/csv").await.unwrap();
-//! upload.write("datetime\n".into()).await.unwrap();
-//! // Not visible to readers before the commit.
-//! assert!(dest.get(&key).await.unwrap().is_none());
-//! let meta = upload.commit().await.unwrap();
-//! assert_eq!(meta.size, 9);
-//! assert_eq!(dest.get(&key).await.unwrap().unwrap(), "datetime\n");
-//! # });
+//! let columns = ColumnSet::all(RecordKind::Voice);
+//! let names: Vec<&str> = columns.iter().map(|(_, c)| c.name).collect();
+//! assert_eq!(names[..3], ["datetime", "call_id", "source_ani"]);
+//! let key = ObjectKey::new("cdr_type=voice/date=2026-11-01/part-0.parquet").unwrap();
+//! assert_eq!(key.parent(), "cdr_type=voice/date=2026-11-01");
+//! assert!(ObjectKey::new("../escape").is_err());
 //! ```
 
 mod destination;
 mod format;
 mod key;
-mod local;
 
 pub mod conformance;
 
 pub use destination::{ByteStream, Destination, ObjectMeta, StoreError, Upload};
 pub use format::{ColumnSet, EncodeError, Encoder, Format};
 pub use key::{InvalidKey, ObjectKey};
-pub use local::LocalDir;

@@ -1,3 +1,30 @@
+//! `cdr-sink-local`: the local-directory [`Destination`].
+//!
+//! An upload writes `.{name}.{unique}.cdr-tmp` beside its final name (hidden
+//! from query engines by its leading `.`), fsyncs it, renames it into place and
+//! fsyncs the directory, so a file under its final name is always whole.
+//! It knows nothing of CDRs or formats.
+//!
+//! # Example
+//!
+//! ```
+//! use cdr_sink_api::{Destination, ObjectKey};
+//! use cdr_sink_local::LocalDir;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let dest = LocalDir::new(dir.path());
+//! let key = ObjectKey::new("cdr_type=sms/date=2026-11-01/part-0.csv").unwrap();
+//! let mut upload = dest.begin(&key, "text/csv").await.unwrap();
+//! upload.write("datetime\n".into()).await.unwrap();
+//! // Not visible to readers before the commit.
+//! assert!(dest.get(&key).await.unwrap().is_none());
+//! let meta = upload.commit().await.unwrap();
+//! assert_eq!(meta.size, 9);
+//! assert_eq!(dest.get(&key).await.unwrap().unwrap(), "datetime\n");
+//! # });
+//! ```
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -5,8 +32,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
-use crate::destination::{ByteStream, Destination, ObjectMeta, StoreError, Upload};
-use crate::key::ObjectKey;
+use cdr_sink_api::{ByteStream, Destination, ObjectKey, ObjectMeta, StoreError, Upload};
 
 /// Suffix of temporary files; with their leading `.` they are hidden from
 /// query engines and recognisable by [`Destination::clean_incomplete`].
@@ -346,7 +372,7 @@ impl Drop for LocalUpload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance;
+    use cdr_sink_api::conformance;
 
     #[tokio::test]
     async fn local_dir_passes_the_conformance_suite() {

@@ -1,0 +1,539 @@
+//! The Parquet [`Encoder`]: typed Arrow builders per column, a record batch
+//! every [`BATCH_ROWS`] rows, an [`ArrowWriter`] over a buffer that
+//! [`Encoder::take_ready`] drains.
+
+use std::mem;
+
+use arrow_array::builder::{
+    Decimal128Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
+use cdr_core::chrono::{DateTime, Utc};
+use cdr_core::rust_decimal::Decimal;
+use cdr_core::{
+    Cdr, Column, ColumnType, MONEY_PRECISION, MONEY_SCALE, SCHEMA_VERSION, Value, format_datetime,
+};
+use cdr_sink_api::{ColumnSet, EncodeError, Encoder};
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use std::sync::Arc;
+
+use crate::options::ParquetOptions;
+use crate::schema::{DECIMAL_SCALE, TIMESTAMP_TZ, arrow_schema};
+
+/// Rows collected in the column builders before they become one record batch
+/// for the writer. Small next to a row group, so the builders add little to
+/// the encoder's memory.
+pub const BATCH_ROWS: usize = 8192;
+
+/// Text bytes collected in the builders before a batch is written early, so
+/// that very long text cannot grow the builders without bound.
+const BATCH_TEXT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Longest accepted text value. Arrow `Utf8` offsets are 32-bit, so one batch
+/// holds less than 2 GiB of text per column; a batch ends once it holds
+/// 16 MiB of text, which leaves room for one value of this size.
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024 * 1024;
+
+/// Key-value metadata keys written into every file's footer.
+pub const METADATA_RECORD_KIND: &str = "cdr.record_kind";
+/// See [`METADATA_RECORD_KIND`].
+pub const METADATA_SCHEMA_VERSION: &str = "cdr.schema_version";
+
+const FORMAT: &str = "parquet";
+
+/// 10^MONEY_PRECISION: the first magnitude a money column cannot hold.
+const DECIMAL_LIMIT: i128 = 10i128.pow(MONEY_PRECISION as u32);
+
+fn format_error(e: impl std::fmt::Display) -> EncodeError {
+    EncodeError::Format {
+        format: FORMAT,
+        message: e.to_string(),
+    }
+}
+
+fn value_error(column: &Column, message: String) -> EncodeError {
+    EncodeError::Value {
+        column: column.name,
+        message,
+    }
+}
+
+/// A timestamp as microseconds since the epoch, refusing what a microsecond
+/// timestamp cannot hold instead of truncating it.
+pub(crate) fn timestamp_micros(t: DateTime<Utc>) -> Result<i64, String> {
+    let nanos = t.timestamp_subsec_nanos();
+    if nanos >= 1_000_000_000 {
+        return Err(format!(
+            "{} is a leap second, which a Parquet timestamp cannot hold",
+            format_datetime(&t)
+        ));
+    }
+    if !nanos.is_multiple_of(1000) {
+        return Err(format!(
+            "{} has sub-microsecond precision; Parquet timestamps hold whole microseconds \
+             and values are never truncated",
+            format_datetime(&t)
+        ));
+    }
+    Ok(t.timestamp_micros())
+}
+
+/// A decimal as the unscaled value of DECIMAL(MONEY_PRECISION, MONEY_SCALE),
+/// exactly: never rounded.
+pub(crate) fn money_units(d: Decimal) -> Result<i128, String> {
+    let scale = d.scale();
+    let mantissa = d.mantissa();
+    let units = if scale > MONEY_SCALE {
+        // Only trailing zeros may go: 0.100000000000 is 0.1000000000.
+        let divisor = 10i128.pow(scale - MONEY_SCALE);
+        if mantissa % divisor != 0 {
+            return Err(format!(
+                "{d} has {scale} decimal places; DECIMAL({MONEY_PRECISION}, {MONEY_SCALE}) \
+                 holds at most {MONEY_SCALE} and values are never rounded"
+            ));
+        }
+        Some(mantissa / divisor)
+    } else {
+        mantissa.checked_mul(10i128.pow(MONEY_SCALE - scale))
+    };
+    units
+        .filter(|u| u.unsigned_abs() < DECIMAL_LIMIT.unsigned_abs())
+        .ok_or_else(|| {
+            format!(
+                "{d} does not fit DECIMAL({MONEY_PRECISION}, {MONEY_SCALE}): at most {} digits \
+                 before the decimal point",
+                MONEY_PRECISION as u32 - MONEY_SCALE
+            )
+        })
+}
+
+/// One value, converted to what its column's builder takes.
+#[derive(Debug, Clone, Copy)]
+enum Cell<'a> {
+    Null,
+    Timestamp(i64),
+    Decimal(i128),
+    Int64(i64),
+    Str(&'a str),
+}
+
+fn value_kind(v: &Value<'_>) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Timestamp(_) => "timestamp",
+        Value::Decimal(_) => "decimal",
+        Value::Int64(_) => "integer",
+        Value::Str(_) => "text",
+    }
+}
+
+fn cell<'a>(column: &Column, value: Value<'a>) -> Result<Cell<'a>, EncodeError> {
+    let err = |m| value_error(column, m);
+    match (column.ty, value) {
+        (_, Value::Null) if column.nullable => Ok(Cell::Null),
+        (_, Value::Null) => Err(err("is required, but the record has no value".into())),
+        (ColumnType::Timestamp, Value::Timestamp(t)) => {
+            timestamp_micros(t).map(Cell::Timestamp).map_err(err)
+        }
+        (ColumnType::Decimal, Value::Decimal(d)) => money_units(d).map(Cell::Decimal).map_err(err),
+        (ColumnType::Int64, Value::Int64(n)) => Ok(Cell::Int64(n)),
+        (ColumnType::Utf8, Value::Str(s)) if s.len() <= MAX_TEXT_BYTES => Ok(Cell::Str(s)),
+        (ColumnType::Utf8, Value::Str(s)) => Err(err(format!(
+            "text of {} bytes is longer than the {MAX_TEXT_BYTES} bytes a value may have",
+            s.len()
+        ))),
+        (ty, v) => Err(err(format!(
+            "a {} value in a {ty:?} column",
+            value_kind(&v)
+        ))),
+    }
+}
+
+/// The typed builder of one column.
+#[derive(Debug)]
+enum Builder {
+    Timestamp(TimestampMicrosecondBuilder),
+    Decimal(Decimal128Builder),
+    Int64(Int64Builder),
+    Utf8(StringBuilder),
+}
+
+impl Builder {
+    fn new(ty: ColumnType) -> Result<Builder, EncodeError> {
+        Ok(match ty {
+            ColumnType::Timestamp => Builder::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS).with_timezone(TIMESTAMP_TZ),
+            ),
+            ColumnType::Decimal => Builder::Decimal(
+                Decimal128Builder::with_capacity(BATCH_ROWS)
+                    .with_precision_and_scale(MONEY_PRECISION, DECIMAL_SCALE)
+                    .map_err(format_error)?,
+            ),
+            ColumnType::Int64 => Builder::Int64(Int64Builder::with_capacity(BATCH_ROWS)),
+            ColumnType::Utf8 => Builder::Utf8(StringBuilder::with_capacity(BATCH_ROWS, 0)),
+        })
+    }
+
+    /// Appends a cell that [`cell`] made for this column's type.
+    fn append(&mut self, cell: Cell<'_>) -> Result<(), EncodeError> {
+        match (self, cell) {
+            (Builder::Timestamp(b), Cell::Timestamp(v)) => b.append_value(v),
+            (Builder::Decimal(b), Cell::Decimal(v)) => b.append_value(v),
+            (Builder::Int64(b), Cell::Int64(v)) => b.append_value(v),
+            (Builder::Utf8(b), Cell::Str(v)) => b.append_value(v),
+            (Builder::Timestamp(b), Cell::Null) => b.append_null(),
+            (Builder::Decimal(b), Cell::Null) => b.append_null(),
+            (Builder::Int64(b), Cell::Null) => b.append_null(),
+            (Builder::Utf8(b), Cell::Null) => b.append_null(),
+            (b, c) => {
+                return Err(format_error(format!(
+                    "internal: {c:?} does not belong in a {b:?} builder"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::Timestamp(b) => Arc::new(b.finish()),
+            Builder::Decimal(b) => Arc::new(b.finish()),
+            Builder::Int64(b) => Arc::new(b.finish()),
+            Builder::Utf8(b) => Arc::new(b.finish()),
+        }
+    }
+
+    /// Unencoded bytes per row, text excluded.
+    fn fixed_width(&self) -> usize {
+        match self {
+            Builder::Timestamp(_) | Builder::Int64(_) => 8,
+            Builder::Decimal(_) => 16,
+            Builder::Utf8(_) => 4,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ColumnBuffer {
+    /// Index into `RecordKind::columns`, what `Cdr::value` takes.
+    index: usize,
+    column: &'static Column,
+    builder: Builder,
+}
+
+#[derive(Debug)]
+enum State {
+    Open(Box<ArrowWriter<Vec<u8>>>),
+    /// The writer failed; its message is repeated to every later call.
+    Failed(String),
+    Finished,
+}
+
+/// Encodes the records of one Parquet file.
+///
+/// Records go into typed Arrow builders; every [`BATCH_ROWS`] rows they
+/// become a record batch for the Parquet writer, which keeps the pages of the
+/// current row group in memory and writes them out when the group is full.
+/// [`Encoder::take_ready`] hands out what has been written, so memory is
+/// bounded by one row group plus one batch, never by the file.
+///
+/// Each [`Encoder::encode`] call is all-or-nothing: every record is checked
+/// before any is appended, so a rejected call leaves the file as it was. If
+/// the Parquet writer itself fails, every later call returns that error.
+///
+/// [`Encoder::size_estimate`] never decreases while records are added. Once a
+/// row group is finished it counts the bytes written plus the remaining rows
+/// at the bytes per row of the finished groups, which is close to the final
+/// size. Within the first row group it relies on the writer's estimate, which
+/// counts part of the data before compression and so is pessimistic (up to a
+/// few times the compressed size of that group). After [`Encoder::finish`]
+/// it is the exact file size.
+#[derive(Debug)]
+pub struct ParquetEncoder {
+    columns: ColumnSet,
+    schema: SchemaRef,
+    buffers: Vec<ColumnBuffer>,
+    state: State,
+    /// Rows in the builders, not yet given to the writer.
+    pending_rows: usize,
+    /// Text bytes in the builders.
+    pending_text: usize,
+    /// Unencoded bytes per pending row, text excluded.
+    row_width: usize,
+    rows: u64,
+    /// Bytes handed out by `take_ready` and `finish`.
+    handed_out: u64,
+    /// The largest size estimate so far, which keeps estimates monotonic.
+    estimate: u64,
+}
+
+impl ParquetEncoder {
+    pub(crate) fn new(
+        options: &ParquetOptions,
+        columns: ColumnSet,
+    ) -> Result<ParquetEncoder, EncodeError> {
+        if columns.is_empty() {
+            return Err(format_error("no columns are selected; select at least one"));
+        }
+        let schema = arrow_schema(&columns);
+        let props = WriterProperties::builder()
+            .set_compression(options.compression.to_parquet())
+            .set_max_row_group_row_count(Some(options.row_group_rows.get()))
+            .set_max_row_group_bytes(options.row_group_bytes.map(|b| b.get()))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new(
+                    METADATA_RECORD_KIND.to_string(),
+                    columns.kind().typename().to_string(),
+                ),
+                KeyValue::new(
+                    METADATA_SCHEMA_VERSION.to_string(),
+                    SCHEMA_VERSION.to_string(),
+                ),
+            ]))
+            .build();
+        let writer =
+            ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(format_error)?;
+        let buffers = columns
+            .iter()
+            .map(|(index, column)| {
+                Ok(ColumnBuffer {
+                    index,
+                    column,
+                    builder: Builder::new(column.ty)?,
+                })
+            })
+            .collect::<Result<Vec<_>, EncodeError>>()?;
+        let row_width = buffers.iter().map(|b| b.builder.fixed_width()).sum();
+        let mut encoder = ParquetEncoder {
+            columns,
+            schema,
+            buffers,
+            state: State::Open(Box::new(writer)),
+            pending_rows: 0,
+            pending_text: 0,
+            row_width,
+            rows: 0,
+            handed_out: 0,
+            estimate: 0,
+        };
+        encoder.estimate = encoder.current_estimate();
+        Ok(encoder)
+    }
+
+    /// The columns this encoder writes.
+    pub fn columns(&self) -> &ColumnSet {
+        &self.columns
+    }
+
+    /// Bytes held in memory now: the writer's in-progress row group, its
+    /// output not yet taken, and the unencoded rows in the builders.
+    pub fn memory_size(&self) -> u64 {
+        match &self.state {
+            State::Open(w) => (w.memory_size() + w.inner().len() + self.pending_bytes()) as u64,
+            State::Failed(_) | State::Finished => 0,
+        }
+    }
+
+    fn pending_bytes(&self) -> usize {
+        self.pending_rows * self.row_width + self.pending_text
+    }
+
+    fn writer(&mut self) -> Result<&mut ArrowWriter<Vec<u8>>, EncodeError> {
+        match &mut self.state {
+            State::Open(w) => Ok(w),
+            State::Failed(m) => Err(format_error(m.clone())),
+            State::Finished => Err(EncodeError::Finished),
+        }
+    }
+
+    /// Keeps the writer's error for every later call, and returns it.
+    fn fail(&mut self, e: EncodeError) -> EncodeError {
+        self.state = State::Failed(e.to_string());
+        e
+    }
+
+    /// Every value of `r` converted, or the reason one cannot be.
+    fn check(&self, r: &Cdr) -> Result<(), EncodeError> {
+        if r.kind() != self.columns.kind() {
+            return Err(EncodeError::WrongKind {
+                expected: self.columns.kind(),
+                got: r.kind(),
+            });
+        }
+        for b in &self.buffers {
+            cell(b.column, r.value(b.index))?;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, r: &Cdr) -> Result<(), EncodeError> {
+        for b in &mut self.buffers {
+            let c = cell(b.column, r.value(b.index))?;
+            if let Cell::Str(s) = c {
+                self.pending_text += s.len();
+            }
+            b.builder.append(c)?;
+        }
+        self.pending_rows += 1;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Gives the builders' rows to the writer as one record batch.
+    fn write_batch(&mut self) -> Result<(), EncodeError> {
+        if self.pending_rows == 0 {
+            return Ok(());
+        }
+        let arrays = self
+            .buffers
+            .iter_mut()
+            .map(|b| b.builder.finish())
+            .collect();
+        self.pending_rows = 0;
+        self.pending_text = 0;
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(format_error);
+        let written = batch.and_then(|batch| self.writer()?.write(&batch).map_err(format_error));
+        written.map_err(|e| self.fail(e))
+    }
+
+    /// The file size so far: bytes written, plus the rows not yet in a
+    /// finished row group at the bytes per row of the finished ones. Before
+    /// the first row group is finished, the writer's own estimate of its
+    /// in-progress group stands in; it counts some data uncompressed, so it
+    /// errs on the large side.
+    fn current_estimate(&self) -> u64 {
+        let State::Open(w) = &self.state else {
+            return self.handed_out;
+        };
+        let written = w.bytes_written() as u64;
+        let flushed_rows: i64 = w.flushed_row_groups().iter().map(|g| g.num_rows()).sum();
+        let unflushed_rows = (w.in_progress_rows() + self.pending_rows) as u64;
+        if let Ok(flushed_rows @ 1..) = u64::try_from(flushed_rows) {
+            return written + unflushed_rows.saturating_mul(written) / flushed_rows;
+        }
+        let in_progress = w.in_progress_size() as u64;
+        let pending = match w.in_progress_rows() as u64 {
+            0 => self.pending_bytes() as u64,
+            rows => (self.pending_rows as u64).saturating_mul(in_progress) / rows,
+        };
+        written + in_progress + pending
+    }
+}
+
+impl Encoder for ParquetEncoder {
+    fn encode(&mut self, records: &[Cdr]) -> Result<(), EncodeError> {
+        self.writer()?;
+        for r in records {
+            self.check(r)?;
+        }
+        for r in records {
+            self.append(r)?;
+            if self.pending_rows >= BATCH_ROWS || self.pending_text >= BATCH_TEXT_BYTES {
+                self.write_batch()?;
+            }
+        }
+        self.estimate = self.estimate.max(self.current_estimate());
+        Ok(())
+    }
+
+    fn take_ready(&mut self) -> Vec<u8> {
+        let State::Open(w) = &mut self.state else {
+            return Vec::new();
+        };
+        // Moves the few KB the writer buffers internally into the Vec; writing
+        // to a Vec cannot fail, and if it did the bytes would come with the next call.
+        let _ = w.sync();
+        let ready = mem::take(w.inner_mut());
+        self.handed_out += ready.len() as u64;
+        ready
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>, EncodeError> {
+        self.writer()?;
+        self.write_batch()?;
+        let State::Open(writer) = mem::replace(&mut self.state, State::Finished) else {
+            return Err(EncodeError::Finished);
+        };
+        match writer.into_inner() {
+            Ok(rest) => {
+                self.handed_out += rest.len() as u64;
+                self.estimate = self.handed_out;
+                Ok(rest)
+            }
+            Err(e) => Err(self.fail(format_error(e))),
+        }
+    }
+
+    fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn size_estimate(&self) -> u64 {
+        match self.state {
+            State::Finished => self.handed_out,
+            _ => self.estimate.max(self.current_estimate()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Decimal {
+        cdr_core::parse_decimal(s).unwrap()
+    }
+
+    #[test]
+    fn money_is_rescaled_exactly() {
+        for (text, units) in [
+            ("0.1", 1_000_000_000),
+            ("0.00350", 35_000_000),
+            ("-0.00001", -100_000),
+            ("1234567890.12345", 12_345_678_901_234_500_000),
+            ("0", 0),
+            ("0.1000000000000", 1_000_000_000),
+            ("0.0000000001", 1),
+        ] {
+            assert_eq!(money_units(dec(text)), Ok(units), "{text}");
+        }
+    }
+
+    #[test]
+    fn money_is_never_rounded() {
+        let err = money_units(dec("0.00000000001")).unwrap_err();
+        assert!(err.contains("11 decimal places"), "{err}");
+        let err = money_units(dec("1.00000000005")).unwrap_err();
+        assert!(err.contains("never rounded"), "{err}");
+    }
+
+    #[test]
+    fn money_beyond_precision_is_refused() {
+        // 28 integer digits need 38 digits at scale 10 ...
+        let ok = "9999999999999999999999999999";
+        assert_eq!(
+            money_units(dec(ok)),
+            Ok(dec(ok).mantissa() * 10i128.pow(10))
+        );
+        // ... and the largest rust_decimal values need 39.
+        let err = money_units(Decimal::MAX).unwrap_err();
+        assert!(err.contains("does not fit DECIMAL(38, 10)"), "{err}");
+        assert!(money_units(Decimal::MIN).is_err());
+    }
+
+    #[test]
+    fn timestamps_keep_microseconds_and_refuse_less() {
+        let t = cdr_core::parse_datetime("2026-11-01T00:00:00.123456Z").unwrap();
+        assert_eq!(timestamp_micros(t), Ok(1_793_491_200_123_456));
+        let t = cdr_core::parse_datetime("1969-12-31T23:59:59.999999Z").unwrap();
+        assert_eq!(timestamp_micros(t), Ok(-1));
+        let t = cdr_core::parse_datetime("2026-11-01T00:00:00.1234567Z").unwrap();
+        assert!(timestamp_micros(t).unwrap_err().contains("sub-microsecond"));
+        let t = cdr_core::parse_datetime("2016-12-31T23:59:60Z").unwrap();
+        assert!(timestamp_micros(t).unwrap_err().contains("leap second"));
+    }
+}
