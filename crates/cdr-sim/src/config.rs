@@ -1,0 +1,211 @@
+//! Configuration of a simulator: data, users, faults, clock.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cdr_core::CdrType;
+use chrono::{DateTime, Utc};
+
+use crate::SimError;
+
+/// Everything a simulator is started with. Every field has a default (see
+/// [`SimConfig::default`]); override what a test needs:
+///
+/// ```
+/// use cdr_sim::{Faults, SimConfig};
+/// let config = SimConfig {
+///     seed: 7,
+///     faults: Faults { rate_limit: 0.1, ..Faults::default() },
+///     ..SimConfig::default()
+/// };
+/// assert_eq!(config.users.len(), 2);
+/// ```
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Seed of the generated data (not of the faults: see [`Faults::seed`]).
+    pub seed: u64,
+    /// Address to listen on; default `127.0.0.1:0` (any free port).
+    pub bind: SocketAddr,
+    /// Records per hour per type; default SMS 3600, MMS 600, VOICE 1200, API 300.
+    /// A type missing from the map has no records.
+    pub rates: BTreeMap<CdrType, u64>,
+    /// Users that can log in; default a basic user `user@example.com` /
+    /// `user-password` of company `1` and an admin `admin@example.com` /
+    /// `admin-password`.
+    pub users: Vec<SimUser>,
+    /// Pre-issued tokens accepted for the first basic user (they never expire);
+    /// default `["POAPK_sim-static-token"]`.
+    pub static_tokens: Vec<String>,
+    /// Injected faults; default none.
+    pub faults: Faults,
+    /// Simulated service latency added to every GraphQL request; default zero.
+    pub latency: Duration,
+    /// Rows an export may stream before its connection is dropped without a
+    /// proper end (as a timed-out export would be); default no cap.
+    pub export_row_cap: Option<u64>,
+    /// A token issued by login expires after this many GraphQL requests;
+    /// default never.
+    pub token_ttl_requests: Option<u64>,
+    /// A fixed clock; `None` uses the system clock.
+    pub now: Option<DateTime<Utc>>,
+    /// Serve repeated query documents with the hand-written JSON writer
+    /// instead of the async-graphql executor; default true.
+    pub fast_path: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 0,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            rates: BTreeMap::from([
+                (CdrType::Sms, 3600),
+                (CdrType::Mms, 600),
+                (CdrType::Voice, 1200),
+                (CdrType::Api, 300),
+            ]),
+            users: vec![
+                SimUser {
+                    email: "user@example.com".into(),
+                    password: "user-password".into(),
+                    admin: false,
+                    company_id: "1".into(),
+                },
+                SimUser {
+                    email: "admin@example.com".into(),
+                    password: "admin-password".into(),
+                    admin: true,
+                    company_id: "0".into(),
+                },
+            ],
+            static_tokens: vec!["POAPK_sim-static-token".into()],
+            faults: Faults::default(),
+            latency: Duration::ZERO,
+            export_row_cap: None,
+            token_ttl_requests: None,
+            now: None,
+            fast_path: true,
+        }
+    }
+}
+
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field("bind", &self.bind)
+            .field("rates", &self.rates)
+            .field("users", &self.users)
+            .field(
+                "static_tokens",
+                &format_args!("<{} redacted>", self.static_tokens.len()),
+            )
+            .field("faults", &self.faults)
+            .field("latency", &self.latency)
+            .field("export_row_cap", &self.export_row_cap)
+            .field("token_ttl_requests", &self.token_ttl_requests)
+            .field("now", &self.now)
+            .field("fast_path", &self.fast_path)
+            .finish()
+    }
+}
+
+impl SimConfig {
+    /// Checks what [`crate::start`] would refuse: fault probabilities outside
+    /// 0..=1 or adding up to more than 1, no user, duplicate emails.
+    pub fn validate(&self) -> Result<(), SimError> {
+        self.faults.validate()?;
+        if self.users.is_empty() {
+            return Err(SimError::Config("at least one user is needed".into()));
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if self.users[..i].iter().any(|o| o.email == u.email) {
+                return Err(SimError::Config(format!("duplicate user `{}`", u.email)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A customer-portal user that can log in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SimUser {
+    pub email: String,
+    pub password: String,
+    /// Admin users may pass `companyId`.
+    pub admin: bool,
+    /// The company a basic user's queries list.
+    pub company_id: String,
+}
+
+impl fmt::Debug for SimUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimUser")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .field("admin", &self.admin)
+            .field("company_id", &self.company_id)
+            .finish()
+    }
+}
+
+/// Faults injected into GraphQL requests: each request, by its number, draws
+/// at most one fault from these probabilities, deterministically for a
+/// [`Faults::seed`]. Their sum must not exceed 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Faults {
+    /// HTTP 429; half of them carry `Retry-After: retry_after_secs`.
+    pub rate_limit: f64,
+    /// Value of the `Retry-After` header, in seconds; default 0 so that tests
+    /// stay fast.
+    pub retry_after_secs: u64,
+    /// HTTP 502 or 503 with an HTML body.
+    pub server_error: f64,
+    /// Headers and part of the body sent, then the connection is dropped.
+    pub reset: f64,
+    /// HTTP 200 with a complete message whose JSON body is cut off.
+    pub truncate: f64,
+    /// Seed of the draws.
+    pub seed: u64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            rate_limit: 0.0,
+            retry_after_secs: 0,
+            server_error: 0.0,
+            reset: 0.0,
+            truncate: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+impl Faults {
+    /// Checks that each probability lies in 0..=1 and that they add up to at most 1.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let ps = [
+            ("rate_limit", self.rate_limit),
+            ("server_error", self.server_error),
+            ("reset", self.reset),
+            ("truncate", self.truncate),
+        ];
+        for (name, p) in ps {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(SimError::Config(format!(
+                    "fault probability {name} = {p} is not in 0..=1"
+                )));
+            }
+        }
+        let sum: f64 = ps.iter().map(|(_, p)| p).sum();
+        if sum > 1.0 + 1e-9 {
+            return Err(SimError::Config(format!(
+                "fault probabilities add up to {sum}, more than 1"
+            )));
+        }
+        Ok(())
+    }
+}
