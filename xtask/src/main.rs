@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the project's runner. `main` only dispatches; each task
 //! is one function.
 
+mod demo;
 mod deps;
 
 use std::process::{Command, ExitCode};
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
             ]
             .concat(),
         ),
-        Some("demo") => demo(),
+        Some("demo") => demo::run(),
         Some("-h" | "--help" | "help") | None => {
             print!("{HELP}");
             Ok(())
@@ -125,9 +126,4 @@ fn check_deps() -> Result<()> {
     } else {
         bail!("dependency rules broken:\n{}", v.join("\n"))
     }
-}
-
-fn demo() -> Result<()> {
-    println!("the demo is not yet available: the archiver is still being built");
-    Ok(())
 }

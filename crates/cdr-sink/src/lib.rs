@@ -15,6 +15,8 @@
 //! [`Format`]: cdr_sink_api::Format
 //! [`Destination`]: cdr_sink_api::Destination
 
+pub mod cli;
+pub mod export;
 pub mod layout;
 pub mod ledger;
 pub mod pipeline;
@@ -22,6 +24,7 @@ pub mod plan;
 pub mod progress;
 pub mod source;
 pub mod summary;
+pub mod transport_source;
 pub mod unit;
 
 pub use pipeline::{ArchiveError, RunOptions, archive};
@@ -29,3 +32,4 @@ pub use plan::{ArchivePlan, FormatChoice, Output, PlanError, RawArchive, RollPol
 pub use progress::Progress;
 pub use source::{PageData, PageSource, PageStream, SourceError};
 pub use summary::Summary;
+pub use transport_source::TransportSource;

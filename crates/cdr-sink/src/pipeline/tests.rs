@@ -10,9 +10,8 @@ use bytes::Bytes;
 use chrono::TimeDelta;
 
 use cdr_core::{Cdr, MessageCdr, RecordKind, Timestamped, format_datetime, parse_datetime};
-use cdr_sink_api::{
-    ByteStream, ColumnSet, EncodeError, Encoder, LocalDir, ObjectKey, ObjectMeta, Upload,
-};
+use cdr_sink_api::{ByteStream, ColumnSet, EncodeError, Encoder, ObjectKey, ObjectMeta, Upload};
+use cdr_sink_local::LocalDir;
 
 use super::*;
 use crate::plan::{FormatChoice, Output};

@@ -1,0 +1,64 @@
+//! [`PageSource`] over `cdr-transport`'s HTTP client.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use futures_util::StreamExt;
+
+use cdr_core::{CdrType, Limit};
+use cdr_transport::{Client, RecordsRequest};
+
+use crate::plan::Unit;
+use crate::source::{PageData, PageSource, PageStream, SourceError};
+
+/// Pages from the TSG API. Each type gets a client of its own that shares the
+/// login and connection pool, so that retries can be reported per type.
+pub struct TransportSource {
+    clients: BTreeMap<CdrType, (Client, Arc<AtomicU64>)>,
+    fallback: Client,
+    limit: Limit,
+    company_id: Option<String>,
+}
+
+impl TransportSource {
+    pub fn new(client: Client, limit: Limit, company_id: Option<String>) -> TransportSource {
+        let clients = CdrType::ALL
+            .into_iter()
+            .map(|t| (t, (client.with_own_stats(), Arc::new(AtomicU64::new(0)))))
+            .collect();
+        TransportSource {
+            clients,
+            fallback: client,
+            limit,
+            company_id,
+        }
+    }
+}
+
+impl PageSource for TransportSource {
+    fn pages(&self, unit: &Unit) -> PageStream {
+        let (client, seen) = match self.clients.get(&unit.cdr_type) {
+            Some((c, s)) => (c.clone(), s.clone()),
+            None => (self.fallback.clone(), Arc::new(AtomicU64::new(0))),
+        };
+        let mut request = RecordsRequest::new(unit.cdr_type, unit.window);
+        request.limit = self.limit;
+        request.company_id = self.company_id.clone();
+        let stats_client = client.clone();
+        client
+            .records(request)
+            .map(move |page| {
+                // Retries of this type so far, handed out once each.
+                let now = stats_client.stats().retries;
+                let retries = now.saturating_sub(seen.fetch_max(now, Relaxed));
+                page.map(|p| PageData {
+                    skipped: p.unknown.len() as u64,
+                    records: p.records,
+                    retries,
+                })
+                .map_err(|e| SourceError(Box::new(e)))
+            })
+            .boxed()
+    }
+}
