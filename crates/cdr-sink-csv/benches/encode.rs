@@ -2,9 +2,6 @@
 //! records per file, given 1000 at a time (one page of the API), with ready
 //! bytes taken after every call as the archiver does.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::hint::black_box;
 
 use cdr_core::{Cdr, RecordKind};
@@ -31,7 +28,7 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(RECORDS as u64));
     group.sample_size(10);
     for kind in [RecordKind::Message, RecordKind::Voice] {
-        let records = common::samples(kind, RECORDS);
+        let records = cdr_testkit::records::samples(kind, RECORDS);
         group.bench_function(kind.typename(), |b| {
             b.iter(|| black_box(encode_file(kind, &records)))
         });

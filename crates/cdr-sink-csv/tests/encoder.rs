@@ -1,11 +1,9 @@
 //! The CSV encoder's exact output and behaviour, and the row counter.
 
-mod common;
-
 use cdr_core::{Cdr, MessageCdr, RecordKind, VoiceCdr};
 use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 use cdr_sink_csv::{CsvFormat, count_rows};
-use common::*;
+use cdr_testkit::records::*;
 
 fn encoder(kind: RecordKind) -> Box<dyn Encoder> {
     CsvFormat::new().encoder(ColumnSet::all(kind)).unwrap()

@@ -1,15 +1,13 @@
 //! Records written as CSV and read back with the csv crate's reader equal
 //! the input.
 
-mod common;
-
 use cdr_core::{
     ApiCdr, Cdr, MessageCdr, RecordKind, Selection, VoiceCdr, parse_datetime, parse_decimal,
     parse_integer,
 };
 use cdr_sink_api::{ColumnSet, Format};
 use cdr_sink_csv::{CsvFormat, count_rows};
-use common::*;
+use cdr_testkit::records::*;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 

@@ -1,8 +1,6 @@
 //! The Parquet encoder's behaviour: errors, row groups, incremental output,
 //! size estimates, options.
 
-mod common;
-
 use std::num::NonZeroUsize;
 
 use bytes::Bytes;
@@ -11,7 +9,7 @@ use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 use cdr_sink_parquet::{
     Compression, ParquetFormat, ParquetOptions, ReadError, ZstdLevel, parquet_row_count,
 };
-use common::*;
+use cdr_testkit::records::*;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 fn rows(n: usize) -> NonZeroUsize {

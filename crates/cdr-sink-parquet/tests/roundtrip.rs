@@ -1,8 +1,6 @@
 //! Records written as Parquet and read back with the parquet crate's Arrow
 //! reader equal the input, and the file's schema is cdr-core's.
 
-mod common;
-
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -17,7 +15,7 @@ use cdr_core::{
 };
 use cdr_sink_api::{ColumnSet, Format};
 use cdr_sink_parquet::{ParquetFormat, ParquetOptions, parquet_row_count};
-use common::*;
+use cdr_testkit::records::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{LogicalType, TimeUnit as ParquetTimeUnit, Type as PhysicalType};
 use proptest::prelude::*;

@@ -7,12 +7,16 @@
 //!   server per test binary; tests keep apart with [`S3Server::new_bucket`].
 //! - [`S3Server::pending_uploads`] and [`S3Server::objects`] show what a bucket
 //!   holds, for assertions.
+//! - [`records`]: deterministic sample CDRs, hand-picked edge cases and
+//!   proptest strategies for every record kind, shared by the format crates'
+//!   tests and benchmarks.
 //! - [`FaultProxy`]: a TCP proxy that cuts large requests on demand, to break
 //!   the network in the middle of an upload.
 //!
 //! It is not a mock: requests go over real HTTP to a real server. Not published.
 
 mod proxy;
+pub mod records;
 mod server;
 
 pub use proxy::FaultProxy;

@@ -1,8 +1,6 @@
 //! Records for tests and benchmarks: deterministic samples, hand-picked edge
 //! cases, and proptest strategies, for every record kind.
 
-#![allow(dead_code)]
-
 use cdr_core::chrono::{DateTime, Duration, TimeZone, Utc};
 use cdr_core::rust_decimal::Decimal;
 use cdr_core::{ApiCdr, Cdr, MessageCdr, RecordKind, VoiceCdr, parse_datetime, parse_decimal};
