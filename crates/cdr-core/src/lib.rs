@@ -70,7 +70,7 @@ pub use response::{
 };
 pub use schema::{Column, ColumnType, MONEY_PRECISION, MONEY_SCALE, RecordKind, SCHEMA_VERSION};
 pub use secret::{ExportLink, Password, Token};
-pub use window::{Plan, Step, Window, WindowError, plan};
+pub use window::{Plan, Step, Window, WindowError, plan, whole_second};
 
 /// Re-exported so that users of the record types need no direct dependency.
 pub use chrono;

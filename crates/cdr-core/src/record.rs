@@ -168,12 +168,31 @@ pub fn format_datetime(t: &DateTime<Utc>) -> String {
 /// scale as written. Never passes through a float.
 pub fn parse_decimal(text: &str) -> Result<Decimal, ValueError> {
     let t = text.trim();
-    let parsed = if t.contains(['e', 'E']) {
-        Decimal::from_scientific(t)
-    } else {
-        Decimal::from_str_exact(t)
+    let parsed = match t.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => parse_scientific(mantissa, exponent),
+        None => Decimal::from_str_exact(t).ok(),
     };
-    parsed.map_err(|_| ValueError::Decimal(text.to_string()))
+    parsed.ok_or_else(|| ValueError::Decimal(text.to_string()))
+}
+
+/// `mantissa x 10^exponent`, exactly: the mantissa is parsed exactly and the
+/// exponent moves its scale, so nothing is rounded (unlike
+/// `Decimal::from_scientific`, whose mantissa parse may round).
+fn parse_scientific(mantissa: &str, exponent: &str) -> Option<Decimal> {
+    let mut d = Decimal::from_str_exact(mantissa).ok()?;
+    let e: i32 = exponent.parse().ok()?;
+    if e < 0 {
+        let scale = d.scale().checked_add(e.unsigned_abs())?;
+        d.set_scale(scale).ok()?;
+    } else {
+        for _ in 0..e.min(29) {
+            d = d.checked_mul(Decimal::TEN)?;
+        }
+        if e > 28 {
+            return None;
+        }
+    }
+    Some(d)
 }
 
 /// Parses a whole number, also accepting a JSON-style `12.0`.
@@ -230,6 +249,15 @@ mod tests {
         assert_eq!(parse_decimal("0.00001").unwrap().to_string(), "0.00001");
         assert_eq!(parse_decimal("12.50").unwrap().to_string(), "12.50");
         assert_eq!(parse_decimal("1e-5").unwrap().to_string(), "0.00001");
+        assert_eq!(
+            parse_decimal("1.5E2").unwrap(),
+            parse_decimal("150").unwrap()
+        );
+        assert_eq!(parse_decimal("-2.50e-3").unwrap().to_string(), "-0.00250");
+        // A mantissa with more digits than a decimal holds is refused, not rounded.
+        assert!(parse_decimal("1.2345678901234567890123456789012e2").is_err());
+        assert!(parse_decimal("1e-40").is_err());
+        assert!(parse_decimal("1e40").is_err());
         // 0.1 + 0.2 is exactly 0.3 in decimal, unlike f64.
         let sum = parse_decimal("0.1").unwrap() + parse_decimal("0.2").unwrap();
         assert_eq!(sum, parse_decimal("0.3").unwrap());

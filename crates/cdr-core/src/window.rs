@@ -201,6 +201,10 @@ pub struct Plan {
 
 /// Plans `[start, min(end, now))` into step-aligned windows. The first and last
 /// window may be shorter than a step when `start` or `end` is not aligned.
+///
+/// `now` is truncated to a whole second first, so that a clamped end is a
+/// bound every server compares at the same precision (a nanosecond bound that
+/// a server truncates would move a record into the next window).
 pub fn plan(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -210,6 +214,7 @@ pub fn plan(
     if start >= end {
         return Err(WindowError::Empty { start, end });
     }
+    let now = whole_second(now);
     let clamped = end > now;
     let end = end.min(now);
     if start >= end {
@@ -230,6 +235,11 @@ pub fn plan(
         end,
         clamped,
     })
+}
+
+/// `t` without its fraction of a second.
+pub fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
 #[cfg(test)]
@@ -277,6 +287,15 @@ mod tests {
         )
         .unwrap();
         assert!(p.clamped);
+        assert_eq!(p.end, t("2026-11-01T02:15:00Z"));
+        // A clamped end is a whole second.
+        let p = plan(
+            t("2026-11-01T00:30:00Z"),
+            t("2026-11-01T03:00:00Z"),
+            Step::HOUR,
+            t("2026-11-01T02:15:00.123456789Z"),
+        )
+        .unwrap();
         assert_eq!(p.end, t("2026-11-01T02:15:00Z"));
         let got: Vec<String> = p.windows.iter().map(|w| w.to_string()).collect();
         assert_eq!(
@@ -337,12 +356,15 @@ mod tests {
             let len_s = if step.duration().num_seconds() == 1 { len_s.min(5000) } else { len_s };
             let end = start + TimeDelta::seconds(len_s) + TimeDelta::nanoseconds(extra_ns);
             let now = start + TimeDelta::seconds(now_offset);
+            let now = whole_second(now) + TimeDelta::nanoseconds(extra_ns / 3);
             match plan(start, end, step, now) {
-                Err(WindowError::InFuture { .. }) => prop_assert!(now <= start),
+                Err(WindowError::InFuture { .. }) => prop_assert!(whole_second(now) <= start),
                 Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
                 Ok(p) => {
+                    let now = whole_second(now);
                     prop_assert_eq!(p.end, end.min(now));
                     prop_assert_eq!(p.clamped, end > now);
+                    prop_assert_eq!(p.end.timestamp_subsec_nanos() == 0, p.clamped || end.timestamp_subsec_nanos() == 0);
                     prop_assert_eq!(p.windows.first().unwrap().start(), start);
                     prop_assert_eq!(p.windows.last().unwrap().end(), p.end);
                     for pair in p.windows.windows(2) {

@@ -95,7 +95,9 @@ pub enum ExportError {
         "the export of {window} was cut off even at the minimum window of {min}: lower --min-window, or retry later"
     )]
     TooSmallToSplit { window: Window, min: String },
-    #[error("the export of {window} has another header than the first window's: {got:?} vs {want:?}")]
+    #[error(
+        "the export of {window} has another header than the first window's: {got:?} vs {want:?}"
+    )]
     HeaderMismatch {
         window: Window,
         got: String,
@@ -208,9 +210,11 @@ async fn download(
 ) -> Result<Downloaded, ExportError> {
     let mut body = client.export(request).await?;
     let mut len = 0u64;
+    let mut rows = RowCounter::default();
     while let Some(chunk) = body.next().await {
         match chunk {
             Ok(bytes) => {
+                rows.feed(&bytes);
                 spool.write_all(&bytes).await?;
                 len += bytes.len() as u64;
             }
@@ -219,6 +223,13 @@ async fn download(
         }
     }
     spool.flush().await?;
+    // HTTP framing said the body was whole, but an export's rows end with a
+    // newline outside quotes: a body ending inside a row (a connection closed
+    // mid-row on a close-delimited response) was cut after all. A body of only
+    // a header line may lack its newline.
+    if rows.in_quotes || (rows.open_line && rows.rows > 0) {
+        return Ok(Downloaded::Cut("the body ended inside a row".into()));
+    }
     Ok(Downloaded::Whole(len))
 }
 
@@ -277,8 +288,8 @@ async fn append(
         upload.write(Bytes::copy_from_slice(chunk)).await?;
     }
     if rows.open_line {
-        // A body without a final newline must not glue its last row to the next window's first.
-        rows.feed(b"\n");
+        // `download` checked that the body ends at a row boundary; a header-only
+        // body without a newline is the one case left.
         written += 1;
         upload.write(Bytes::from_static(b"\n")).await?;
     }
@@ -320,7 +331,12 @@ mod tests {
     #[test]
     fn rows_are_counted_outside_quotes_across_chunks() {
         let mut c = RowCounter::default();
-        for chunk in [&b"a,\"x\n"[..], b"y\",1\nb,2\n", b"c,\"\"\"q\"\"\"\n", b"d,4"] {
+        for chunk in [
+            &b"a,\"x\n"[..],
+            b"y\",1\nb,2\n",
+            b"c,\"\"\"q\"\"\"\n",
+            b"d,4",
+        ] {
             c.feed(chunk);
         }
         assert_eq!(c.rows, 3);
