@@ -196,11 +196,8 @@ pub fn decode_page(body: &[u8]) -> Result<Page, ResponseError> {
         .data
         .and_then(|d| d.cdr_records)
         .ok_or(ResponseError::MissingData)?;
-    let (records, unknown) = body
-        .cdrs
-        .map(|c| (c.records, c.unknown))
-        .unwrap_or_default();
-    let info = body.pagination_info.unwrap_or_default();
+    let Members { records, unknown } = body.cdrs;
+    let info = body.pagination_info;
     Ok(Page {
         records,
         unknown,
@@ -234,19 +231,29 @@ struct Data {
     cdr_records: Option<PageBody>,
 }
 
+/// `paginationInfo`, its `nextCursor` and `cdrs` are required: a page that
+/// lacks them must not pass for the last page (pagination ends only on an
+/// explicit `nextCursor: null`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PageBody {
     export_link: Option<String>,
-    pagination_info: Option<PaginationInfo>,
-    cdrs: Option<Members>,
+    pagination_info: PaginationInfo,
+    cdrs: Members,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PaginationInfo {
+    #[serde(deserialize_with = "present")]
     next_cursor: Option<String>,
     limit: Option<u32>,
+}
+
+/// Deserializes an `Option` whose key must be present (a missing key is an
+/// error, `null` is `None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
 }
 
 /// The `cdrs` list, decoded element by element with the index in error paths.
@@ -600,6 +607,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("sessionTime"), "{e}");
+    }
+
+    #[test]
+    fn a_page_without_pagination_info_or_cdrs_is_not_the_last_page() {
+        for body in [
+            r#"{"data":{"cdrRecords":{}}}"#,
+            r#"{"data":{"cdrRecords":{"cdrs":[]}}}"#,
+            r#"{"data":{"cdrRecords":{"paginationInfo":{},"cdrs":[]}}}"#,
+            r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null}}}}"#,
+            r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":null}}}"#,
+        ] {
+            let e = decode_page(body.as_bytes()).unwrap_err();
+            assert!(matches!(e, ResponseError::Decode { .. }), "{body}: {e:?}");
+        }
+        let last = decode_page(
+            br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":[]}}}"#,
+        );
+        assert_eq!(last.unwrap().next_cursor, None);
     }
 
     #[test]
