@@ -49,6 +49,32 @@ pub(crate) struct Inner {
 struct TokenState {
     token: Option<Token>,
     generation: u64,
+    /// Set once the server refused the credentials: later requests fail with
+    /// it at once instead of logging in again (no storm of failed logins that
+    /// could lock the account).
+    refused: Option<(String, AuthProblem)>,
+}
+
+impl TokenState {
+    fn check_refused(&self) -> Result<(), TransportError> {
+        match &self.refused {
+            Some((endpoint, problem)) => Err(TransportError::Auth {
+                endpoint: endpoint.clone(),
+                problem: problem.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Remembers a refused login; passes every error through.
+    fn note(&mut self, e: TransportError) -> TransportError {
+        if let TransportError::Auth { endpoint, problem } = &e
+            && matches!(problem, AuthProblem::BadCredentials(_))
+        {
+            self.refused = Some((endpoint.clone(), problem.clone()));
+        }
+        e
+    }
 }
 
 impl fmt::Debug for Client {
@@ -245,7 +271,8 @@ impl Client {
     pub async fn login(&self) -> Result<(), TransportError> {
         if let Auth::Login { .. } = &self.inner.auth {
             let mut state = self.inner.token.lock().await;
-            let token = self.login_request().await?;
+            state.check_refused()?;
+            let token = self.login_request().await.map_err(|e| state.note(e))?;
             state.generation += 1;
             state.token = Some(token);
         }
@@ -271,7 +298,8 @@ impl Client {
                 if let Some(t) = &state.token {
                     return Ok((t.clone(), state.generation));
                 }
-                let token = self.login_request().await?;
+                state.check_refused()?;
+                let token = self.login_request().await.map_err(|e| state.note(e))?;
                 state.generation += 1;
                 state.token = Some(token.clone());
                 Ok((token, state.generation))
@@ -286,8 +314,9 @@ impl Client {
         if state.generation != rejected && state.token.is_some() {
             return Ok(());
         }
+        state.check_refused()?;
         state.token = None;
-        let token = self.login_request().await?;
+        let token = self.login_request().await.map_err(|e| state.note(e))?;
         state.generation += 1;
         state.token = Some(token);
         Ok(())

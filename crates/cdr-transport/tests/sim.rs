@@ -234,6 +234,17 @@ async fn bad_credentials_fail_after_exactly_one_login_request() {
     assert_eq!((served.requests, served.graphql_requests), (2, 0));
     assert_eq!(c.stats().logins, 1);
     assert_eq!(c.stats().retries, 0);
+    // A refused login is remembered: every later stream of this client (and of
+    // its clones) fails at once, without another login request.
+    for other in [c.clone(), c.with_own_stats()] {
+        let err = fetch(&other, request(CdrType::Voice, w, 100))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Auth { .. }), "{err:?}");
+        assert!(other.login().await.is_err());
+    }
+    assert_eq!(sim.counters().failed_logins, 2);
+    assert_eq!(sim.counters().requests, 2);
 
     // Good credentials, checked up front.
     let c = client(&sim, login(USER.0, USER.1), patient());
