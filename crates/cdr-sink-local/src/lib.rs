@@ -101,14 +101,24 @@ impl LocalDir {
             Err(e) => return Err(e),
         };
         for entry in entries {
-            let entry = entry?;
+            // An entry removed while the directory is read (another unit
+            // replacing its files) is simply not listed.
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             let name = entry.file_name().to_string_lossy().into_owned();
             let key = if rel.is_empty() {
                 name
             } else {
                 format!("{rel}/{name}")
             };
-            let ty = entry.file_type()?;
+            let ty = match entry.file_type() {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             if ty.is_dir() {
                 Self::walk(&entry.path(), &key, out)?;
             } else if ty.is_file() {
@@ -262,10 +272,12 @@ impl Destination for LocalDir {
             let Ok(key) = ObjectKey::new(key) else {
                 continue;
             };
-            let size = tokio::fs::metadata(&path)
-                .await
-                .map_err(io("stat", &path))?
-                .len();
+            let size = match tokio::fs::metadata(&path).await {
+                Ok(m) => m.len(),
+                // Deleted since the directory was read: not listed.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io("stat", &path)(e)),
+            };
             out.push(ObjectMeta { key, size });
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
