@@ -30,6 +30,13 @@ S3 uses the standard AWS environment and config chain: AWS_REGION, AWS_ACCESS_KE
 AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL (custom endpoints use path-style addressing).
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
 
+const STORE_HELP: &str = "\
+No API call is made, so no TSG credentials are needed.
+S3 uses the standard AWS environment and config chain: AWS_REGION, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL (custom endpoints use path-style addressing).
+Exit status: 0 when all is well, 1 when a problem was found or the output could not be read,
+2 for bad input.";
+
 /// Archive TSG Global call and message detail records (CDRs) to Parquet or CSV files,
 /// on local disk or in S3, resumably and exactly once.
 #[derive(Debug, Parser)]
@@ -43,9 +50,21 @@ pub struct Cli {
 enum Command {
     /// Archive the records of a time range into Hive-style partitions
     /// (cdr_type=<type>/date=<day>/) under --out. Re-running the same command resumes:
-    /// finished windows are skipped, unfinished ones redone.
+    /// finished windows are skipped, unfinished ones redone. With --incremental the range
+    /// comes from the ledger (for scheduled runs); --rescan re-checks recent windows and
+    /// replaces those whose records changed.
     #[command(after_help = AFTER_HELP, args_override_self = true)]
     Archive(ArchiveArgs),
+    /// Check an archive against its ledger without calling the API: every listed file
+    /// exists with its recorded size, SHA-256 and row count, every data file is listed,
+    /// and each type's finished windows have no gap or overlap. Exits 1 on any problem
+    /// and prints the cdr-sink archive commands that repair it.
+    #[command(after_help = STORE_HELP, args_override_self = true)]
+    Verify(VerifyArgs),
+    /// Show, per type, the archived range, how far behind now it is complete, the
+    /// newest finished window and the record and byte totals, from the ledger alone.
+    #[command(after_help = STORE_HELP, args_override_self = true)]
+    Status(StatusArgs),
     /// Download the provider's own CSV export of one type over a time range into one file or
     /// S3 object. An export that is cut off (the provider gives up after 20 minutes) is
     /// retried as two half windows, recursively, so the file still holds one header and
@@ -115,12 +134,34 @@ struct ArchiveArgs {
     /// CDR types, comma-separated: SMS, MMS, VOICE, API (any case).
     #[arg(long = "type", value_name = "TYPES")]
     types: String,
-    /// Start of the range (inclusive), RFC 3339, e.g. 2026-11-01T00:00:00Z.
+    /// Start of the range (inclusive), RFC 3339, e.g. 2026-11-01T00:00:00Z. Required,
+    /// except with --incremental, where it is needed only while a type has no finished
+    /// window yet (and is the earliest instant gaps are filled from).
     #[arg(long, value_name = "DATETIME")]
-    start: String,
-    /// End of the range (exclusive), RFC 3339; later than now is clamped to now.
+    start: Option<String>,
+    /// End of the range (exclusive), RFC 3339; later than now is clamped to now. Required,
+    /// except with --incremental, where it is an optional upper bound.
     #[arg(long, value_name = "DATETIME")]
-    end: String,
+    end: Option<String>,
+    /// Continue each type from its ledger: from the first instant at or after --start
+    /// (or its first finished window) that no finished window covers, up to
+    /// now - --settle aligned down to --window. Never skips or repeats a window when run
+    /// again and again (e.g. hourly).
+    #[arg(long)]
+    incremental: bool,
+    /// With --incremental: leave the newest records for a later run; windows ending
+    /// after now - DURATION are not archived yet (e.g. 0s, 15m, 1h).
+    #[arg(long, default_value = crate::plan::DEFAULT_SETTLE, value_name = "DURATION")]
+    settle: String,
+    /// Fetch again the windows finished before this run that lie in the last DURATION
+    /// of the range (e.g. 24h, 7d), and replace a window's files when its records changed
+    /// (count or content hash); unchanged windows are left alone.
+    #[arg(long, value_name = "DURATION")]
+    rescan: Option<String>,
+    /// Replace the files of every finished window of --start..--end (repairs damaged
+    /// files, e.g. as cdr-sink verify suggests); not with --incremental or --rescan.
+    #[arg(long)]
+    redo: bool,
     /// Output: a local directory, or s3://bucket/prefix/.
     #[arg(long, value_name = "DIR|S3_URL")]
     out: String,
@@ -128,10 +169,20 @@ struct ArchiveArgs {
     #[arg(long, default_value = "parquet", value_name = "FORMAT")]
     format: String,
     /// Page size, 1 to 1000.
-    #[arg(long, default_value_t = 1000, allow_negative_numbers = true, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 1000,
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
     limit: i64,
     /// Units (type x window) fetched and written at once.
-    #[arg(long, default_value_t = 4, allow_negative_numbers = true, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 4,
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
     concurrency: i64,
     /// Length of one unit of work; must divide a day: 15m, 1h, 6h, 1d, ...
     #[arg(long, default_value = "1h", value_name = "DURATION")]
@@ -152,7 +203,10 @@ struct ArchiveArgs {
 /// Parses the process arguments and runs; the binary's whole `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cdr-sink: error: cannot start the async runtime: {e}");
@@ -186,6 +240,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Archive(args) => run_archive(args).await.map(|s| s.is_ok()),
         Command::Export(args) => run_export(args).await.map(|_| true),
+        Command::Verify(args) => run_verify(args).await,
+        Command::Status(args) => run_status(args).await.map(|_| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -229,8 +285,12 @@ pub fn auth_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Auth, PlanE
             email: email.trim().to_string(),
             password: Password::new(password),
         }),
-        (Some(_), None) => Err(PlanError::new("TSG_EMAIL is set but TSG_PASSWORD is not: set both, or TSG_TOKEN")),
-        (None, Some(_)) => Err(PlanError::new("TSG_PASSWORD is set but TSG_EMAIL is not: set both, or TSG_TOKEN")),
+        (Some(_), None) => Err(PlanError::new(
+            "TSG_EMAIL is set but TSG_PASSWORD is not: set both, or TSG_TOKEN",
+        )),
+        (None, Some(_)) => Err(PlanError::new(
+            "TSG_PASSWORD is set but TSG_EMAIL is not: set both, or TSG_TOKEN",
+        )),
         (None, None) => Err(PlanError::new(
             "no credentials: set TSG_TOKEN, or TSG_EMAIL and TSG_PASSWORD",
         )),
@@ -331,7 +391,9 @@ fn client_config(common: &Common, auth: Auth) -> Result<ClientConfig, PlanError>
         )));
     }
     if common.request_timeout == 0 {
-        return Err(PlanError::new("--request-timeout must be at least 1 second"));
+        return Err(PlanError::new(
+            "--request-timeout must be at least 1 second",
+        ));
     }
     let mut config = ClientConfig::new(auth).with_base_url(url);
     config.timeout = Duration::from_secs(common.request_timeout);
@@ -342,14 +404,18 @@ async fn run_archive(args: ArchiveArgs) -> Result<Summary, Failure> {
     init_logging(&args.common.log_format)?;
     let raw = RawArchive {
         types: args.types,
-        start: args.start,
-        end: args.end,
+        start: args.start.unwrap_or_default(),
+        end: args.end.unwrap_or_default(),
         out: args.out,
         format: args.format,
         limit: args.limit,
         concurrency: args.concurrency,
         window: args.window,
         company_id: args.common.company_id.clone(),
+        incremental: args.incremental,
+        settle: args.settle,
+        rescan: args.rescan,
+        redo: args.redo,
     };
     let plan = ArchivePlan::new(&raw, chrono::Utc::now())?;
     if args.roll_rows == 0 || args.roll_mib == 0 {
@@ -369,6 +435,20 @@ async fn run_archive(args: ArchiveArgs) -> Result<Summary, Failure> {
     dest.check_writable()
         .await
         .map_err(|e| PlanError::new(format!("--out {} is not writable: {e}", plan.output)))?;
+    // An --incremental range comes from the ledger: bad input (no --start on a
+    // first run) shows here, before logging in.
+    let plan = crate::pipeline::resolve(&plan, dest.as_ref())
+        .await
+        .map_err(|e| match e {
+            crate::ArchiveError::Plan(p) => Failure::BadInput(p),
+            other => Failure::Other(other.into()),
+        })?;
+    if plan.incremental.is_some() {
+        info!(
+            "incremental: archiving up to {} (now - --settle, aligned to --window)",
+            cdr_core::format_datetime(&plan.end)
+        );
+    }
 
     let logs_in = matches!(config.auth, Auth::Login { .. });
     let client = Client::new(config).context("building the HTTP client")?;
@@ -376,7 +456,11 @@ async fn run_archive(args: ArchiveArgs) -> Result<Summary, Failure> {
         // Bad credentials end the run here, once, before any unit starts.
         client.login().await.context("logging in")?;
     }
-    let source = Arc::new(TransportSource::new(client, plan.limit, plan.company_id.clone()));
+    let source = Arc::new(TransportSource::new(
+        client,
+        plan.limit,
+        plan.company_id.clone(),
+    ));
     let progress = Progress::new(&plan.types);
     let display = (!args.common.quiet && std::io::stderr().is_terminal())
         .then(|| spawn_display(progress.clone(), Duration::from_millis(500)));
@@ -410,7 +494,13 @@ async fn run_archive(args: ArchiveArgs) -> Result<Summary, Failure> {
             eprintln!("\r\x1b[K{line}");
         }
     }
-    let summary = result.map_err(|e| Failure::Other(e.into()))?;
+    let summary = result.map_err(|e| {
+        if let crate::ArchiveError::Plan(p) = e {
+            Failure::BadInput(p)
+        } else {
+            Failure::Other(e.into())
+        }
+    })?;
     print!("{summary}");
     for f in &summary.failed {
         eprintln!(
@@ -422,7 +512,8 @@ async fn run_archive(args: ArchiveArgs) -> Result<Summary, Failure> {
         );
     }
     if let Some(path) = &args.common.summary_json {
-        write_summary_json(path, &summary).with_context(|| format!("writing {}", path.display()))?;
+        write_summary_json(path, &summary)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(summary)
 }
@@ -464,7 +555,11 @@ async fn export_target(
 /// Parses a positive duration such as `30s`, `1m`, `2h`.
 fn parse_span(flag: &str, s: &str) -> Result<chrono::TimeDelta, PlanError> {
     let t = s.trim();
-    let err = || PlanError::new(format!("{flag} `{s}` is not a duration: use e.g. 30s, 1m or 2h"));
+    let err = || {
+        PlanError::new(format!(
+            "{flag} `{s}` is not a duration: use e.g. 30s, 1m or 2h"
+        ))
+    };
     let at = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
     let n: i64 = t[..at].parse().map_err(|_| err())?;
     let unit = match &t[at..] {
@@ -498,10 +593,14 @@ async fn run_export(args: ExportArgs) -> Result<crate::export::ExportSummary, Fa
         ))
         .into());
     }
-    let now = chrono::Utc::now();
+    // A whole second: a bound every server compares at the same precision.
+    let now = cdr_core::whole_second(chrono::Utc::now());
     let end = asked_end.min(now);
     let window = cdr_core::Window::new(start, end).map_err(|_| {
-        PlanError::new(format!("--start {} is in the future: nothing to export yet", args.start.trim()))
+        PlanError::new(format!(
+            "--start {} is in the future: nothing to export yet",
+            args.start.trim()
+        ))
     })?;
     let kind = cdr_type.record_kind();
     let selection = match &args.fields {
@@ -515,7 +614,9 @@ async fn run_export(args: ExportArgs) -> Result<crate::export::ExportSummary, Fa
     };
     let min_window = parse_span("--min-window", &args.min_window)?;
     let company_id = match args.common.company_id.as_deref().map(str::trim) {
-        Some("") => return Err(PlanError::new("--company-id is empty: give an ID or leave it out").into()),
+        Some("") => {
+            return Err(PlanError::new("--company-id is empty: give an ID or leave it out").into());
+        }
         other => other.map(str::to_string),
     };
     let auth = auth_from_env(|k| std::env::var(k).ok())?;
@@ -578,20 +679,146 @@ async fn run_export(args: ExportArgs) -> Result<crate::export::ExportSummary, Fa
     let summary = result.map_err(|e| Failure::Other(e.into()))?;
     print!("{summary}");
     if let Some(path) = &args.common.summary_json {
-        write_summary_json(path, &summary).with_context(|| format!("writing {}", path.display()))?;
+        write_summary_json(path, &summary)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(summary)
 }
 
 /// Writes the summary JSON atomically (temporary file, then rename).
-fn write_summary_json(path: &std::path::Path, summary: &impl serde::Serialize) -> anyhow::Result<()> {
+fn write_summary_json(
+    path: &std::path::Path,
+    summary: &impl serde::Serialize,
+) -> anyhow::Result<()> {
     let body = serde_json::to_vec_pretty(summary)?;
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("summary.json")
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("summary.json")
     ));
     std::fs::write(&tmp, body)?;
     std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The archive: a local directory, or s3://bucket/prefix/.
+    #[arg(long, value_name = "DIR|S3_URL")]
+    out: String,
+    /// Only these CDR types, comma-separated (default: every type found).
+    #[arg(long = "type", value_name = "TYPES")]
+    types: Option<String>,
+    /// Print the report as JSON on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Files read and checked at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    concurrency: usize,
+    /// Log format on stderr: text or json.
+    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    log_format: String,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// The archive: a local directory, or s3://bucket/prefix/.
+    #[arg(long, value_name = "DIR|S3_URL")]
+    out: String,
+    /// Only these CDR types, comma-separated (default: every type found).
+    #[arg(long = "type", value_name = "TYPES")]
+    types: Option<String>,
+    /// Print the status as JSON on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Log format on stderr: text or json.
+    #[arg(long, default_value = "text", value_name = "FORMAT")]
+    log_format: String,
+}
+
+/// Opens an existing archive for reading (verify, status).
+async fn archive_to_read(out: &str) -> Result<Arc<dyn Destination>, Failure> {
+    match Output::parse(out)? {
+        Output::Local(path) => {
+            if !path.is_dir() {
+                return Err(
+                    PlanError::new(format!("--out {}: no such directory", path.display())).into(),
+                );
+            }
+            Ok(Arc::new(LocalDir::new(path)))
+        }
+        Output::S3(url) => {
+            let dest =
+                cdr_sink_s3::S3Destination::from_url(&url, cdr_sink_s3::S3Options::default())
+                    .await
+                    .map_err(|e| PlanError::new(format!("--out: {e}")))?;
+            Ok(Arc::new(dest))
+        }
+    }
+}
+
+fn type_filter(types: Option<&str>) -> Result<Vec<cdr_core::CdrType>, PlanError> {
+    match types {
+        None => Ok(Vec::new()),
+        Some(list) => {
+            cdr_core::parse_type_list(list).map_err(|e| PlanError::new(format!("--type: {e}")))
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn run_verify(args: VerifyArgs) -> Result<bool, Failure> {
+    init_logging(&args.log_format)?;
+    let types = type_filter(args.types.as_deref())?;
+    if args.concurrency == 0 || args.concurrency > crate::plan::MAX_CONCURRENCY as usize {
+        return Err(PlanError::new(format!(
+            "--concurrency {} is out of range: use 1 to {}",
+            args.concurrency,
+            crate::plan::MAX_CONCURRENCY
+        ))
+        .into());
+    }
+    let dest = archive_to_read(&args.out).await?;
+    let options = crate::verify::VerifyOptions {
+        types,
+        concurrency: args.concurrency,
+        out: args.out.trim().to_string(),
+    };
+    let report = crate::verify::verify(dest.as_ref(), &options)
+        .await
+        .with_context(|| format!("reading {}", dest.describe()))?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{report}");
+    }
+    if !report.is_ok() {
+        eprintln!(
+            "cdr-sink: verify found {} problems in {}",
+            report.problems.len(),
+            report.output
+        );
+    }
+    Ok(report.is_ok())
+}
+
+async fn run_status(args: StatusArgs) -> Result<(), Failure> {
+    init_logging(&args.log_format)?;
+    let types = type_filter(args.types.as_deref())?;
+    let dest = archive_to_read(&args.out).await?;
+    let report = crate::status::status(dest.as_ref(), &types, chrono::Utc::now())
+        .await
+        .with_context(|| format!("reading {}", dest.describe()))?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{report}");
+    }
     Ok(())
 }
 
@@ -602,7 +829,12 @@ mod tests {
     #[test]
     fn credentials_from_the_environment() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         assert!(matches!(
             auth_from_env(env(&[("TSG_TOKEN", "POAPK_x"), ("TSG_EMAIL", "a")])),
@@ -630,11 +862,71 @@ mod tests {
         let archive = cmd.find_subcommand_mut("archive").unwrap();
         let help = archive.render_long_help().to_string();
         for flag in [
-            "--type", "--start", "--end", "--out", "--format", "--api-url", "--limit",
-            "--concurrency", "--window", "--company-id", "--quiet", "--log-format",
-            "--summary-json", "TSG_TOKEN", "TSG_PASSWORD", "AWS_ENDPOINT_URL",
+            "--type",
+            "--start",
+            "--end",
+            "--out",
+            "--format",
+            "--api-url",
+            "--limit",
+            "--concurrency",
+            "--window",
+            "--company-id",
+            "--quiet",
+            "--log-format",
+            "--summary-json",
+            "--incremental",
+            "--settle",
+            "--rescan",
+            "--redo",
+            "TSG_TOKEN",
+            "TSG_PASSWORD",
+            "AWS_ENDPOINT_URL",
         ] {
             assert!(help.contains(flag), "archive --help lacks {flag}");
+        }
+        for (sub, flags) in [
+            (
+                "verify",
+                &[
+                    "--out",
+                    "--type",
+                    "--json",
+                    "--concurrency",
+                    "--log-format",
+                    "AWS_ENDPOINT_URL",
+                ][..],
+            ),
+            (
+                "status",
+                &[
+                    "--out",
+                    "--type",
+                    "--json",
+                    "--log-format",
+                    "AWS_ENDPOINT_URL",
+                ][..],
+            ),
+        ] {
+            let help = cmd
+                .find_subcommand_mut(sub)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            for flag in flags {
+                assert!(help.contains(flag), "{sub} --help lacks {flag}");
+            }
+        }
+        // Every argument of every subcommand has a help text.
+        for sub in Cli::command().get_subcommands() {
+            for arg in sub.get_arguments() {
+                assert!(
+                    arg.get_help().is_some() || arg.get_id() == "help",
+                    "{} --{} has no help",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+            }
         }
         Cli::command().debug_assert();
     }

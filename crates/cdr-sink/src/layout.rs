@@ -6,8 +6,10 @@
 //! {out}/cdr_type=sms/date=2026-11-01/part-20261101T000000Z-20261101T010000Z-00000.parquet
 //! {out}/_cdr_sink/ledger/cdr_type=sms/20261101T000000Z-20261101T010000Z.json
 //! ```
-//! Names are a pure function of (type, window, file number, format), so a re-run
-//! of the same unit writes the same names.
+//! Names are a pure function of (type, window, generation, file number, format),
+//! so a re-run of the same unit writes the same names. Generation 0 (a window's
+//! first archive) has no generation in its names; a rescan that replaces a
+//! window's files writes generation 1, 2, ... (`part-<window>-g0001-00000.parquet`).
 
 use cdr_core::{CdrType, Window};
 use cdr_sink_api::{InvalidKey, ObjectKey};
@@ -38,9 +40,84 @@ pub fn part_key(t: CdrType, w: &Window, n: u32, extension: &str) -> Result<Objec
     ))
 }
 
-/// Whether `key` is a data file of the unit `(t, w)` (any format, any number).
+/// Whether `key` is a data file of the unit `(t, w)` (any format, generation or number).
 pub fn is_part_of(key: &ObjectKey, t: CdrType, w: &Window) -> bool {
     key.parent() == partition(t, w) && key.file_name().starts_with(&part_stem(w))
+}
+
+/// The key of file `n` of generation `generation` of the unit `(t, w)`.
+/// Generation 0 (the first archive of a window) has the names of [`part_key`];
+/// a window whose files were replaced by a rescan has generation 1, 2, ...:
+/// `part-<window>-g0001-00000.parquet`.
+pub fn generation_part_key(
+    t: CdrType,
+    w: &Window,
+    generation: u32,
+    n: u32,
+    extension: &str,
+) -> Result<ObjectKey, InvalidKey> {
+    if generation == 0 {
+        return part_key(t, w, n, extension);
+    }
+    ObjectKey::new(format!(
+        "{}/{}g{generation:04}-{n:05}.{extension}",
+        partition(t, w),
+        part_stem(w)
+    ))
+}
+
+/// The generation of `key` when it is a data file of the unit `(t, w)`.
+pub fn generation_of(key: &ObjectKey, t: CdrType, w: &Window) -> Option<u32> {
+    if !is_part_of(key, t, w) {
+        return None;
+    }
+    let rest = &key.file_name()[part_stem(w).len()..];
+    match rest.strip_prefix('g') {
+        Some(g) => g.split('-').next()?.parse().ok(),
+        None => Some(0),
+    }
+}
+
+/// What a data file's key says about it: `cdr_type=<t>/date=<d>/part-<window>-...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartName {
+    /// The lowercase type of the `cdr_type=` partition.
+    pub cdr_type: String,
+    /// The window in the file name.
+    pub window: Window,
+}
+
+/// Parses a data file's key, or `None` when it is not named as cdr-sink names them.
+pub fn parse_part_key(key: &ObjectKey) -> Option<PartName> {
+    let mut segments = key.as_str().split('/');
+    let cdr_type = segments.next()?.strip_prefix("cdr_type=")?.to_string();
+    let _date = segments.next()?.strip_prefix("date=")?;
+    let name = segments.next()?.strip_prefix("part-")?;
+    if segments.next().is_some() {
+        return None;
+    }
+    // The label holds exactly one '-', between its two instants.
+    let mut pieces = name.splitn(3, '-');
+    let label = format!("{}-{}", pieces.next()?, pieces.next()?);
+    Some(PartName {
+        cdr_type,
+        window: parse_label(&label)?,
+    })
+}
+
+/// The window of a label made by [`Window::label`]
+/// (`20261101T000000Z-20261101T010000Z`), or `None`.
+pub fn parse_label(label: &str) -> Option<Window> {
+    let (a, b) = label.split_once('-')?;
+    let w = Window::new(parse_compact(a)?, parse_compact(b)?).ok()?;
+    // Only the exact form the archiver writes.
+    (w.label() == label).then_some(w)
+}
+
+fn parse_compact(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S%.fZ")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// The ledger prefix of type `t`.
@@ -51,6 +128,27 @@ pub fn ledger_prefix(t: CdrType) -> String {
 /// The ledger entry of the unit `(t, w)`: its presence means the unit finished.
 pub fn ledger_key(t: CdrType, w: &Window) -> Result<ObjectKey, InvalidKey> {
     ObjectKey::new(format!("{}/{}.json", ledger_prefix(t), w.label()))
+}
+
+/// Where replacements in progress are recorded (one document per window whose
+/// files a rescan is replacing; see [`crate::rescan`]).
+pub fn replacing_prefix() -> String {
+    format!("{STATE_PREFIX}/replacing")
+}
+
+/// The replacement record of the unit `(t, w)`.
+pub fn replacing_key(t: CdrType, w: &Window) -> Result<ObjectKey, InvalidKey> {
+    ObjectKey::new(format!(
+        "{}/cdr_type={}/{}.json",
+        replacing_prefix(),
+        t.as_lower(),
+        w.label()
+    ))
+}
+
+/// The window of a ledger or replacement record key (`.../<window label>.json`).
+pub fn window_of_record(key: &ObjectKey) -> Option<Window> {
+    parse_label(key.file_name().strip_suffix(".json")?)
 }
 
 #[cfg(test)]
@@ -79,5 +177,51 @@ mod tests {
             "_cdr_sink/ledger/cdr_type=voice/20261101T230000Z-20261102T000000Z.json"
         );
         assert!(l.is_hidden());
+        assert_eq!(window_of_record(&l), Some(w));
+    }
+
+    #[test]
+    fn generations_and_names_parse_back() {
+        let w = Window::new(
+            parse_datetime("2026-11-01T23:00:00Z").unwrap(),
+            parse_datetime("2026-11-02T00:00:00Z").unwrap(),
+        )
+        .unwrap();
+        let g0 = generation_part_key(CdrType::Sms, &w, 0, 1, "csv").unwrap();
+        assert_eq!(g0, part_key(CdrType::Sms, &w, 1, "csv").unwrap());
+        let g2 = generation_part_key(CdrType::Sms, &w, 2, 1, "csv").unwrap();
+        assert_eq!(
+            g2.as_str(),
+            "cdr_type=sms/date=2026-11-01/part-20261101T230000Z-20261102T000000Z-g0002-00001.csv"
+        );
+        assert_eq!(generation_of(&g0, CdrType::Sms, &w), Some(0));
+        assert_eq!(generation_of(&g2, CdrType::Sms, &w), Some(2));
+        assert_eq!(generation_of(&g2, CdrType::Voice, &w), None);
+        for k in [&g0, &g2] {
+            let p = parse_part_key(k).unwrap();
+            assert_eq!((p.cdr_type.as_str(), p.window), ("sms", w));
+        }
+        let odd = Window::new(
+            parse_datetime("2026-11-01T00:00:00Z").unwrap(),
+            parse_datetime("2026-11-01T00:00:00.5Z").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(parse_label(&odd.label()), Some(odd));
+        for bad in [
+            "",
+            "x-y",
+            "20261101T000000Z",
+            "20261101T010000Z-20261101T000000Z",
+        ] {
+            assert_eq!(parse_label(bad), None, "{bad}");
+        }
+        let foreign = ObjectKey::new("cdr_type=sms/date=2026-11-01/other.parquet").unwrap();
+        assert_eq!(parse_part_key(&foreign), None);
+        let r = replacing_key(CdrType::Mms, &w).unwrap();
+        assert_eq!(
+            r.as_str(),
+            "_cdr_sink/replacing/cdr_type=mms/20261101T230000Z-20261102T000000Z.json"
+        );
+        assert_eq!(window_of_record(&r), Some(w));
     }
 }

@@ -16,18 +16,22 @@
 //! [`Destination`]: cdr_sink_api::Destination
 
 pub mod cli;
+pub mod content;
 pub mod export;
 pub mod layout;
 pub mod ledger;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
+pub mod rescan;
 pub mod source;
+pub mod status;
 pub mod summary;
 pub mod transport_source;
 pub mod unit;
+pub mod verify;
 
-pub use pipeline::{ArchiveError, RunOptions, archive};
+pub use pipeline::{ArchiveError, RunOptions, archive, resolve};
 pub use plan::{ArchivePlan, FormatChoice, Output, PlanError, RawArchive, RollPolicy, Unit};
 pub use progress::Progress;
 pub use source::{PageData, PageSource, PageStream, SourceError};

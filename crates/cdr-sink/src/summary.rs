@@ -34,6 +34,60 @@ pub struct FailedUnit {
     pub error: String,
 }
 
+/// What `--rescan` (or `--redo`) did for one type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RescanTypeSummary {
+    /// Finished windows fetched again and compared (or, with `--redo`, replaced).
+    pub checked: u64,
+    /// Windows whose files were replaced.
+    pub changed: u64,
+    /// Windows that could not be checked or replaced (listed in `failed`).
+    pub failed: u64,
+    /// Records of the replaced windows before and after.
+    pub records_before: u64,
+    pub records_after: u64,
+}
+
+/// What `--rescan` (or `--redo`) did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RescanSummary {
+    /// The range whose finished windows were checked.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// `true` for `--redo` (every window replaced, none compared).
+    pub redo: bool,
+    pub types: BTreeMap<String, RescanTypeSummary>,
+}
+
+impl RescanSummary {
+    pub fn new(range: cdr_core::Window, redo: bool, types: &[cdr_core::CdrType]) -> RescanSummary {
+        RescanSummary {
+            start: range.start(),
+            end: range.end(),
+            redo,
+            types: types
+                .iter()
+                .map(|t| (t.as_str().to_string(), RescanTypeSummary::default()))
+                .collect(),
+        }
+    }
+
+    /// The counters of `t`.
+    pub fn of(&mut self, t: cdr_core::CdrType) -> &mut RescanTypeSummary {
+        self.types.entry(t.as_str().to_string()).or_default()
+    }
+
+    /// Windows checked, over every type.
+    pub fn checked(&self) -> u64 {
+        self.types.values().map(|t| t.checked).sum()
+    }
+
+    /// Windows replaced, over every type.
+    pub fn changed(&self) -> u64 {
+        self.types.values().map(|t| t.changed).sum()
+    }
+}
+
 /// The result of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -41,10 +95,20 @@ pub struct Summary {
     pub status: &'static str,
     pub output: String,
     pub format: String,
+    /// The planned range (for `--incremental`, from the earliest point a type
+    /// continued from; `start == end` when there was nothing new).
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub duration_ms: u64,
+    /// Whether the range came from the ledger (`--incremental`).
+    pub incremental: bool,
+    /// Replacements interrupted by an earlier run that this run finished.
+    pub recovered_replacements: u64,
+    /// Records, files, bytes and pages count what this run fetched and wrote,
+    /// replaced windows included.
     pub types: BTreeMap<String, TypeSummary>,
+    /// `--rescan` / `--redo`, when asked for.
+    pub rescan: Option<RescanSummary>,
     pub failed: Vec<FailedUnit>,
 }
 
@@ -86,7 +150,10 @@ impl Summary {
             start,
             end,
             duration_ms: progress.started.elapsed().as_millis() as u64,
+            incremental: false,
+            recovered_replacements: 0,
             types,
+            rescan: None,
             failed,
         }
     }
@@ -114,15 +181,30 @@ fn human_bytes(b: u64) -> String {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "archived [{}, {}) to {} as {} in {}",
-            cdr_core::format_datetime(&self.start),
-            cdr_core::format_datetime(&self.end),
-            self.output,
-            self.format,
-            format_duration(std::time::Duration::from_millis(self.duration_ms))
-        )?;
+        if self.incremental && self.start >= self.end {
+            writeln!(
+                f,
+                "nothing new to archive: {} is finished up to {} (checked in {})",
+                self.output,
+                cdr_core::format_datetime(&self.end),
+                format_duration(std::time::Duration::from_millis(self.duration_ms))
+            )?;
+        } else {
+            writeln!(
+                f,
+                "archived [{}, {}){} to {} as {} in {}",
+                cdr_core::format_datetime(&self.start),
+                cdr_core::format_datetime(&self.end),
+                if self.incremental {
+                    " (incremental)"
+                } else {
+                    ""
+                },
+                self.output,
+                self.format,
+                format_duration(std::time::Duration::from_millis(self.duration_ms))
+            )?;
+        }
         writeln!(
             f,
             "{:<6} {:>13} {:>7} {:>11} {:>8} {:>8} {:>17} {:>9}",
@@ -149,6 +231,35 @@ impl fmt::Display for Summary {
                 format_duration(std::time::Duration::from_millis(s.duration_ms)),
             )?;
         }
+        if let Some(r) = &self.rescan {
+            writeln!(
+                f,
+                "{} [{}, {}): {} windows checked, {} changed and replaced{}",
+                if r.redo { "redone" } else { "rescanned" },
+                cdr_core::format_datetime(&r.start),
+                cdr_core::format_datetime(&r.end),
+                r.checked(),
+                r.changed(),
+                match r.types.values().map(|t| t.failed).sum::<u64>() {
+                    0 => String::new(),
+                    n => format!(", {n} failed"),
+                }
+            )?;
+            for (t, s) in r.types.iter().filter(|(_, s)| s.changed > 0) {
+                writeln!(
+                    f,
+                    "  {t}: {} of {} windows replaced ({} -> {} records)",
+                    s.changed, s.checked, s.records_before, s.records_after
+                )?;
+            }
+        }
+        if self.recovered_replacements > 0 {
+            writeln!(
+                f,
+                "finished {} replacements interrupted by an earlier run",
+                self.recovered_replacements
+            )?;
+        }
         for u in &self.failed {
             writeln!(
                 f,
@@ -166,6 +277,33 @@ impl fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rescan_counts_are_shown() {
+        use cdr_core::{CdrType, Window, parse_datetime};
+        let p = Progress::new(&[CdrType::Sms]);
+        let t = parse_datetime("2026-11-01T00:00:00Z").unwrap();
+        let mut s = Summary::from_progress(&p, "out".into(), "csv".into(), t, t, vec![]);
+        let range = Window::new(t, t + chrono::TimeDelta::hours(2)).unwrap();
+        let mut r = RescanSummary::new(range, false, &[CdrType::Sms, CdrType::Voice]);
+        r.of(CdrType::Sms).checked = 2;
+        r.of(CdrType::Sms).changed = 1;
+        r.of(CdrType::Sms).records_before = 10;
+        r.of(CdrType::Sms).records_after = 12;
+        r.of(CdrType::Voice).checked = 2;
+        s.rescan = Some(r);
+        let text = s.to_string();
+        assert!(
+            text.contains("rescanned [2026-11-01T00:00:00Z, 2026-11-01T02:00:00Z): 4 windows checked, 1 changed"),
+            "{text}"
+        );
+        assert!(
+            text.contains("SMS: 1 of 2 windows replaced (10 -> 12 records)"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["rescan"]["types"]["SMS"]["changed"], 1);
+    }
 
     #[test]
     fn bytes_are_human() {

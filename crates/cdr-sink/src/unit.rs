@@ -26,6 +26,7 @@ use cdr_sink_api::{
     ColumnSet, Destination, EncodeError, Encoder, Format, ObjectKey, StoreError, Upload,
 };
 
+use crate::content::ContentHash;
 use crate::layout;
 use crate::ledger::{self, FileEntry, LedgerError, UnitEntry};
 use crate::plan::{RollPolicy, Unit};
@@ -104,15 +105,29 @@ impl Files {
 
 /// Runs one unit to its ledger entry.
 pub async fn run_unit(ctx: &UnitContext, unit: Unit) -> Result<UnitEntry, UnitError> {
+    run_unit_generation(ctx, unit, 0).await
+}
+
+/// Runs one unit to its ledger entry, writing generation `generation` of its
+/// files. Generation 0 is a unit's first archive: every file of the unit left
+/// visible by an earlier attempt is removed first. A later generation replaces
+/// a finished unit's files (see [`crate::rescan`]): only files of that same
+/// generation are removed first, the finished generation stays until the new
+/// ledger entry is written.
+pub async fn run_unit_generation(
+    ctx: &UnitContext,
+    unit: Unit,
+    generation: u32,
+) -> Result<UnitEntry, UnitError> {
     let span = info_span!("unit", cdr_type = %unit.cdr_type, window = %unit.window);
     async move {
-        remove_stale_files(ctx, &unit).await?;
+        remove_stale_files(ctx, &unit, generation).await?;
         let mut files = Files {
             current: None,
             sealed: Vec::new(),
         };
-        match write_files(ctx, &unit, &mut files).await {
-            Ok(stats) => commit(ctx, &unit, files, stats).await,
+        match write_files(ctx, &unit, generation, &mut files).await {
+            Ok(stats) => commit(ctx, &unit, generation, files, stats).await,
             Err(e) => {
                 files.abort_all().await;
                 Err(e)
@@ -123,10 +138,18 @@ pub async fn run_unit(ctx: &UnitContext, unit: Unit) -> Result<UnitEntry, UnitEr
     .await
 }
 
-async fn remove_stale_files(ctx: &UnitContext, unit: &Unit) -> Result<(), UnitError> {
+async fn remove_stale_files(
+    ctx: &UnitContext,
+    unit: &Unit,
+    generation: u32,
+) -> Result<(), UnitError> {
     let partition = layout::partition(unit.cdr_type, &unit.window);
     for meta in ctx.dest.list(&partition).await? {
-        if layout::is_part_of(&meta.key, unit.cdr_type, &unit.window) {
+        let stale = match layout::generation_of(&meta.key, unit.cdr_type, &unit.window) {
+            Some(g) => generation == 0 || g == generation,
+            None => false,
+        };
+        if stale {
             debug!("removing {} left by an unfinished attempt", meta.key);
             ctx.dest.delete(&meta.key).await?;
         }
@@ -141,11 +164,13 @@ struct WriteStats {
     skipped: u64,
     min: Option<chrono::DateTime<Utc>>,
     max: Option<chrono::DateTime<Utc>>,
+    content: ContentHash,
 }
 
 async fn write_files(
     ctx: &UnitContext,
     unit: &Unit,
+    generation: u32,
     files: &mut Files,
 ) -> Result<WriteStats, UnitError> {
     let counters = ctx.progress.of(unit.cdr_type);
@@ -186,10 +211,17 @@ async fn write_files(
             stats.min = Some(stats.min.map_or(t, |m| m.min(t)));
             stats.max = Some(stats.max.map_or(t, |m| m.max(t)));
         }
+        stats.content.add_all(&page.records);
         if files.current.is_none() {
             let n = files.sealed.len() as u32;
-            let key = layout::part_key(unit.cdr_type, &unit.window, n, ctx.format.extension())
-                .map_err(StoreError::from)?;
+            let key = layout::generation_part_key(
+                unit.cdr_type,
+                &unit.window,
+                generation,
+                n,
+                ctx.format.extension(),
+            )
+            .map_err(StoreError::from)?;
             let encoder = ctx.format.encoder(ColumnSet::all(kind))?;
             let upload = ctx.dest.begin(&key, ctx.format.content_type()).await?;
             files.current = Some((
@@ -242,6 +274,7 @@ async fn seal_current(files: &mut Files) -> Result<(), UnitError> {
 async fn commit(
     ctx: &UnitContext,
     unit: &Unit,
+    generation: u32,
     files: Files,
     stats: WriteStats,
 ) -> Result<UnitEntry, UnitError> {
@@ -284,6 +317,8 @@ async fn commit(
         schema_version: SCHEMA_VERSION,
         files: entries,
         finished_at: Utc::now(),
+        generation,
+        content_hash: Some(stats.content.hex()),
     };
     ledger::write(ctx.dest.as_ref(), &entry).await?;
     Ok(entry)

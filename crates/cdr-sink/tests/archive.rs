@@ -20,7 +20,15 @@ async fn archive(
 ) -> (std::process::Output, serde_json::Value) {
     let summary = out.with_extension("summary.json");
     let output = bin(sim)
-        .args(["archive", "--type", "sms,MMS,Voice,API", "--start", START, "--end", END])
+        .args([
+            "archive",
+            "--type",
+            "sms,MMS,Voice,API",
+            "--start",
+            START,
+            "--end",
+            END,
+        ])
         .arg("--out")
         .arg(out)
         .arg("--summary-json")
@@ -57,12 +65,28 @@ async fn parquet_archive_equals_the_ground_truth_and_reruns_skip() {
     assert_eq!(summary["types"]["VOICE"]["units_done"], 4);
     // Hive layout, across the day boundary, nothing temporary left.
     let all = files(&out);
-    assert!(all.iter().any(|f| f.starts_with("cdr_type=sms/date=2026-11-01/part-")), "{all:?}");
-    assert!(all.iter().any(|f| f.starts_with("cdr_type=api/date=2026-11-02/part-")), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|f| f.starts_with("cdr_type=sms/date=2026-11-01/part-")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|f| f.starts_with("cdr_type=api/date=2026-11-02/part-")),
+        "{all:?}"
+    );
     assert!(all.iter().all(|f| !f.contains(".cdr-tmp")), "{all:?}");
-    assert_eq!(all.iter().filter(|f| f.starts_with("_cdr_sink/ledger/")).count(), 16);
+    assert_eq!(
+        all.iter()
+            .filter(|f| f.starts_with("_cdr_sink/ledger/"))
+            .count(),
+        16
+    );
     let stdout = text(&o.stdout);
-    assert!(stdout.contains("SMS") && stdout.contains("records"), "{stdout}");
+    assert!(
+        stdout.contains("SMS") && stdout.contains("records"),
+        "{stdout}"
+    );
 
     // The same command again: every unit is skipped, no page is requested.
     let before = sim.counters().graphql_requests;
@@ -93,19 +117,37 @@ async fn csv_archive_is_exact_under_injected_faults() {
     let (o, summary) = archive(
         &sim,
         &out,
-        &["--format", "csv", "--limit", "100", "--window", "30m", "--concurrency", "8"],
+        &[
+            "--format",
+            "csv",
+            "--limit",
+            "100",
+            "--window",
+            "30m",
+            "--concurrency",
+            "8",
+        ],
     )
     .await;
     assert!(o.status.success(), "stderr: {}", text(&o.stderr));
-    assert_same(&read_csv_archive(&out), &truth(&sim, &CdrType::ALL, &hours()));
+    assert_same(
+        &read_csv_archive(&out),
+        &truth(&sim, &CdrType::ALL, &hours()),
+    );
     let c = sim.counters();
-    assert!(c.rate_limited > 0 && c.server_errors > 0 && c.resets > 0 && c.truncated > 0, "{c:?}");
+    assert!(
+        c.rate_limited > 0 && c.server_errors > 0 && c.resets > 0 && c.truncated > 0,
+        "{c:?}"
+    );
     assert!(c.expired_tokens > 0, "{c:?}");
     let retries: u64 = ["SMS", "MMS", "VOICE", "API"]
         .iter()
         .map(|t| summary["types"][t]["retries"].as_u64().unwrap())
         .sum();
-    assert!(retries >= c.rate_limited + c.server_errors, "retries {retries}, {c:?}");
+    assert!(
+        retries >= c.rate_limited + c.server_errors,
+        "retries {retries}, {c:?}"
+    );
     // Nothing secret in anything the run printed.
     for stream in [text(&o.stdout), text(&o.stderr)] {
         assert!(!stream.contains(PASSWORD), "{stream}");
@@ -133,7 +175,17 @@ async fn debug_logs_of_a_faulty_run_hold_no_secret() {
     let summary = dir.path().join("s.json");
     let o = bin(&sim)
         .env("RUST_LOG", "trace")
-        .args(["archive", "--type", "SMS", "--start", START, "--end", "2026-11-01T23:00:00Z", "--limit", "500"])
+        .args([
+            "archive",
+            "--type",
+            "SMS",
+            "--start",
+            START,
+            "--end",
+            "2026-11-01T23:00:00Z",
+            "--limit",
+            "500",
+        ])
         .arg("--out")
         .arg(&out)
         .arg("--summary-json")
@@ -145,7 +197,11 @@ async fn debug_logs_of_a_faulty_run_hold_no_secret() {
     assert!(o.status.success(), "stderr: {}", text(&o.stderr));
     let logs = text(&o.stderr);
     assert!(logs.lines().count() > 5, "expected debug logs, got: {logs}");
-    assert!(logs.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok() || l.trim().is_empty()), "{logs}");
+    assert!(
+        logs.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok() || l.trim().is_empty()),
+        "{logs}"
+    );
     assert!(!logs.contains(PASSWORD));
     assert!(!logs.contains("POAPK_"));
     let s = std::fs::read_to_string(&summary).unwrap();
@@ -160,18 +216,29 @@ async fn bad_input_fails_before_any_request_with_one_line() {
     let blocker = dir.path().join("a-file");
     std::fs::write(&blocker, "x").unwrap();
     let base = |out: &std::path::Path| -> Vec<String> {
-        ["archive", "--type", "SMS", "--start", START, "--end", END, "--out"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([out.display().to_string()])
-            .collect()
+        [
+            "archive", "--type", "SMS", "--start", START, "--end", END, "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.display().to_string()])
+        .collect()
     };
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["--end".into(), "2026-11-01T00:00:00Z".into()], "is not later than --start"),
-        (vec!["--type".into(), "SMS,FAX".into()], "valid types are SMS, MMS, VOICE, API"),
+        (
+            vec!["--end".into(), "2026-11-01T00:00:00Z".into()],
+            "is not later than --start",
+        ),
+        (
+            vec!["--type".into(), "SMS,FAX".into()],
+            "valid types are SMS, MMS, VOICE, API",
+        ),
         (vec!["--limit".into(), "0".into()], "from 1 to 1000"),
         (vec!["--limit".into(), "1001".into()], "from 1 to 1000"),
-        (vec!["--start".into(), "2026-13-01T00:00:00Z".into()], "--start `2026-13-01T00:00:00Z` is not an RFC 3339"),
+        (
+            vec!["--start".into(), "2026-13-01T00:00:00Z".into()],
+            "--start `2026-13-01T00:00:00Z` is not an RFC 3339",
+        ),
         (vec!["--end".into(), "tomorrow".into()], "--end `tomorrow`"),
         (vec!["--window".into(), "7h".into()], "--window"),
         (vec!["--format".into(), "orc".into()], "use parquet or csv"),
@@ -183,12 +250,24 @@ async fn bad_input_fails_before_any_request_with_one_line() {
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
         assert!(err.contains(needle), "{extra:?}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{extra:?}: not one line: {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{extra:?}: not one line: {err}"
+        );
     }
     // Unwritable output.
-    let o = bin(&sim).args(base(&blocker.join("sub"))).output().await.unwrap();
+    let o = bin(&sim)
+        .args(base(&blocker.join("sub")))
+        .output()
+        .await
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("not writable"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("not writable"),
+        "{}",
+        text(&o.stderr)
+    );
     // Missing credentials.
     let o = bin(&sim)
         .env_remove("TSG_PASSWORD")
@@ -197,7 +276,11 @@ async fn bad_input_fails_before_any_request_with_one_line() {
         .await
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("TSG_PASSWORD is not"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("TSG_PASSWORD is not"),
+        "{}",
+        text(&o.stderr)
+    );
     // Nothing was requested, nothing finished was written.
     assert_eq!(sim.counters().requests, 0);
     assert!(data_files(&out).is_empty());

@@ -17,8 +17,16 @@ fn text(b: &[u8]) -> String {
 /// Header and rows of a CSV file, in file order, money normalised.
 fn read_export(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut reader = csv::Reader::from_reader(bytes);
-    let headers: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
-    let money: Vec<bool> = headers.iter().map(|h| h == "charge" || h == "calledRate").collect();
+    let headers: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let money: Vec<bool> = headers
+        .iter()
+        .map(|h| h == "charge" || h == "calledRate")
+        .collect();
     let rows = reader
         .records()
         .map(|r| {
@@ -27,7 +35,10 @@ fn read_export(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
                 .zip(&money)
                 .map(|(v, &m)| {
                     if m && !v.is_empty() {
-                        cdr_core::parse_decimal(v).expect("decimal").normalize().to_string()
+                        cdr_core::parse_decimal(v)
+                            .expect("decimal")
+                            .normalize()
+                            .to_string()
                     } else {
                         v.to_string()
                     }
@@ -40,12 +51,21 @@ fn read_export(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
 
 /// The ground truth of one type, in server order.
 fn truth_in_order(sim: &cdr_sim::SimHandle, t: CdrType) -> Vec<Vec<String>> {
-    sim.ground_truth(t, window(START, END)).map(|r| row(&r)).collect()
+    sim.ground_truth(t, window(START, END))
+        .map(|r| row(&r))
+        .collect()
 }
 
-async fn export(sim: &cdr_sim::SimHandle, t: &str, out: &str, extra: &[&str]) -> std::process::Output {
+async fn export(
+    sim: &cdr_sim::SimHandle,
+    t: &str,
+    out: &str,
+    extra: &[&str],
+) -> std::process::Output {
     bin(sim)
-        .args(["export", "--type", t, "--start", START, "--end", END, "--out", out])
+        .args([
+            "export", "--type", t, "--start", START, "--end", END, "--out", out,
+        ])
         .args(extra)
         .output()
         .await
@@ -61,11 +81,20 @@ async fn export_of_every_type_equals_the_ground_truth_in_order() {
         let o = export(&sim, t.as_str(), out.to_str().unwrap(), &[]).await;
         assert!(o.status.success(), "{t}: {}", text(&o.stderr));
         let (headers, rows) = read_export(&std::fs::read(&out).unwrap());
-        let want: Vec<&str> = t.record_kind().columns().iter().map(|c| c.graphql).collect();
+        let want: Vec<&str> = t
+            .record_kind()
+            .columns()
+            .iter()
+            .map(|c| c.graphql)
+            .collect();
         assert_eq!(headers, want, "{t}");
         assert_eq!(rows, truth_in_order(&sim, t), "{t}");
         let grouped = cdr_sink::progress::group(rows.len() as u64);
-        assert!(text(&o.stdout).contains(&format!("{grouped} rows")), "{}", text(&o.stdout));
+        assert!(
+            text(&o.stdout).contains(&format!("{grouped} rows")),
+            "{}",
+            text(&o.stdout)
+        );
     }
     // Only the outputs: no temporary file is left beside them.
     let names = files(dir.path());
@@ -98,7 +127,11 @@ async fn a_cut_off_export_is_split_and_still_exact_with_no_link_printed() {
     let (headers, rows) = read_export(&bytes);
     assert_eq!(headers[0], "datetime");
     assert_eq!(rows, truth_in_order(&sim, CdrType::Sms));
-    assert_eq!(text(&bytes).matches("datetime,fromNumber").count(), 1, "one header");
+    assert_eq!(
+        text(&bytes).matches("datetime,fromNumber").count(),
+        1,
+        "one header"
+    );
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert!(s["splits"].as_u64().unwrap() >= 3, "{s}");
     assert_eq!(s["rows"].as_u64().unwrap() as usize, rows.len());
@@ -116,7 +149,13 @@ async fn narrowed_fields_come_in_the_asked_order() {
     let sim = sim(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("voice.csv");
-    let o = export(&sim, "VOICE", out.to_str().unwrap(), &["--fields", "charge,call_id"]).await;
+    let o = export(
+        &sim,
+        "VOICE",
+        out.to_str().unwrap(),
+        &["--fields", "charge,call_id"],
+    )
+    .await;
     assert!(o.status.success(), "{}", text(&o.stderr));
     let (headers, rows) = read_export(&std::fs::read(&out).unwrap());
     assert_eq!(headers, ["datetime", "charge", "callId"]);
@@ -124,14 +163,30 @@ async fn narrowed_fields_come_in_the_asked_order() {
     let idx = |n: &str| cols.iter().position(|c| c.graphql == n).unwrap();
     let want: Vec<Vec<String>> = truth_in_order(&sim, CdrType::Voice)
         .into_iter()
-        .map(|r| vec![r[0].clone(), r[idx("charge")].clone(), r[idx("callId")].clone()])
+        .map(|r| {
+            vec![
+                r[0].clone(),
+                r[idx("charge")].clone(),
+                r[idx("callId")].clone(),
+            ]
+        })
         .collect();
     assert_eq!(rows, want);
     // An unknown field is bad input, before any request.
     let before = sim.counters().requests;
-    let o = export(&sim, "VOICE", out.to_str().unwrap(), &["--fields", "fromNumber"]).await;
+    let o = export(
+        &sim,
+        "VOICE",
+        out.to_str().unwrap(),
+        &["--fields", "fromNumber"],
+    )
+    .await;
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("valid fields are"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("valid fields are"),
+        "{}",
+        text(&o.stderr)
+    );
     assert_eq!(sim.counters().requests, before);
 }
 
@@ -146,7 +201,11 @@ async fn an_export_that_cannot_be_split_further_fails_and_writes_nothing() {
     let out = dir.path().join("api.csv");
     let o = export(&sim, "API", out.to_str().unwrap(), &["--min-window", "30m"]).await;
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("minimum window"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("minimum window"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));
 }
 

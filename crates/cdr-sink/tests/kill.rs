@@ -15,12 +15,29 @@ const END: &str = "2026-11-03T06:00:00Z";
 
 fn command(sim: &cdr_sim::SimHandle, out: &std::path::Path) -> tokio::process::Command {
     let mut cmd = bin(sim);
-    cmd.args(["archive", "--type", "SMS,VOICE", "--start", START, "--end", END])
-        .args(["--format", "csv", "--limit", "50", "--concurrency", "3", "--roll-rows", "400"])
-        .arg("--out")
-        .arg(out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    cmd.args([
+        "archive",
+        "--type",
+        "SMS,VOICE",
+        "--start",
+        START,
+        "--end",
+        END,
+    ])
+    .args([
+        "--format",
+        "csv",
+        "--limit",
+        "50",
+        "--concurrency",
+        "3",
+        "--roll-rows",
+        "400",
+    ])
+    .arg("--out")
+    .arg(out)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
     cmd
 }
 
@@ -61,7 +78,10 @@ async fn sigkill_at_any_moment_then_rerun_is_exactly_once() {
             }
         }
     }
-    assert!(kills >= 3, "only {kills} runs were killed mid-way ({finished_early} finished)");
+    assert!(
+        kills >= 3,
+        "only {kills} runs were killed mid-way ({finished_early} finished)"
+    );
     // The final run completes.
     let status = command(&sim, &out).status().await.unwrap();
     assert!(status.success());
@@ -69,8 +89,14 @@ async fn sigkill_at_any_moment_then_rerun_is_exactly_once() {
     assert_same(&read_csv_archive(&out), &want);
     let all = files(&out);
     assert!(
-        all.iter().all(|f| !f.contains(".cdr-tmp") && !f.split('/').any(|s| s.starts_with('.'))),
+        all.iter()
+            .all(|f| !f.contains(".cdr-tmp") && !f.split('/').any(|s| s.starts_with('.'))),
         "temporary files left: {all:?}"
     );
-    assert_eq!(all.iter().filter(|f| f.starts_with("_cdr_sink/ledger/")).count(), 12);
+    assert_eq!(
+        all.iter()
+            .filter(|f| f.starts_with("_cdr_sink/ledger/"))
+            .count(),
+        12
+    );
 }

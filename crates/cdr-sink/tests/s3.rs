@@ -28,7 +28,15 @@ async fn archive_to_s3(
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
         .env_remove("AWS_PROFILE")
-        .args(["archive", "--type", "SMS,MMS,VOICE,API", "--start", START, "--end", END])
+        .args([
+            "archive",
+            "--type",
+            "SMS,MMS,VOICE,API",
+            "--start",
+            START,
+            "--end",
+            END,
+        ])
         .args(["--out", url])
         .args(extra)
         .output()
@@ -40,7 +48,9 @@ async fn archive_to_s3(
 async fn download(server: &cdr_testkit::S3Server, bucket: &str, prefix: &str, dir: &Path) {
     let client = server.client();
     for key in server.objects(bucket).await.unwrap() {
-        let Some(rel) = key.strip_prefix(prefix) else { continue };
+        let Some(rel) = key.strip_prefix(prefix) else {
+            continue;
+        };
         let body = client
             .get_object()
             .bucket(bucket)
@@ -72,9 +82,15 @@ async fn parquet_to_s3_equals_the_ground_truth_and_resumes() {
     let want = truth(&sim, &CdrType::ALL, &[window(START, END)]);
     assert_same(&read_parquet_archive(dir.path()), &want);
     let objects = server.objects(&bucket).await.unwrap();
-    assert!(objects.iter().all(|k| k.starts_with("cdrs/")), "{objects:?}");
+    assert!(
+        objects.iter().all(|k| k.starts_with("cdrs/")),
+        "{objects:?}"
+    );
     assert_eq!(
-        objects.iter().filter(|k| k.starts_with("cdrs/_cdr_sink/ledger/")).count(),
+        objects
+            .iter()
+            .filter(|k| k.starts_with("cdrs/_cdr_sink/ledger/"))
+            .count(),
         20,
         "{objects:?}"
     );
@@ -83,7 +99,11 @@ async fn parquet_to_s3_equals_the_ground_truth_and_resumes() {
     let before = sim.counters().graphql_requests;
     let o = archive_to_s3(&sim, server, &url, &[]).await;
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(sim.counters().graphql_requests, before, "a re-run fetches nothing");
+    assert_eq!(
+        sim.counters().graphql_requests,
+        before,
+        "a re-run fetches nothing"
+    );
     assert_eq!(server.objects(&bucket).await.unwrap(), objects);
 }
 
@@ -119,7 +139,10 @@ async fn csv_to_s3_under_faults_is_exact() {
         &truth(&sim, &CdrType::ALL, &[window(START, END)]),
     );
     let c = sim.counters();
-    assert!(c.rate_limited + c.server_errors + c.resets + c.truncated > 0, "{c:?}");
+    assert!(
+        c.rate_limited + c.server_errors + c.resets + c.truncated > 0,
+        "{c:?}"
+    );
     assert!(server.pending_uploads(&bucket).await.unwrap().is_empty());
 }
 

@@ -237,6 +237,7 @@ fn plan(window: &str, hours: i64) -> ArchivePlan {
         concurrency: 3,
         window: window.into(),
         company_id: None,
+        ..Default::default()
     };
     let mut p = ArchivePlan::new(&raw, parse_datetime("2026-11-27T00:00:00Z").unwrap()).unwrap();
     p.output = Output::Local("unused".into());

@@ -55,12 +55,20 @@ pub fn cell(v: Value<'_>) -> String {
 }
 
 /// Sorted rows of the ground truth of `types` over `windows`, by lowercase type.
-pub fn truth(sim: &SimHandle, types: &[CdrType], windows: &[Window]) -> BTreeMap<String, Vec<Vec<String>>> {
+pub fn truth(
+    sim: &SimHandle,
+    types: &[CdrType],
+    windows: &[Window],
+) -> BTreeMap<String, Vec<Vec<String>>> {
     let mut out = BTreeMap::new();
     for &ty in types {
         let mut rows: Vec<Vec<String>> = windows
             .iter()
-            .flat_map(|w| sim.ground_truth(ty, *w).map(|r| row(&r)).collect::<Vec<_>>())
+            .flat_map(|w| {
+                sim.ground_truth(ty, *w)
+                    .map(|r| row(&r))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         rows.sort();
         out.insert(ty.as_lower().to_string(), rows);
@@ -73,7 +81,9 @@ pub fn files(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -91,7 +101,10 @@ pub fn files(root: &Path) -> Vec<String> {
 pub fn data_files(root: &Path) -> Vec<PathBuf> {
     files(root)
         .into_iter()
-        .filter(|f| !f.split('/').any(|s| s.starts_with('_') || s.starts_with('.')))
+        .filter(|f| {
+            !f.split('/')
+                .any(|s| s.starts_with('_') || s.starts_with('.'))
+        })
         .map(|f| root.join(f))
         .collect()
 }
@@ -122,7 +135,10 @@ pub fn read_csv_archive(root: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
                 .zip(&money)
                 .map(|(v, &m)| {
                     if m && !v.is_empty() {
-                        cdr_core::parse_decimal(v).expect("decimal").normalize().to_string()
+                        cdr_core::parse_decimal(v)
+                            .expect("decimal")
+                            .normalize()
+                            .to_string()
                     } else {
                         v.to_string()
                     }
@@ -164,7 +180,10 @@ pub fn read_parquet_archive(root: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
                             let t = chrono::DateTime::from_timestamp_micros(us).expect("timestamp");
                             format_datetime(&t)
                         } else if let Some(a) = c.as_any().downcast_ref::<Decimal128Array>() {
-                            let d = rust_decimal::Decimal::from_i128_with_scale(a.value(i), a.scale() as u32);
+                            let d = rust_decimal::Decimal::from_i128_with_scale(
+                                a.value(i),
+                                a.scale() as u32,
+                            );
                             d.normalize().to_string()
                         } else if let Some(a) = c.as_any().downcast_ref::<Int64Array>() {
                             a.value(i).to_string()
@@ -186,7 +205,10 @@ pub fn read_parquet_archive(root: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
 }
 
 /// Asserts `got` equals `want` type by type, with a short diff on failure.
-pub fn assert_same(got: &BTreeMap<String, Vec<Vec<String>>>, want: &BTreeMap<String, Vec<Vec<String>>>) {
+pub fn assert_same(
+    got: &BTreeMap<String, Vec<Vec<String>>>,
+    want: &BTreeMap<String, Vec<Vec<String>>>,
+) {
     for (ty, rows) in want {
         let g = got.get(ty).map(Vec::as_slice).unwrap_or(&[]);
         if g != rows.as_slice() {
@@ -201,4 +223,286 @@ pub fn assert_same(got: &BTreeMap<String, Vec<Vec<String>>>, want: &BTreeMap<Str
     }
     let extra_types: Vec<&String> = got.keys().filter(|k| !want.contains_key(*k)).collect();
     assert!(extra_types.is_empty(), "unexpected types {extra_types:?}");
+}
+
+// ---------------------------------------------------------------------------
+// The archiver as a library: a fake clock, any destination, failure injection.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use cdr_sink::{ArchivePlan, Progress, RawArchive, RunOptions, Summary, TransportSource};
+use cdr_sink_api::{ByteStream, Destination, ObjectKey, ObjectMeta, StoreError, Upload};
+
+/// A client of the simulator's basic user that retries quickly.
+pub fn client(sim: &SimHandle) -> cdr_transport::Client {
+    use cdr_transport::{Auth, ClientConfig, RetryPolicy};
+    let config = ClientConfig::new(Auth::Login {
+        email: USER.into(),
+        password: cdr_core::Password::new(PASSWORD),
+    })
+    .with_base_url(sim.base_url())
+    .with_retry(RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: std::time::Duration::from_millis(1),
+        max_backoff: std::time::Duration::from_millis(5),
+        max_total: std::time::Duration::from_secs(2),
+    });
+    cdr_transport::Client::new(config).expect("client")
+}
+
+/// `archive` flags for the library: `types`, csv or parquet, 1h windows.
+pub fn raw(types: &str, format: &str) -> RawArchive {
+    RawArchive {
+        types: types.into(),
+        out: "library".into(),
+        format: format.into(),
+        limit: 500,
+        concurrency: 4,
+        window: "1h".into(),
+        ..RawArchive::default()
+    }
+}
+
+/// Plans `raw` at the clock reading `now` and runs it like the binary would,
+/// against the simulator (whose clock is set to `now` as well).
+pub async fn run_at(
+    sim: &SimHandle,
+    dest: Arc<dyn Destination>,
+    raw: &RawArchive,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Summary, cdr_sink::ArchiveError> {
+    sim.set_now(Some(now));
+    let plan = ArchivePlan::new(raw, now).expect("valid flags");
+    let format: Arc<dyn cdr_sink_api::Format> = match raw.format.as_str() {
+        "csv" => Arc::new(cdr_sink_csv::CsvFormat::new()),
+        _ => Arc::new(cdr_sink_parquet::ParquetFormat::new(Default::default())),
+    };
+    let source = Arc::new(TransportSource::new(client(sim), plan.limit, None));
+    let options = RunOptions {
+        roll: cdr_sink::RollPolicy {
+            rows: 200,
+            bytes: u64::MAX,
+        },
+        ..RunOptions::default()
+    };
+    cdr_sink::archive(
+        &plan,
+        source,
+        dest,
+        format,
+        options,
+        Progress::new(&plan.types),
+    )
+    .await
+}
+
+/// An S3 destination at `url` on the shared test server.
+pub async fn s3_at(url: &str) -> Arc<dyn Destination> {
+    let server = cdr_testkit::S3Server::shared().expect("S3 test server (moto) starts");
+    let options = cdr_sink_s3::S3Options {
+        endpoint: Some(server.endpoint()),
+        credentials: Some(server.credentials()),
+        region: Some(cdr_testkit::REGION.into()),
+        ..Default::default()
+    };
+    let dest = cdr_sink_s3::S3Destination::from_url(url, options)
+        .await
+        .expect("S3 destination");
+    Arc::new(dest)
+}
+
+/// An S3 destination under `cdrs/` in a fresh bucket of the shared test
+/// server, and the bucket's name.
+pub async fn s3_dest(hint: &str) -> (Arc<dyn Destination>, String) {
+    let server = cdr_testkit::S3Server::shared().expect("S3 test server (moto) starts");
+    let bucket = server.new_bucket(hint).await.expect("bucket");
+    (s3_at(&format!("s3://{bucket}/cdrs/")).await, bucket)
+}
+
+/// Every object of `dest` with its bytes, by key.
+pub async fn snapshot(dest: &dyn Destination) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for meta in dest.list("").await.expect("list") {
+        let body = dest
+            .get(&meta.key)
+            .await
+            .expect("get")
+            .expect("listed object");
+        out.insert(meta.key.to_string(), body.to_vec());
+    }
+    out
+}
+
+/// Copies every object of `dest` into a new local directory, to read it back
+/// with the readers above.
+pub async fn mirror(dest: &dyn Destination) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (key, body) in snapshot(dest).await {
+        let path = dir.path().join(&key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, body).expect("write");
+    }
+    dir
+}
+
+/// Rows of the archive in `dest`, whatever its format.
+pub async fn read_archive(
+    dest: &dyn Destination,
+    format: &str,
+) -> BTreeMap<String, Vec<Vec<String>>> {
+    let dir = mirror(dest).await;
+    if format == "csv" {
+        read_csv_archive(dir.path())
+    } else {
+        read_parquet_archive(dir.path())
+    }
+}
+
+/// The hourly windows of `[start, end)`.
+pub fn hours_between(start: &str, end: &str) -> Vec<Window> {
+    let (mut a, b) = (t(start), t(end));
+    let mut out = Vec::new();
+    while a < b {
+        out.push(Window::new(a, a + chrono::TimeDelta::hours(1)).expect("hour"));
+        a += chrono::TimeDelta::hours(1);
+    }
+    out
+}
+
+/// A destination that "dies" at its `die_at`-th commit, put or delete: that
+/// operation and every later one fails, as if the process had been killed
+/// there (nothing is cleaned up after it). `die_at == 0` never dies.
+#[derive(Debug)]
+pub struct Dying {
+    pub inner: Arc<dyn Destination>,
+    pub die_at: u64,
+    pub mutations: Arc<AtomicU64>,
+    pub dead: Arc<AtomicBool>,
+}
+
+impl Dying {
+    pub fn new(inner: Arc<dyn Destination>, die_at: u64) -> Dying {
+        Dying {
+            inner,
+            die_at,
+            mutations: Arc::default(),
+            dead: Arc::default(),
+        }
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::SeqCst)
+    }
+}
+
+fn killed() -> StoreError {
+    StoreError::Remote {
+        operation: "anything",
+        location: "test".into(),
+        message: "the process was killed".into(),
+        retryable: false,
+    }
+}
+
+/// Counts one mutation; `Err` when it is the fatal one or the store is dead.
+fn mutate(mutations: &AtomicU64, dead: &AtomicBool, die_at: u64) -> Result<(), StoreError> {
+    if dead.load(Ordering::SeqCst) {
+        return Err(killed());
+    }
+    if mutations.fetch_add(1, Ordering::SeqCst) + 1 == die_at {
+        dead.store(true, Ordering::SeqCst);
+        return Err(killed());
+    }
+    Ok(())
+}
+
+fn alive(dead: &AtomicBool) -> Result<(), StoreError> {
+    if dead.load(Ordering::SeqCst) {
+        Err(killed())
+    } else {
+        Ok(())
+    }
+}
+
+struct DyingUpload {
+    inner: Box<dyn Upload>,
+    mutations: Arc<AtomicU64>,
+    dead: Arc<AtomicBool>,
+    die_at: u64,
+}
+
+#[async_trait::async_trait]
+impl Upload for DyingUpload {
+    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), StoreError> {
+        alive(&self.dead)?;
+        self.inner.write(chunk).await
+    }
+    async fn commit(self: Box<Self>) -> Result<ObjectMeta, StoreError> {
+        if let Err(e) = mutate(&self.mutations, &self.dead, self.die_at) {
+            // A killed process leaves its upload as it was: hidden, unfinished.
+            std::mem::forget(self.inner);
+            return Err(e);
+        }
+        self.inner.commit().await
+    }
+    async fn abort(self: Box<Self>) -> Result<(), StoreError> {
+        if self.dead.load(Ordering::SeqCst) {
+            std::mem::forget(self.inner);
+            return Err(killed());
+        }
+        self.inner.abort().await
+    }
+}
+
+#[async_trait::async_trait]
+impl Destination for Dying {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn location(&self, key: &ObjectKey) -> String {
+        self.inner.location(key)
+    }
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        alive(&self.dead)?;
+        self.inner.check_writable().await
+    }
+    async fn begin(&self, key: &ObjectKey, ct: &str) -> Result<Box<dyn Upload>, StoreError> {
+        alive(&self.dead)?;
+        Ok(Box::new(DyingUpload {
+            inner: self.inner.begin(key, ct).await?,
+            mutations: self.mutations.clone(),
+            dead: self.dead.clone(),
+            die_at: self.die_at,
+        }))
+    }
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: bytes::Bytes,
+        ct: &str,
+    ) -> Result<ObjectMeta, StoreError> {
+        mutate(&self.mutations, &self.dead, self.die_at)?;
+        self.inner.put(key, body, ct).await
+    }
+    async fn get(&self, key: &ObjectKey) -> Result<Option<bytes::Bytes>, StoreError> {
+        alive(&self.dead)?;
+        self.inner.get(key).await
+    }
+    async fn read(&self, key: &ObjectKey) -> Result<ByteStream, StoreError> {
+        alive(&self.dead)?;
+        self.inner.read(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        alive(&self.dead)?;
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        mutate(&self.mutations, &self.dead, self.die_at)?;
+        self.inner.delete(key).await
+    }
+    async fn clean_incomplete(&self, prefix: &str) -> Result<u64, StoreError> {
+        alive(&self.dead)?;
+        self.inner.clean_incomplete(prefix).await
+    }
 }

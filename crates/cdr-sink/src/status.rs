@@ -1,0 +1,239 @@
+//! `cdr-sink status`: how far the archive reaches, per type, from the ledger
+//! alone (no API call, no data file read).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use cdr_core::{CdrType, Window, format_datetime};
+use cdr_sink_api::Destination;
+
+use crate::ledger::{self, LedgerError};
+use crate::progress::group;
+
+/// The archive of one type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TypeStatus {
+    /// Finished windows.
+    pub windows: u64,
+    /// The archived range: first window start, last window end.
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// The end of the gap-free run of windows from `start`: everything before
+    /// it is archived; an `--incremental` run continues from here.
+    pub complete_until: Option<DateTime<Utc>>,
+    /// Seconds from `complete_until` to now: how far behind the archive is.
+    pub behind_seconds: Option<i64>,
+    /// Holes between `start` and `end` (see `cdr-sink verify`).
+    pub gaps: u64,
+    /// The finished window that ends last, and when it finished.
+    pub newest_window_start: Option<DateTime<Utc>>,
+    pub newest_window_end: Option<DateTime<Utc>>,
+    pub newest_finished_at: Option<DateTime<Utc>>,
+    pub records: u64,
+    pub files: u64,
+    pub bytes: u64,
+    /// Ledger entries that could not be read (their windows still count).
+    pub unreadable_entries: u64,
+}
+
+/// The status of an archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    pub output: String,
+    pub now: DateTime<Utc>,
+    pub types: BTreeMap<String, TypeStatus>,
+    /// Replacements a crashed run left unfinished (the next archive run
+    /// finishes them).
+    pub interrupted_replacements: u64,
+}
+
+/// Reads the ledger of `types` (every type when empty) in `dest`.
+pub async fn status(
+    dest: &dyn Destination,
+    types: &[CdrType],
+    now: DateTime<Utc>,
+) -> Result<StatusReport, LedgerError> {
+    let types: Vec<CdrType> = if types.is_empty() {
+        CdrType::ALL.to_vec()
+    } else {
+        types.to_vec()
+    };
+    let explicit = types.len() < CdrType::ALL.len();
+    let mut out = BTreeMap::new();
+    for t in types {
+        let mut s = TypeStatus::default();
+        let mut windows: Vec<Window> = Vec::new();
+        for (key, entry) in ledger::read_type_entries(dest, t).await? {
+            let named = crate::layout::window_of_record(&key);
+            match entry {
+                Ok(Some(e)) => {
+                    let Some(w) = e.window() else { continue };
+                    windows.push(w);
+                    s.records += e.records;
+                    s.files += e.files.len() as u64;
+                    s.bytes += e.bytes();
+                    if s.newest_window_end.is_none_or(|end| w.end() > end) {
+                        s.newest_window_start = Some(w.start());
+                        s.newest_window_end = Some(w.end());
+                        s.newest_finished_at = Some(e.finished_at);
+                    }
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    s.unreadable_entries += 1;
+                    windows.extend(named);
+                }
+            }
+        }
+        windows.sort();
+        windows.dedup();
+        s.windows = windows.len() as u64;
+        s.start = windows.first().map(Window::start);
+        s.end = windows.iter().map(Window::end).max();
+        s.gaps = windows
+            .windows(2)
+            .filter(|p| p[0].end() < p[1].start())
+            .count() as u64;
+        s.complete_until = first_hole(&windows);
+        s.behind_seconds = s.complete_until.map(|u| (now - u).num_seconds());
+        if s.windows > 0 || explicit {
+            out.insert(t.as_str().to_string(), s);
+        }
+    }
+    let interrupted = ledger::read_replacements(dest).await?.len() as u64;
+    Ok(StatusReport {
+        output: dest.describe(),
+        now,
+        types: out,
+        interrupted_replacements: interrupted,
+    })
+}
+
+/// The end of the gap-free run of sorted `windows` from the first one.
+fn first_hole(windows: &[Window]) -> Option<DateTime<Utc>> {
+    let mut until = windows.first()?.start();
+    for w in windows {
+        if w.start() > until {
+            break;
+        }
+        until = until.max(w.end());
+    }
+    Some(until)
+}
+
+impl StatusReport {
+    /// Whether nothing at all is archived for the types asked about.
+    pub fn is_empty(&self) -> bool {
+        self.types.values().all(|t| t.windows == 0)
+    }
+}
+
+fn behind(seconds: i64) -> String {
+    if seconds < 0 {
+        return "ahead of now".into();
+    }
+    let (d, h, m) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    if d > 0 {
+        format!("{d}d {h}h {m}m behind")
+    } else {
+        format!("{h}h {m}m behind")
+    }
+}
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "archive {} at {}",
+            self.output,
+            format_datetime(&self.now)
+        )?;
+        if self.is_empty() {
+            writeln!(f, "nothing archived yet")?;
+        }
+        for (t, s) in &self.types {
+            let (Some(start), Some(end), Some(until)) = (s.start, s.end, s.complete_until) else {
+                writeln!(f, "{t:<6} nothing archived")?;
+                continue;
+            };
+            writeln!(
+                f,
+                "{t:<6} archived [{}, {})  complete until {} ({})",
+                format_datetime(&start),
+                format_datetime(&end),
+                format_datetime(&until),
+                behind(s.behind_seconds.unwrap_or_default())
+            )?;
+            if let (Some(ws), Some(we), Some(at)) = (
+                s.newest_window_start,
+                s.newest_window_end,
+                s.newest_finished_at,
+            ) {
+                writeln!(
+                    f,
+                    "       newest window [{}, {}) finished {}",
+                    format_datetime(&ws),
+                    format_datetime(&we),
+                    format_datetime(&at)
+                )?;
+            }
+            writeln!(
+                f,
+                "       {} windows  {} records  {} files  {} bytes{}{}",
+                group(s.windows),
+                group(s.records),
+                group(s.files),
+                group(s.bytes),
+                match s.gaps {
+                    0 => String::new(),
+                    n => format!("  {n} gaps (run cdr-sink verify)"),
+                },
+                match s.unreadable_entries {
+                    0 => String::new(),
+                    n => format!("  {n} unreadable ledger entries"),
+                }
+            )?;
+        }
+        if self.interrupted_replacements > 0 {
+            writeln!(
+                f,
+                "{} interrupted replacements: the next archive run finishes them",
+                self.interrupted_replacements
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cdr_core::parse_datetime;
+
+    fn w(a: &str, b: &str) -> Window {
+        Window::new(parse_datetime(a).unwrap(), parse_datetime(b).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_first_hole_ends_the_complete_range() {
+        let ws = [
+            w("2026-11-01T00:00:00Z", "2026-11-01T01:00:00Z"),
+            w("2026-11-01T01:00:00Z", "2026-11-01T02:00:00Z"),
+            w("2026-11-01T03:00:00Z", "2026-11-01T04:00:00Z"),
+        ];
+        assert_eq!(
+            first_hole(&ws),
+            Some(parse_datetime("2026-11-01T02:00:00Z").unwrap())
+        );
+        assert_eq!(
+            first_hole(&ws[..2]),
+            Some(parse_datetime("2026-11-01T02:00:00Z").unwrap())
+        );
+        assert_eq!(first_hole(&[]), None);
+        assert_eq!(behind(3 * 3600 + 120), "3h 2m behind");
+        assert_eq!(behind(86_400 + 60), "1d 0h 1m behind");
+    }
+}

@@ -1,0 +1,530 @@
+//! Scheduled archiving with a fake clock: `--incremental` runs every hour,
+//! `--rescan` of late records, and crashes in the middle of a replacement;
+//! against the simulator, to a local directory and to S3.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+
+use cdr_core::{Cdr, CdrType, MessageCdr, VoiceCdr};
+use cdr_sim::{Faults, SimConfig};
+use cdr_sink::ledger;
+use cdr_sink::verify::{VerifyOptions, verify};
+use cdr_sink_api::Destination;
+use cdr_sink_local::LocalDir;
+use common::*;
+
+const DAY: &str = "2026-11-01T00:00:00Z";
+
+/// Small rates keep a simulated day quick; every type is present.
+fn sim_config() -> SimConfig {
+    SimConfig {
+        rates: BTreeMap::from([
+            (CdrType::Sms, 240),
+            (CdrType::Mms, 60),
+            (CdrType::Voice, 120),
+            (CdrType::Api, 30),
+        ]),
+        ..SimConfig::default()
+    }
+}
+
+fn incremental(types: &str, format: &str) -> cdr_sink::RawArchive {
+    cdr_sink::RawArchive {
+        start: DAY.into(),
+        incremental: true,
+        ..raw(types, format)
+    }
+}
+
+fn local() -> (tempfile::TempDir, Arc<dyn Destination>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(dir.path().join("archive")));
+    (dir, dest)
+}
+
+async fn assert_verifies(dest: &dyn Destination) {
+    let report = verify(
+        dest,
+        &VerifyOptions {
+            types: vec![],
+            concurrency: 4,
+            out: "out".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.is_ok(), "{report}");
+}
+
+/// Hourly runs over a day (with a gap in the schedule and one run that fails
+/// on every request) end with exactly the records of every settled hour.
+async fn hourly_runs_over_a_day(dest: Arc<dyn Destination>, format: &str) {
+    let sim = sim(sim_config()).await;
+    let raw = incremental("SMS,MMS,VOICE,API", format);
+    let day = t(DAY);
+    let mut requests_before = 0;
+    for hour in 0..=26 {
+        // Cron fires at :20; no runs from 05:00 to 08:00 (the machine was down).
+        if (5..=8).contains(&hour) {
+            continue;
+        }
+        let now = day + TimeDelta::hours(hour) + TimeDelta::minutes(20);
+        let failing = hour == 12;
+        if failing {
+            sim.set_faults(Faults {
+                server_error: 1.0,
+                ..Faults::default()
+            });
+        }
+        let summary = run_at(&sim, dest.clone(), &raw, now).await.unwrap();
+        sim.set_faults(Faults::default());
+        // Archived up to now - 15m, aligned down to the hour.
+        assert_eq!(summary.end, day + TimeDelta::hours(hour), "{summary}");
+        assert!(summary.incremental);
+        if failing {
+            assert!(!summary.is_ok(), "{summary}");
+            continue;
+        }
+        assert!(summary.is_ok(), "{summary}");
+        let done: u64 = summary.types.values().map(|s| s.units_done).sum();
+        let expected_hours = match hour {
+            0 => 0,
+            9 => 5,  // 04:00..09:00, after the gap in the schedule
+            13 => 2, // the failed 11:00-12:00 run is retried, then 12:00-13:00
+            _ => 1,
+        };
+        assert_eq!(done, 4 * expected_hours, "hour {hour}: {summary}");
+        // Nothing finished is fetched again.
+        assert_eq!(
+            summary.types.values().map(|s| s.units_skipped).sum::<u64>(),
+            0
+        );
+        let requests = sim.counters().graphql_requests;
+        assert!(expected_hours == 0 || requests > requests_before);
+        requests_before = requests;
+    }
+    // A run within the same hour has nothing to do and asks nothing.
+    let now = day + TimeDelta::hours(26) + TimeDelta::minutes(50);
+    let summary = run_at(&sim, dest.clone(), &raw, now).await.unwrap();
+    assert_eq!(
+        summary.types.values().map(|s| s.units_total).sum::<u64>(),
+        0
+    );
+    assert_eq!(sim.counters().graphql_requests, requests_before);
+    assert!(
+        summary.to_string().contains("nothing new to archive"),
+        "{summary}"
+    );
+
+    let hours = hours_between(DAY, "2026-11-02T02:00:00Z");
+    let want = truth(&sim, &CdrType::ALL, &hours);
+    assert_same(&read_archive(dest.as_ref(), format).await, &want);
+    for ty in CdrType::ALL {
+        let windows = ledger::list_windows(dest.as_ref(), ty).await.unwrap();
+        assert_eq!(windows.into_iter().collect::<Vec<_>>(), hours, "{ty}");
+    }
+    assert_verifies(dest.as_ref()).await;
+
+    // status: complete until 02:00 on the next day, 40 minutes before "now".
+    let report = cdr_sink::status::status(dest.as_ref(), &[], t("2026-11-02T02:40:00Z"))
+        .await
+        .unwrap();
+    let sms = &report.types["SMS"];
+    assert_eq!(sms.complete_until, Some(t("2026-11-02T02:00:00Z")));
+    assert_eq!(sms.behind_seconds, Some(40 * 60));
+    assert_eq!(sms.windows, 26);
+    assert_eq!(sms.gaps, 0);
+    assert_eq!(sms.records as usize, want["sms"].len());
+    assert_eq!(sms.newest_window_end, Some(t("2026-11-02T02:00:00Z")));
+    assert!(sms.bytes > 0 && sms.files >= 26, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hourly_incremental_runs_over_a_day_local() {
+    let (_dir, dest) = local();
+    hourly_runs_over_a_day(dest, "parquet").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hourly_incremental_runs_over_a_day_s3() {
+    let (dest, _) = s3_dest("incremental").await;
+    hourly_runs_over_a_day(dest, "csv").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_incremental_run_needs_a_start() {
+    let sim = sim(sim_config()).await;
+    let (_dir, dest) = local();
+    let mut raw = incremental("SMS", "csv");
+    raw.start = String::new();
+    let err = run_at(&sim, dest.clone(), &raw, t("2026-11-01T05:20:00Z"))
+        .await
+        .unwrap_err();
+    assert!(err.is_bad_input());
+    assert!(
+        err.to_string()
+            .contains("--start is required on the first --incremental run"),
+        "{err}"
+    );
+    assert_eq!(sim.counters().graphql_requests, 0);
+    // Once a window is finished, --start is no longer needed.
+    raw.start = "2026-11-01T03:00:00Z".into();
+    run_at(&sim, dest.clone(), &raw, t("2026-11-01T04:20:00Z"))
+        .await
+        .unwrap();
+    raw.start = String::new();
+    let s = run_at(&sim, dest.clone(), &raw, t("2026-11-01T06:20:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(s.start, t("2026-11-01T04:00:00Z"));
+    assert_eq!(s.types["SMS"].units_done, 2);
+}
+
+fn late_sms(at: &str, n: usize) -> Vec<Cdr> {
+    (0..n)
+        .map(|i| {
+            Cdr::Message(MessageCdr {
+                datetime: t(at),
+                from_number: Some(format!("+1555000{i:04}")),
+                to_number: Some("+15550009999".into()),
+                direction: Some("outbound".into()),
+                status: Some("delivered".into()),
+                charge: Some(cdr_core::parse_decimal("0.0075").unwrap()),
+                r#type: Some("sms".into()),
+            })
+        })
+        .collect()
+}
+
+fn late_voice(at: &str) -> Vec<Cdr> {
+    vec![Cdr::Voice(VoiceCdr {
+        datetime: t(at),
+        call_id: Some("late-call".into()),
+        source_ani: None,
+        destination_number: None,
+        did_used: None,
+        session_time: Some(61),
+        status: Some("completed".into()),
+        called_rate: None,
+        charge: Some(cdr_core::parse_decimal("0.12").unwrap()),
+        call_type: None,
+        ani_ii: None,
+    })]
+}
+
+/// Keys of `snap` that belong to the window `label` (data files and ledger).
+fn of_window<'a>(snap: &'a BTreeMap<String, Vec<u8>>, label: &str) -> BTreeMap<&'a str, &'a [u8]> {
+    snap.iter()
+        .filter(|(k, _)| k.contains(label))
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect()
+}
+
+/// Late records in two archived windows: `--rescan` replaces exactly those
+/// windows, once, and leaves every other file and ledger entry as it was.
+async fn rescan_picks_up_late_records(dest: Arc<dyn Destination>, format: &str) {
+    let sim = sim(sim_config()).await;
+    let mut raw = incremental("SMS,VOICE", format);
+    raw.rescan = Some("6h".into());
+    // Archive 00:00..10:00.
+    run_at(&sim, dest.clone(), &raw, t("2026-11-01T10:20:00Z"))
+        .await
+        .unwrap();
+    let before = snapshot(dest.as_ref()).await;
+
+    // Late records: SMS in 07:00-08:00 (inside the rescan range), VOICE in
+    // 02:00-03:00 (outside it, so not seen yet).
+    sim.insert_late(CdrType::Sms, late_sms("2026-11-01T07:30:00.123456Z", 3));
+    sim.insert_late(CdrType::Voice, late_voice("2026-11-01T02:15:00Z"));
+    let s = run_at(&sim, dest.clone(), &raw, t("2026-11-01T11:20:00Z"))
+        .await
+        .unwrap();
+    assert!(s.is_ok(), "{s}");
+    let r = s.rescan.as_ref().expect("rescan summary");
+    // [11:00 - 6h, 11:00) = 05:00..11:00; 10:00-11:00 was archived by this run.
+    assert_eq!(
+        (r.start, r.end),
+        (t("2026-11-01T05:00:00Z"), t("2026-11-01T11:00:00Z"))
+    );
+    assert_eq!(r.types["SMS"].checked, 5);
+    assert_eq!(r.types["SMS"].changed, 1);
+    assert_eq!(
+        r.types["SMS"].records_after,
+        r.types["SMS"].records_before + 3
+    );
+    assert_eq!(r.types["VOICE"].checked, 5);
+    assert_eq!(r.types["VOICE"].changed, 0);
+    assert!(
+        s.to_string().contains("10 windows checked, 1 changed"),
+        "{s}"
+    );
+
+    let after = snapshot(dest.as_ref()).await;
+    let changed = "20261101T070000Z-20261101T080000Z";
+    // Every object of another window is byte for byte the same.
+    let untouched = |snap: &BTreeMap<String, Vec<u8>>| -> BTreeMap<String, Vec<u8>> {
+        snap.iter()
+            .filter(|(k, _)| {
+                let replaced = k.contains(changed) && k.contains("sms");
+                let new_this_run = k.contains("T100000Z-20261101T110000Z");
+                !replaced && !new_this_run
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(untouched(&before), untouched(&after));
+    // The changed window has one generation, the new one, and its ledger says so.
+    let files: Vec<&str> = of_window(&after, changed)
+        .into_keys()
+        .filter(|k| k.starts_with("cdr_type=sms/"))
+        .collect();
+    assert!(!files.is_empty());
+    assert!(files.iter().all(|k| k.contains("-g0001-")), "{files:?}");
+    let w = cdr_core::Window::new(t("2026-11-01T07:00:00Z"), t("2026-11-01T08:00:00Z")).unwrap();
+    let entry = ledger::read(dest.as_ref(), CdrType::Sms, &w)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.generation, 1);
+    assert_eq!(
+        entry
+            .files
+            .iter()
+            .map(|f| f.key.as_str())
+            .collect::<Vec<_>>(),
+        files
+    );
+    assert!(!after.keys().any(|k| k.starts_with("_cdr_sink/replacing/")));
+
+    // Exactly the ground truth, late SMS included once; the VOICE record
+    // outside the rescan range is not archived yet.
+    let hours = hours_between(DAY, "2026-11-01T11:00:00Z");
+    let got = read_archive(dest.as_ref(), format).await;
+    let want = truth(&sim, &[CdrType::Sms], &hours);
+    assert_eq!(got["sms"], want["sms"]);
+    let want_voice = truth(&sim, &[CdrType::Voice], &hours);
+    assert_eq!(got["voice"].len() + 1, want_voice["voice"].len());
+    assert_verifies(dest.as_ref()).await;
+
+    // The same rescan again changes nothing; a longer one finds the VOICE record.
+    let s = run_at(&sim, dest.clone(), &raw, t("2026-11-01T11:40:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(s.rescan.as_ref().unwrap().changed(), 0);
+    assert_eq!(snapshot(dest.as_ref()).await, after);
+    raw.rescan = Some("1d".into());
+    let s = run_at(&sim, dest.clone(), &raw, t("2026-11-01T11:40:00Z"))
+        .await
+        .unwrap();
+    let r = s.rescan.as_ref().unwrap();
+    assert_eq!((r.types["VOICE"].changed, r.types["SMS"].changed), (1, 0));
+    assert_eq!(r.checked(), 22);
+    assert_same(
+        &read_archive(dest.as_ref(), format).await,
+        &truth(&sim, &[CdrType::Sms, CdrType::Voice], &hours),
+    );
+    assert_verifies(dest.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescan_replaces_only_changed_windows_local() {
+    let (_dir, dest) = local();
+    rescan_picks_up_late_records(dest, "parquet").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescan_replaces_only_changed_windows_s3() {
+    let (dest, _) = s3_dest("rescan").await;
+    rescan_picks_up_late_records(dest, "parquet").await;
+}
+
+/// Kills the store at every mutation of a replacement in turn; each time, the
+/// ledger never names a missing file, and the next run (with the same rescan)
+/// ends with exactly the new content, one generation, nothing pending.
+async fn a_crash_in_a_replacement_converges(
+    make: &dyn Fn(usize) -> Arc<dyn Destination>,
+    format: &str,
+) {
+    let sim = sim(sim_config()).await;
+    let mut raw = incremental("SMS", format);
+    raw.rescan = Some("3h".into());
+    // Pages of 100 and files of 200 rows: several files per window.
+    raw.limit = 100;
+    let now = t("2026-11-01T04:20:00Z");
+    let hours = hours_between(DAY, "2026-11-01T04:00:00Z");
+    let w = cdr_core::Window::new(t("2026-11-01T02:00:00Z"), t("2026-11-01T03:00:00Z")).unwrap();
+    // The same archive in several outputs, before the late records arrive:
+    // attempt n dies at mutation n + 1 (8 crash points), the last one does not.
+    let attempts = 9;
+    let dests: Vec<Arc<dyn Destination>> = (0..attempts).map(make).collect();
+    for d in &dests {
+        let s = run_at(&sim, d.clone(), &raw, now).await.unwrap();
+        assert!(s.is_ok(), "{s}");
+    }
+    sim.insert_late(CdrType::Sms, late_sms("2026-11-01T02:59:59.999Z", 250));
+    let want = truth(&sim, &[CdrType::Sms], &hours);
+
+    let mut crashed = 0;
+    for (n, inner) in dests.iter().enumerate() {
+        let dying = Arc::new(Dying::new(inner.clone(), n as u64 + 1));
+        let s = run_at(&sim, dying.clone(), &raw, now).await.unwrap();
+        if dying.is_dead() {
+            crashed += 1;
+            assert!(!s.is_ok(), "{s}");
+            // Whatever the moment, the ledger lists only files that exist.
+            let entry = ledger::read(inner.as_ref(), CdrType::Sms, &w)
+                .await
+                .unwrap()
+                .unwrap();
+            let listed = snapshot(inner.as_ref()).await;
+            for f in &entry.files {
+                assert_eq!(
+                    listed.get(&f.key).map(Vec::len),
+                    Some(f.size as usize),
+                    "attempt {n}: {} missing",
+                    f.key
+                );
+            }
+        } else {
+            assert!(s.is_ok(), "{s}");
+        }
+        // The next run.
+        let s = run_at(&sim, inner.clone(), &raw, now).await.unwrap();
+        assert!(s.is_ok(), "attempt {n}: {s}");
+        assert_same(&read_archive(inner.as_ref(), format).await, &want);
+        let entry = ledger::read(inner.as_ref(), CdrType::Sms, &w)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry.generation, 1, "attempt {n}");
+        let objects = snapshot(inner.as_ref()).await;
+        let data: Vec<&String> = objects
+            .keys()
+            .filter(|k| k.contains("20261101T020000Z-20261101T030000Z") && !k.starts_with('_'))
+            .collect();
+        assert_eq!(data.len(), entry.files.len(), "attempt {n}: {data:?}");
+        assert!(
+            data.iter().all(|k| k.contains("-g0001-")),
+            "attempt {n}: {data:?}"
+        );
+        assert!(
+            !objects
+                .keys()
+                .any(|k| k.starts_with("_cdr_sink/replacing/"))
+        );
+        assert_verifies(inner.as_ref()).await;
+    }
+    // The replacement writes its record, commits 3 files (490 rows, 200 per
+    // file), writes the ledger entry, deletes the 2 old files (240 rows) and
+    // the record: every one of those 8 mutations was a crash point.
+    assert_eq!(crashed, 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_in_a_replacement_converges_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    a_crash_in_a_replacement_converges(
+        &|n| Arc::new(LocalDir::new(root.join(format!("out{n}")))),
+        "csv",
+    )
+    .await;
+    let all = files(&root);
+    assert!(
+        all.iter().all(|f| !f.contains(".cdr-tmp")),
+        "temporary files left: {all:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_in_a_replacement_converges_s3() {
+    let server = cdr_testkit::S3Server::shared().unwrap();
+    let bucket = server.new_bucket("crash").await.unwrap();
+    let mut dests = Vec::new();
+    for n in 0..9 {
+        dests.push(s3_at(&format!("s3://{bucket}/out{n}/")).await);
+    }
+    a_crash_in_a_replacement_converges(&|n| dests[n].clone(), "parquet").await;
+    assert!(
+        server.pending_uploads(&bucket).await.unwrap().is_empty(),
+        "multipart uploads left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_archives_incrementally_on_the_real_clock() {
+    let sim = sim(sim_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("archive");
+    let summary = dir.path().join("summary.json");
+    let run = |extra: &[&str]| {
+        let mut cmd = bin(&sim);
+        cmd.args([
+            "archive",
+            "--incremental",
+            "--type",
+            "SMS,API",
+            "--format",
+            "csv",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--summary-json")
+        .arg(&summary)
+        .args(extra);
+        cmd
+    };
+    // The first run needs --start, and says so before logging in.
+    let o = run(&[]).output().await.unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("--start is required on the first --incremental run"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(sim.counters().requests, 0);
+
+    let now = chrono::Utc::now();
+    let start = cdr_core::Step::HOUR.floor(now) - TimeDelta::hours(3);
+    let start_text = cdr_core::format_datetime(&start);
+    let o = run(&["--start", &start_text, "--settle", "0s"])
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(json["incremental"], true);
+    assert_eq!(json["types"]["SMS"]["units_done"], 3);
+    let end = cdr_sink::plan::parse_instant("end", json["end"].as_str().unwrap()).unwrap();
+    assert_eq!(end, cdr_core::Step::HOUR.floor(now));
+
+    // Again (also without --start): nothing new until the next hour settles.
+    let o = run(&["--settle", "0s", "--rescan", "2h"])
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let done = json["types"]["SMS"]["units_done"].as_u64().unwrap();
+    assert!(done <= 1, "{json}"); // 1 only when the hour turned meanwhile
+    assert_eq!(json["rescan"]["types"]["SMS"]["changed"], 0);
+    assert!(
+        json["rescan"]["types"]["SMS"]["checked"].as_u64().unwrap() >= 2,
+        "{json}"
+    );
+    // Exactly the records of [start, end of the last run).
+    let end = cdr_sink::plan::parse_instant("end", json["end"].as_str().unwrap()).unwrap();
+    let windows = hours_between(&start_text, &cdr_core::format_datetime(&end));
+    assert_same(
+        &read_csv_archive(&out),
+        &truth(&sim, &[CdrType::Sms, CdrType::Api], &windows),
+    );
+}
