@@ -38,6 +38,9 @@ use cdr_sink_api::{ByteStream, Destination, ObjectKey, ObjectMeta, StoreError, U
 /// query engines and recognisable by [`Destination::clean_incomplete`].
 const TMP_SUFFIX: &str = ".cdr-tmp";
 
+/// Start of the name of the file `check_writable` writes and removes.
+const PROBE_PREFIX: &str = ".write-probe-";
+
 /// A local directory. Objects are files under it; an upload writes
 /// `.{name}.{unique}.cdr-tmp` beside its final name, fsyncs it, renames it into
 /// place and fsyncs the directory, so a finished-looking file is always whole.
@@ -175,7 +178,7 @@ impl Destination for LocalDir {
             .await
             .map_err(io("create directory", &self.root))?;
         let probe = self.root.join(format!(
-            ".write-probe-{}-{}{TMP_SUFFIX}",
+            "{PROBE_PREFIX}{}-{}{TMP_SUFFIX}",
             std::process::id(),
             UNIQUE.fetch_add(1, Ordering::Relaxed)
         ));
@@ -184,7 +187,23 @@ impl Destination for LocalDir {
             .map_err(io("write to", &self.root))?;
         tokio::fs::remove_file(&probe)
             .await
-            .map_err(io("remove", &probe))
+            .map_err(io("remove", &probe))?;
+        // Probes of runs killed between the write and the remove above.
+        let mut entries = tokio::fs::read_dir(&self.root)
+            .await
+            .map_err(io("list", &self.root))?;
+        while let Some(entry) = entries.next_entry().await.map_err(io("list", &self.root))? {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(PROBE_PREFIX) && name.ends_with(TMP_SUFFIX) {
+                match tokio::fs::remove_file(entry.path()).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io("remove", &entry.path())(e)),
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn begin(
@@ -411,6 +430,20 @@ mod tests {
         assert!(dest.list("").await.unwrap().is_empty());
         assert_eq!(dest.clean_incomplete("a").await.unwrap(), 1);
         assert_eq!(std::fs::read_dir(dir.path().join("a")).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn probes_left_by_a_killed_run_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let left = dir.path().join(format!("{PROBE_PREFIX}123-0{TMP_SUFFIX}"));
+        std::fs::write(&left, b"").unwrap();
+        std::fs::write(dir.path().join("keep.csv"), b"x").unwrap();
+        LocalDir::new(dir.path()).check_writable().await.unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["keep.csv"]);
     }
 
     #[tokio::test]
