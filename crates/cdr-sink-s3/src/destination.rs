@@ -88,6 +88,15 @@ impl S3Destination {
         if endpoint.is_some() {
             config = config.force_path_style(true);
         }
+        // Without these a server that accepts a connection and never answers
+        // would hold an upload (and the run) forever. Generous: one attempt
+        // moves at most one part.
+        config = config.timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .operation_attempt_timeout(std::time::Duration::from_secs(300))
+                .build(),
+        );
         let when_required = match options.checksums {
             ChecksumMode::Default => false,
             ChecksumMode::WhenRequired => true,
