@@ -497,7 +497,20 @@ impl Client {
         if status == StatusCode::BAD_REQUEST
             && let Some(errors) = decode_errors(&bytes)
         {
-            return Err(graphql_failure(endpoint, errors));
+            // The server blames the request (HTTP 400): whatever the message
+            // says, sending it again cannot help, unless it names the token.
+            return Err(match graphql_failure(endpoint, errors) {
+                Failure::Error(TransportError::GraphQl {
+                    endpoint,
+                    class: ErrorClass::Other,
+                    errors,
+                }) => Failure::Error(TransportError::GraphQl {
+                    endpoint,
+                    class: ErrorClass::InvalidArgument,
+                    errors,
+                }),
+                other => other,
+            });
         }
         Err(status_error(endpoint, status, &headers, &bytes).into())
     }

@@ -290,6 +290,23 @@ async fn requests_that_need_a_change_are_not_retried() {
                 )
             },
         ),
+        (
+            // A 400 whose message matches no known wording still blames the request.
+            http(
+                "400 Bad Request",
+                "",
+                r#"{"errors":[{"message":"Expected type DateTime!, found 12."}]}"#,
+            ),
+            |e| {
+                matches!(
+                    e,
+                    TransportError::GraphQl {
+                        class: ErrorClass::InvalidArgument,
+                        ..
+                    }
+                )
+            },
+        ),
         (http("400 Bad Request", "", "bad"), |e| {
             matches!(e, TransportError::Server { status: 400, .. })
         }),
