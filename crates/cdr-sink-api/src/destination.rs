@@ -116,6 +116,14 @@ pub trait Destination: Send + Sync + std::fmt::Debug {
 pub trait Upload: Send {
     /// Appends bytes.
     async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError>;
+    /// Declares that no more bytes follow, so the destination can store what it
+    /// still buffers now (e.g. S3's last part) and free that memory; the object
+    /// stays invisible until [`Upload::commit`]. Writing afterwards is an
+    /// error. Callers that keep several finished uploads open before committing
+    /// them call this, so memory does not grow with their number.
+    async fn finish_writes(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Makes the object visible, whole, under its key.
     async fn commit(self: Box<Self>) -> Result<ObjectMeta, StoreError>;
     /// Discards everything written.

@@ -71,6 +71,9 @@ enum State {
     /// cancelled mid-way, when the bytes it took are unaccounted for: the
     /// upload can then only be dropped, never committed.
     Writing,
+    /// Every byte is stored as a part (see `finish_writes`); only commit or
+    /// abort may follow.
+    Sealed,
     /// Committed, aborted or failed.
     Closed,
 }
@@ -142,6 +145,22 @@ impl S3Upload {
                 "could not abort a failed upload; clean_incomplete will remove it"
             );
         }
+    }
+
+    /// Sends what the buffer holds as the last part (a last part may be smaller
+    /// than the minimum) and waits for every part, so that no byte stays in
+    /// memory until the commit.
+    async fn finish_writes_inner(&mut self) -> Result<(), StoreError> {
+        let rest = self.buffer.split().freeze();
+        self.buffer = BytesMut::new();
+        if !rest.is_empty() {
+            self.send_part(rest).await?;
+        }
+        if let Some(multipart) = self.multipart.as_mut() {
+            let parts = multipart.finish(&self.target).await?;
+            multipart.done = parts;
+        }
+        Ok(())
     }
 
     async fn commit_inner(&mut self) -> Result<(), StoreError> {
@@ -369,8 +388,22 @@ impl Upload for S3Upload {
         result
     }
 
-    async fn commit(mut self: Box<Self>) -> Result<ObjectMeta, StoreError> {
+    async fn finish_writes(&mut self) -> Result<(), StoreError> {
         if self.state != State::Open {
+            return Err(self.closed_error());
+        }
+        self.state = State::Writing;
+        let result = self.finish_writes_inner().await;
+        match result {
+            // Only a commit (or abort) may follow.
+            Ok(()) => self.state = State::Sealed,
+            Err(_) => self.fail().await,
+        }
+        result
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<ObjectMeta, StoreError> {
+        if !matches!(self.state, State::Open | State::Sealed) {
             return Err(self.closed_error());
         }
         // If this future is dropped mid-way, `Drop` aborts the upload.

@@ -216,6 +216,29 @@ async fn objects_of_exactly_one_part_and_of_no_bytes_are_stored() {
 }
 
 #[tokio::test]
+async fn finished_writes_are_stored_but_invisible_until_commit() {
+    let (dest, bucket) = destination("finish", "", options(&server().endpoint())).await;
+    // A small file and one of one part and a tail: after finish_writes every
+    // byte is stored as a part of a pending upload, nothing stays buffered.
+    for (name, len) in [("small.csv", 1000), ("tail.csv", MIN_PART_SIZE + 1234)] {
+        let k = key(name);
+        let body = data(len);
+        let mut up = dest.begin(&k, "text/csv").await.expect("begin");
+        up.write(Bytes::from(body.clone())).await.expect("write");
+        up.finish_writes().await.expect("finish writes");
+        assert!(pending(&bucket).await.contains(&name.to_string()));
+        assert!(!objects(&bucket).await.contains(&name.to_string()));
+        assert!(
+            up.write(Bytes::from_static(b"x")).await.is_err(),
+            "writes after finish_writes"
+        );
+        assert_eq!(up.commit().await.expect("commit").size, len as u64);
+        assert!(read_all(&dest, &k).await == body);
+    }
+    assert_eq!(pending(&bucket).await, Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn aborting_mid_upload_leaves_nothing() {
     let (dest, bucket) = destination("abort", "", options(&server().endpoint())).await;
     let k = key("a/part-0.csv");

@@ -246,6 +246,12 @@ async fn write_files(
         file.write(encoder.take_ready()).await?;
         if encoder.rows() >= ctx.roll.rows || encoder.size_estimate() >= ctx.roll.bytes {
             seal_current(files).await?;
+            // The sealed file waits for the unit's end before its commit: let
+            // the destination store its buffered tail now, so memory does not
+            // grow with the number of files a unit rolls over.
+            if let Some(sealed) = files.sealed.last_mut() {
+                sealed.upload.finish_writes().await?;
+            }
         }
     }
     seal_current(files).await?;

@@ -128,7 +128,9 @@ async fn csv_to_s3_under_faults_is_exact() {
         &sim,
         server,
         &format!("s3://{bucket}/"),
-        &["--format", "csv", "--limit", "200"],
+        // Small files: units roll over several files that wait, finished but
+        // uncommitted, for the unit's end.
+        &["--format", "csv", "--limit", "200", "--roll-rows", "500"],
     )
     .await;
     assert!(o.status.success(), "{}", text(&o.stderr));
