@@ -224,7 +224,13 @@ async fn clean_partitions(dest: &dyn Destination, units: &[Unit]) -> Result<(), 
         .iter()
         .map(|u| layout::partition(u.cdr_type, &u.window))
         .collect();
-    for p in &partitions {
+    // The bookkeeping prefix too: a run killed while writing a ledger entry
+    // leaves that write's temporary state there.
+    for p in partitions
+        .iter()
+        .map(String::as_str)
+        .chain([layout::STATE_PREFIX])
+    {
         let n = dest.clean_incomplete(p).await?;
         if n > 0 {
             info!("removed {n} incomplete uploads under {p}");

@@ -420,6 +420,10 @@ async fn stale_files_of_a_crashed_attempt_are_removed() {
         std::fs::write(dir.path().join(key.as_str()), "stale line\n").unwrap();
     }
     std::fs::write(part.join(".part-x.txt.1-1.cdr-tmp"), "half").unwrap();
+    // And one killed while writing a ledger entry.
+    let ledger_dir = dir.path().join(layout::ledger_prefix(u.cdr_type));
+    std::fs::create_dir_all(&ledger_dir).unwrap();
+    std::fs::write(ledger_dir.join(".x.json.1-2.cdr-tmp"), "{").unwrap();
     // Another unit's file in the same partition must survive.
     std::fs::write(part.join("part-other-00000.txt"), "other\n").unwrap();
     let s = run(
@@ -436,6 +440,12 @@ async fn stale_files_of_a_crashed_attempt_are_removed() {
     want.sort();
     assert_eq!(lines, want);
     assert!(!names.iter().any(|n| n.ends_with(".cdr-tmp")), "{names:?}");
+    let left: Vec<_> = std::fs::read_dir(&ledger_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".cdr-tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]
