@@ -100,12 +100,14 @@ async fn parquet_archive_equals_the_ground_truth_and_reruns_skip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_archive_is_exact_under_injected_faults() {
     let sim = sim(SimConfig {
+        // About one request in five fails: many retries, while eight failures
+        // in a row for one request (the default retry budget) stay unlikely.
         faults: Faults {
-            rate_limit: 0.15,
+            rate_limit: 0.08,
             retry_after_secs: 0,
-            server_error: 0.1,
-            reset: 0.05,
-            truncate: 0.05,
+            server_error: 0.06,
+            reset: 0.03,
+            truncate: 0.03,
             seed: 7,
         },
         token_ttl_requests: Some(9),
@@ -159,9 +161,9 @@ async fn csv_archive_is_exact_under_injected_faults() {
 async fn debug_logs_of_a_faulty_run_hold_no_secret() {
     let sim = sim(SimConfig {
         faults: Faults {
-            rate_limit: 0.2,
+            rate_limit: 0.1,
             retry_after_secs: 0,
-            server_error: 0.2,
+            server_error: 0.1,
             reset: 0.0,
             truncate: 0.0,
             seed: 3,

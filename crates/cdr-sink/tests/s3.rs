@@ -113,11 +113,11 @@ async fn csv_to_s3_under_faults_is_exact() {
     let bucket = server.new_bucket("faults").await.unwrap();
     let sim = sim(SimConfig {
         faults: Faults {
-            rate_limit: 0.1,
+            rate_limit: 0.06,
             retry_after_secs: 0,
-            server_error: 0.1,
-            reset: 0.05,
-            truncate: 0.05,
+            server_error: 0.05,
+            reset: 0.03,
+            truncate: 0.03,
             seed: 11,
         },
         token_ttl_requests: Some(13),
