@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the project's runner. `main` only dispatches; each task
 //! is one function.
 
+mod bench;
 mod demo;
 mod deps;
 
@@ -18,6 +19,10 @@ tasks:
   deps        check the architecture's dependency rules (also a test)
   sim [ARGS]  run the cdr-sim simulator binary (see `cargo xtask sim --help`)
   demo        archive one simulated day of every CDR type to ./demo-out
+  bench [--quick] [--out PATH]
+              measure the archiver end to end (records/s, CPU, peak RSS), its
+              scaling under latency, the simulator alone and the stage benchmarks;
+              a table on stdout and JSON in target/bench/bench.json
 ";
 
 fn main() -> ExitCode {
@@ -34,6 +39,7 @@ fn main() -> ExitCode {
             .concat(),
         ),
         Some("demo") => demo::run(),
+        Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{HELP}");
             Ok(())

@@ -1,6 +1,8 @@
 //! Encoding throughput of the Parquet format, in records per second: 100k
 //! records per file, given 1000 at a time (one page of the API), with ready
-//! bytes taken after every call as the archiver does.
+//! bytes taken after every call as the archiver does. With `CDR_BENCH_PAGES`
+//! naming a directory of pages saved from the simulator, their records are
+//! encoded (see `cdr_testkit::records::bench_records`).
 
 use std::hint::black_box;
 
@@ -23,10 +25,10 @@ fn encode_file(format: &ParquetFormat, kind: RecordKind, records: &[Cdr]) -> usi
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("parquet");
-    group.throughput(Throughput::Elements(RECORDS as u64));
     group.sample_size(10);
     for kind in [RecordKind::Message, RecordKind::Voice] {
-        let records = cdr_testkit::records::samples(kind, RECORDS);
+        let (records, source) = cdr_testkit::records::bench_records(kind, RECORDS);
+        group.throughput(Throughput::Elements(records.len() as u64));
         for (name, compression) in [
             ("zstd3", Compression::default()),
             ("snappy", Compression::Snappy),
@@ -35,6 +37,12 @@ fn bench(c: &mut Criterion) {
                 compression,
                 ..ParquetOptions::default()
             });
+            println!(
+                "parquet/{}/{name}: {} records of {source}, {:.1} bytes per record",
+                kind.typename(),
+                records.len(),
+                encode_file(&format, kind, &records) as f64 / records.len() as f64
+            );
             group.bench_function(BenchmarkId::new(kind.typename(), name), |b| {
                 b.iter(|| black_box(encode_file(&format, kind, &records)))
             });

@@ -111,6 +111,45 @@ pub fn samples(kind: RecordKind, n: usize) -> Vec<Cdr> {
     (0..n).map(|i| sample(kind, i)).collect()
 }
 
+/// `n` records of `kind` for a benchmark, and where they come from: when
+/// `CDR_BENCH_PAGES` names a directory of response bodies saved from the
+/// simulator (`<prefix>-*.json`, prefix `sms`, `voice` or `api`, as `cargo
+/// xtask bench` saves them), the records of those pages, so that a stage is
+/// measured on the bytes the end-to-end runs move; otherwise [`samples`].
+pub fn bench_records(kind: RecordKind, n: usize) -> (Vec<Cdr>, &'static str) {
+    let prefix = match kind {
+        RecordKind::Voice => "voice-",
+        RecordKind::Message => "sms-",
+        RecordKind::Api => "api-",
+    };
+    let mut files: Vec<_> = std::env::var_os("CDR_BENCH_PAGES")
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in &files {
+        if out.len() >= n {
+            break;
+        }
+        let body = std::fs::read(file).expect("a saved page can be read");
+        let page = cdr_core::decode_page(&body).expect("a saved page decodes");
+        out.extend(page.records.into_iter().filter(|r| r.kind() == kind));
+    }
+    if out.is_empty() {
+        return (samples(kind, n), "generated samples");
+    }
+    out.truncate(n);
+    (out, "simulator pages")
+}
+
 /// Hand-picked records of `kind`: all nulls, every awkward text, every money
 /// value, equal timestamps, the epoch and just before it.
 pub fn edge_cases(kind: RecordKind) -> Vec<Cdr> {
