@@ -66,7 +66,7 @@ pub use record::{
 };
 pub use response::{
     ErrorClass, GraphQlError, GraphQlErrors, Page, ResponseError, UnknownMember, decode_errors,
-    decode_page,
+    decode_page, decode_page_reusing, peek_next_cursor,
 };
 pub use schema::{Column, ColumnType, MONEY_PRECISION, MONEY_SCALE, RecordKind, SCHEMA_VERSION};
 pub use secret::{ExportLink, Password, Token};

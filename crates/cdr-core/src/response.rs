@@ -2,8 +2,12 @@
 //! the union decoded by `__typename`, money without floats, and the
 //! classification of GraphQL errors.
 //!
-//! Decoding borrows from the response buffer (money is read from the raw JSON
-//! text), so it needs a `serde_json` deserializer over a slice or `&str`.
+//! Two decoders share the work. A scanner ([`scan`]) reads the answers the
+//! service sends in one pass over the body, parsing values where they lie and
+//! copying only the text that becomes record fields. Anything it does not
+//! take (GraphQL errors, unknown members, unusual JSON, bad values) goes to
+//! the serde decoder below, which accepts every valid answer and words the
+//! errors. Both read money from the JSON text, never through `f64`.
 
 use std::fmt;
 
@@ -18,6 +22,8 @@ use crate::record::{
 };
 use crate::schema::RecordKind;
 use crate::secret::ExportLink;
+
+mod scan;
 
 /// A union member whose `__typename` this version does not know. It is not an
 /// error: the caller counts or skips it.
@@ -183,6 +189,51 @@ impl ResponseError {
 /// assert_eq!(page.next_cursor, None);
 /// ```
 pub fn decode_page(body: &[u8]) -> Result<Page, ResponseError> {
+    decode_page_reusing(body, Vec::new())
+}
+
+/// Decodes a `cdrRecords` response body like [`decode_page`], reusing the
+/// allocations of `spare`: records of an earlier page that are no longer
+/// needed. Their vector holds the new records and their strings the new text,
+/// so that a stream of pages hardly allocates once it runs. The page is the
+/// same as [`decode_page`]'s.
+///
+/// ```
+/// let body = br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},
+///   "cdrs":[{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","status":"sent"}]}}}"#;
+/// let first = cdr_core::decode_page(body)?;
+/// let again = cdr_core::decode_page_reusing(body, first.records.clone())?;
+/// assert_eq!(again, first);
+/// # Ok::<(), cdr_core::ResponseError>(())
+/// ```
+pub fn decode_page_reusing(body: &[u8], spare: Vec<Cdr>) -> Result<Page, ResponseError> {
+    // The scanner takes the answers the service sends; whatever it does not
+    // take, serde decodes or rejects with a message that names the problem.
+    if let Ok(text) = std::str::from_utf8(body)
+        && let Some(page) = scan::decode(text, spare)
+    {
+        return Ok(page);
+    }
+    decode_with_serde(body)
+}
+
+/// The `paginationInfo.nextCursor` of a response body, read from its start
+/// without decoding the records, when the body begins as the service's
+/// answers do (`data.cdrRecords` with `paginationInfo` before `cdrs`) and
+/// names a next cursor. It is a hint, e.g. to send the next request while
+/// this page is decoded: the decoded page ([`decode_page`]) is what counts.
+///
+/// ```
+/// let body = br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":"abc","limit":2},"cdrs":[]}}}"#;
+/// assert_eq!(cdr_core::peek_next_cursor(body).as_deref(), Some("abc"));
+/// assert_eq!(cdr_core::peek_next_cursor(br#"{"data":null}"#), None);
+/// ```
+pub fn peek_next_cursor(body: &[u8]) -> Option<String> {
+    scan::peek_next_cursor(body)
+}
+
+/// The general decoder: every body [`decode_page`] accepts, and the errors.
+fn decode_with_serde(body: &[u8]) -> Result<Page, ResponseError> {
     let env: Envelope = serde_json::from_slice(body).map_err(|e| ResponseError::Decode {
         message: e.to_string(),
     })?;

@@ -20,7 +20,7 @@
 //! 28 integer digits, a timestamp with sub-microsecond precision or on a leap
 //! second.
 //!
-//! Files are zstd-compressed (level 3) with page-level statistics, and hold
+//! Files are zstd-compressed (level 1) with page-level statistics, and hold
 //! row groups of at most [`ParquetOptions::row_group_rows`] rows (128 Ki by
 //! default). Memory per encoder is bounded by one row group: bytes come out
 //! through [`Encoder::take_ready`] as each row group completes. Each file's
@@ -73,6 +73,7 @@ use cdr_core::Cdr;
 
 pub use encoder::{
     BATCH_ROWS, MAX_TEXT_BYTES, METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION, ParquetEncoder,
+    record_batch,
 };
 pub use options::{
     Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,

@@ -13,6 +13,7 @@
 
 use sha2::{Digest, Sha256};
 
+use cdr_core::rust_decimal::Decimal;
 use cdr_core::{Cdr, RecordKind, Value};
 
 /// The running content hash of a set of records.
@@ -30,7 +31,15 @@ impl ContentHash {
 
     /// Adds one record.
     pub fn add(&mut self, record: &Cdr) {
-        let digest: [u8; 32] = Sha256::digest(canonical(record)).into();
+        let mut buf = Vec::with_capacity(128);
+        self.add_with(record, &mut buf);
+    }
+
+    /// Adds one record, writing its canonical form into `buf`.
+    fn add_with(&mut self, record: &Cdr, buf: &mut Vec<u8>) {
+        buf.clear();
+        canonical(record, buf);
+        let digest: [u8; 32] = Sha256::digest(&buf[..]).into();
         self.add_digest(&digest);
         self.records += 1;
     }
@@ -52,8 +61,9 @@ impl ContentHash {
 
     /// Adds every record of `records`.
     pub fn add_all(&mut self, records: &[Cdr]) {
+        let mut buf = Vec::with_capacity(256);
         for r in records {
-            self.add(r);
+            self.add_with(r, &mut buf);
         }
     }
 
@@ -81,10 +91,10 @@ fn kind_tag(kind: RecordKind) -> u8 {
     }
 }
 
-/// The canonical bytes of one record: unambiguous (typed, length-prefixed).
-fn canonical(record: &Cdr) -> Vec<u8> {
+/// The canonical bytes of one record, appended to `out`: unambiguous (typed,
+/// length-prefixed).
+fn canonical(record: &Cdr, out: &mut Vec<u8>) {
     let kind = record.kind();
-    let mut out = Vec::with_capacity(128);
     out.push(kind_tag(kind));
     for i in 0..kind.columns().len() {
         match record.value(i) {
@@ -96,7 +106,9 @@ fn canonical(record: &Cdr) -> Vec<u8> {
             }
             Value::Decimal(d) => {
                 out.push(b'D');
-                text(&mut out, &d.normalize().to_string());
+                let mut digits = [0u8; DECIMAL_TEXT];
+                let n = normalized_text(d, &mut digits);
+                text(out, &digits[..n]);
             }
             Value::Int64(n) => {
                 out.push(b'I');
@@ -104,16 +116,58 @@ fn canonical(record: &Cdr) -> Vec<u8> {
             }
             Value::Str(s) => {
                 out.push(b'S');
-                text(&mut out, s);
+                text(out, s.as_bytes());
             }
         }
     }
-    out
 }
 
-fn text(out: &mut Vec<u8>, s: &str) {
+fn text(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&(s.len() as u64).to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(s);
+}
+
+/// Room for any decimal's text: a sign, 29 digits, a point and up to 28
+/// leading zeros after it.
+const DECIMAL_TEXT: usize = 64;
+
+/// Writes `d.normalize().to_string()` into `out` and returns its length,
+/// without formatting machinery: every record's money goes through here.
+fn normalized_text(d: Decimal, out: &mut [u8; DECIMAL_TEXT]) -> usize {
+    let d = d.normalize();
+    let scale = d.scale() as usize;
+    let negative = d.is_sign_negative() && !d.is_zero();
+    // The magnitude's digits, least significant first.
+    let mut m = d.mantissa().unsigned_abs();
+    let mut rev = [0u8; 40];
+    let mut n = 0;
+    loop {
+        rev[n] = b'0' + (m % 10) as u8;
+        m /= 10;
+        n += 1;
+        if m == 0 {
+            break;
+        }
+    }
+    // At least one digit before the point.
+    while n <= scale {
+        rev[n] = b'0';
+        n += 1;
+    }
+    let mut len = 0;
+    if negative {
+        out[len] = b'-';
+        len += 1;
+    }
+    for i in (0..n).rev() {
+        out[len] = rev[i];
+        len += 1;
+        if i == scale && scale > 0 {
+            out[len] = b'.';
+            len += 1;
+        }
+    }
+    len
 }
 
 #[cfg(test)]
@@ -177,6 +231,72 @@ mod tests {
             hash(&[sms("2026-11-01T00:00:00Z", Some("1"), Some("0.50")), b])
         );
         assert_eq!(hash(&[]), "0".repeat(64));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimal_text_is_the_normalized_display(
+            mantissa in proptest::prelude::any::<i128>(),
+            scale in 0u32..=28,
+        ) {
+            // Every mantissa Decimal can hold: 96 bits and a sign.
+            let m = mantissa % (1i128 << 96);
+            let d = Decimal::from_i128_with_scale(m, scale);
+            let mut out = [0u8; DECIMAL_TEXT];
+            let n = normalized_text(d, &mut out);
+            proptest::prop_assert_eq!(
+                std::str::from_utf8(&out[..n]).unwrap(),
+                d.normalize().to_string()
+            );
+        }
+    }
+
+    /// Ledgers keep these hashes: the canonical form must never change.
+    #[test]
+    fn hashes_are_stable_across_versions() {
+        let records = [
+            sms(
+                "2026-11-01T00:00:00.123456789Z",
+                Some("+15551234567"),
+                Some("-0.00350"),
+            ),
+            sms("2026-11-01T00:00:01Z", None, Some("1234567890.1")),
+            sms("1969-12-31T23:59:59.5Z", Some("Zürich, \"q\"\n"), None),
+        ];
+        assert_eq!(hash(&records), GOLDEN);
+    }
+
+    const GOLDEN: &str = "2397c51cabb49131dbe0f73cf9f0cbc974ff1abce23afc1963c92b60857fb1fd";
+
+    #[test]
+    fn decimal_text_of_edges() {
+        for (text, want) in [
+            ("0", "0"),
+            ("-0", "0"),
+            ("0.000", "0"),
+            ("-0.00001", "-0.00001"),
+            ("1.50", "1.5"),
+            ("100", "100"),
+            ("-1234567890.12345", "-1234567890.12345"),
+            (
+                "0.0000000000000000000000000001",
+                "0.0000000000000000000000000001",
+            ),
+            (
+                "79228162514264337593543950335",
+                "79228162514264337593543950335",
+            ),
+            (
+                "-7.9228162514264337593543950335",
+                "-7.9228162514264337593543950335",
+            ),
+        ] {
+            let d = parse_decimal(text).unwrap();
+            let mut out = [0u8; DECIMAL_TEXT];
+            let n = normalized_text(d, &mut out);
+            assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), want, "{text}");
+            assert_eq!(d.normalize().to_string(), want, "{text}");
+        }
     }
 
     #[test]

@@ -29,4 +29,11 @@ pub type PageStream = BoxStream<'static, Result<PageData, SourceError>>;
 pub trait PageSource: Send + Sync {
     /// The pages of `unit`, from the first.
     fn pages(&self, unit: &Unit) -> PageStream;
+
+    /// Takes back the records of a page that the caller is done with, so that
+    /// a later page can reuse their memory. Sources that do not reuse memory
+    /// drop them.
+    fn recycle(&self, records: Vec<Cdr>) {
+        drop(records);
+    }
 }

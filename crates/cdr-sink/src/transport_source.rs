@@ -6,19 +6,26 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use futures_util::StreamExt;
 
-use cdr_core::{CdrType, Limit};
-use cdr_transport::{Client, RecordsRequest};
+use cdr_core::{Cdr, CdrType, Limit};
+use cdr_transport::{Client, RecordPool, RecordsRequest};
 
 use crate::plan::Unit;
 use crate::source::{PageData, PageSource, PageStream, SourceError};
 
+/// Spare page vectors kept for reuse: about one per unit in flight, since each
+/// unit's fetcher takes one as its encoder gives one back.
+const SPARE_PAGES: usize = 8;
+
 /// Pages from the TSG API. Each type gets a client of its own that shares the
-/// login and connection pool, so that retries can be reported per type.
+/// login and connection pool, so that retries can be reported per type. Pages
+/// are decoded into the memory of pages given back with
+/// [`PageSource::recycle`].
 pub struct TransportSource {
     clients: BTreeMap<CdrType, (Client, Arc<AtomicU64>)>,
     fallback: Client,
     limit: Limit,
     company_id: Option<String>,
+    spare: RecordPool,
 }
 
 impl TransportSource {
@@ -32,6 +39,7 @@ impl TransportSource {
             fallback: client,
             limit,
             company_id,
+            spare: RecordPool::new(SPARE_PAGES),
         }
     }
 }
@@ -47,7 +55,7 @@ impl PageSource for TransportSource {
         request.company_id = self.company_id.clone();
         let stats_client = client.clone();
         client
-            .records(request)
+            .records_reusing(request, self.spare.clone())
             .map(move |page| {
                 // Retries of this type so far, handed out once each.
                 let now = stats_client.stats().retries;
@@ -60,5 +68,9 @@ impl PageSource for TransportSource {
                 .map_err(|e| SourceError(Box::new(e)))
             })
             .boxed()
+    }
+
+    fn recycle(&self, records: Vec<Cdr>) {
+        self.spare.put(records);
     }
 }

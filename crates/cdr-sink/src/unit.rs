@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info_span};
 
-use cdr_core::{CdrType, SCHEMA_VERSION, Timestamped};
+use cdr_core::{Cdr, CdrType, SCHEMA_VERSION, Timestamped};
 use cdr_sink_api::{
     ColumnSet, Destination, EncodeError, Encoder, Format, ObjectKey, StoreError, Upload,
 };
@@ -50,6 +50,8 @@ pub enum UnitError {
         asked: CdrType,
         got: cdr_core::RecordKind,
     },
+    #[error("the unit was stopped before it finished (the runtime is shutting down)")]
+    Stopped,
 }
 
 /// What a unit writer needs; shared by every unit of a run.
@@ -73,6 +75,11 @@ struct OpenFile {
     rows: u64,
 }
 
+/// Largest piece handed to a destination at once. An encoder's output comes
+/// a row group at a time (megabytes); in pieces, no destination needs a
+/// buffer of a row group's size to take it.
+const WRITE_PIECE: usize = 256 * 1024;
+
 impl OpenFile {
     async fn write(&mut self, bytes: Vec<u8>) -> Result<(), StoreError> {
         if bytes.is_empty() {
@@ -80,7 +87,14 @@ impl OpenFile {
         }
         self.hasher.update(&bytes);
         self.size += bytes.len() as u64;
-        self.upload.write(Bytes::from(bytes)).await
+        let bytes = Bytes::from(bytes);
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = bytes.len().min(at + WRITE_PIECE);
+            self.upload.write(bytes.slice(at..end)).await?;
+            at = end;
+        }
+        Ok(())
     }
 }
 
@@ -120,22 +134,31 @@ pub async fn run_unit_generation(
     generation: u32,
 ) -> Result<UnitEntry, UnitError> {
     let span = info_span!("unit", cdr_type = %unit.cdr_type, window = %unit.window);
-    async move {
-        remove_stale_files(ctx, &unit, generation).await?;
+    let ctx = ctx.clone();
+    let work = async move {
+        remove_stale_files(&ctx, &unit, generation).await?;
         let mut files = Files {
             current: None,
             sealed: Vec::new(),
         };
-        match write_files(ctx, &unit, generation, &mut files).await {
-            Ok(stats) => commit(ctx, &unit, generation, files, stats).await,
+        match write_files(&ctx, &unit, generation, &mut files).await {
+            Ok(stats) => commit(&ctx, &unit, generation, files, stats).await,
             Err(e) => {
                 files.abort_all().await;
                 Err(e)
             }
         }
     }
-    .instrument(span)
-    .await
+    .instrument(span);
+    // A task of its own: the units that run at once encode on every core,
+    // not in turn on the task that polls them all. Dropping this future (a
+    // cancelled run) stops the task, as it stopped the work when it was inline.
+    let mut task = AbortOnDrop(tokio::spawn(work));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(UnitError::Stopped),
+    }
 }
 
 async fn remove_stale_files(
@@ -175,10 +198,11 @@ async fn write_files(
 ) -> Result<WriteStats, UnitError> {
     let counters = ctx.progress.of(unit.cdr_type);
     let kind = unit.cdr_type.record_kind();
-    // Fetch in its own task so that the next page is on its way while this one
-    // is encoded and stored.
+    // Fetch in a task of its own, so that the next pages are fetched and
+    // decoded while this one is checked, fingerprinted, encoded and stored.
     let (tx, mut rx) = mpsc::channel(ctx.prefetch.max(1));
     let mut pages = ctx.source.pages(unit);
+    let asked = unit.cdr_type;
     let fetcher = tokio::spawn(async move {
         while let Some(page) = pages.next().await {
             let failed = page.is_err();
@@ -188,6 +212,7 @@ async fn write_files(
         }
     });
     let _abort_fetcher = AbortOnDrop(fetcher);
+    let mut seen = Fingerprint::default();
 
     let mut stats = WriteStats::default();
     while let Some(page) = rx.recv().await {
@@ -200,18 +225,6 @@ async fn write_files(
         if page.records.is_empty() {
             continue;
         }
-        if let Some(bad) = page.records.iter().find(|r| r.kind() != kind) {
-            return Err(UnitError::WrongKind {
-                asked: unit.cdr_type,
-                got: bad.kind(),
-            });
-        }
-        for r in &page.records {
-            let t = r.datetime();
-            stats.min = Some(stats.min.map_or(t, |m| m.min(t)));
-            stats.max = Some(stats.max.map_or(t, |m| m.max(t)));
-        }
-        stats.content.add_all(&page.records);
         if files.current.is_none() {
             let n = files.sealed.len() as u32;
             let key = layout::generation_part_key(
@@ -238,8 +251,21 @@ async fn write_files(
         let Some((encoder, file)) = files.current.as_mut() else {
             continue;
         };
-        encoder.encode(&page.records)?;
-        let n = page.records.len() as u64;
+        // Check, fingerprint and encode the page in one piece of CPU work.
+        let lent = std::mem::replace(encoder, Box::new(Lent));
+        let records = page.records;
+        let (back, records, fingerprint) = off_runtime(move || {
+            let (mut lent, mut seen) = (lent, seen);
+            seen.add(asked, &records)?;
+            lent.encode(&records)?;
+            Ok((lent, records, seen))
+        })
+        .await?;
+        *encoder = back;
+        seen = fingerprint;
+        let n = records.len() as u64;
+        // The fetcher decodes a later page into this one's memory.
+        ctx.source.recycle(records);
         file.rows += n;
         stats.records += n;
         counters.records.fetch_add(n, Relaxed);
@@ -255,7 +281,129 @@ async fn write_files(
         }
     }
     seal_current(files).await?;
+    stats.min = seen.min;
+    stats.max = seen.max;
+    stats.content = seen.content;
     Ok(stats)
+}
+
+/// Runs CPU-heavy work (checking, fingerprinting and encoding a page: about
+/// a millisecond) on the CPU threads of [`cpu_pool`], so that it never
+/// delays the runtime's tasks that read answers and send the next requests:
+/// with many units at once, pages arrive together, and work queued on the
+/// runtime's workers would hold back every unit's next request.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, UnitError> + Send + 'static,
+) -> Result<T, UnitError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job = Box::new(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
+    });
+    if let Err(std::sync::mpsc::SendError(job)) = cpu_pool().send(job) {
+        // No CPU thread could be started: work where we are.
+        job();
+    }
+    match rx.await {
+        Ok(Ok(done)) => done,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => Err(UnitError::Stopped),
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One thread per core for the units' CPU work, started on first use. A fixed
+/// set of threads (rather than the runtime's blocking pool, which grows a
+/// thread per waiting job) keeps the allocator's per-thread arenas, and with
+/// them memory, few.
+fn cpu_pool() -> &'static std::sync::mpsc::Sender<Job> {
+    static POOL: std::sync::OnceLock<std::sync::mpsc::Sender<Job>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for n in 0..threads {
+            let rx = rx.clone();
+            let _ = std::thread::Builder::new()
+                .name(format!("cdr-sink-cpu-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+        }
+        // Without threads the receiver is gone and sends fail: the caller
+        // then works in place.
+        drop(rx);
+        tx
+    })
+}
+
+/// Stands in for a file's encoder while the encoder works on a blocking
+/// thread; nothing reaches it, since the unit awaits the encoder's return.
+struct Lent;
+
+impl Encoder for Lent {
+    fn encode(&mut self, _: &[Cdr]) -> Result<(), EncodeError> {
+        Err(Lent::busy())
+    }
+    fn take_ready(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn finish(&mut self) -> Result<Vec<u8>, EncodeError> {
+        Err(Lent::busy())
+    }
+    fn rows(&self) -> u64 {
+        0
+    }
+    fn size_estimate(&self) -> u64 {
+        0
+    }
+}
+
+impl Lent {
+    fn busy() -> EncodeError {
+        EncodeError::Format {
+            format: "any",
+            message: "internal: the encoder was used while it was lent out".into(),
+        }
+    }
+}
+
+/// What a unit learns of its records on their way to the encoder.
+#[derive(Default)]
+struct Fingerprint {
+    min: Option<chrono::DateTime<Utc>>,
+    max: Option<chrono::DateTime<Utc>>,
+    content: ContentHash,
+}
+
+impl Fingerprint {
+    /// Checks that every record is of the kind asked for, and counts the
+    /// records into the datetime range and the content hash.
+    fn add(&mut self, asked: CdrType, records: &[Cdr]) -> Result<(), UnitError> {
+        let kind = asked.record_kind();
+        if let Some(bad) = records.iter().find(|r| r.kind() != kind) {
+            return Err(UnitError::WrongKind {
+                asked,
+                got: bad.kind(),
+            });
+        }
+        for r in records {
+            let t = r.datetime();
+            self.min = Some(self.min.map_or(t, |m| m.min(t)));
+            self.max = Some(self.max.map_or(t, |m| m.max(t)));
+        }
+        self.content.add_all(records);
+        Ok(())
+    }
 }
 
 async fn seal_current(files: &mut Files) -> Result<(), UnitError> {
@@ -330,9 +478,9 @@ async fn commit(
     Ok(entry)
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use cdr_core::{ErrorClass, Page, ResponseError, Token, decode_errors, decode_page};
+use cdr_core::{Cdr, ErrorClass, Page, ResponseError, Token, decode_errors, decode_page_reusing};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -408,14 +408,34 @@ impl Client {
     }
 
     /// Sends one GraphQL body (a `cdrRecords` query) and decodes the page,
-    /// with retries, and a fresh login when the token is rejected.
-    pub(crate) async fn fetch_page(&self, body: Bytes) -> Result<Page, TransportError> {
+    /// with retries, and a fresh login when the token is rejected. The page's
+    /// records reuse the allocations of `spare` (see
+    /// [`cdr_core::decode_page_reusing`]).
+    pub(crate) async fn fetch_page(
+        &self,
+        body: Bytes,
+        spare: Vec<Cdr>,
+    ) -> Result<Page, TransportError> {
+        self.fetch_page_peeking(body, spare, &mut |_| {}).await
+    }
+
+    /// Like [`Client::fetch_page`], handing the body of every successful
+    /// answer to `peek` before it is decoded.
+    pub(crate) async fn fetch_page_peeking(
+        &self,
+        body: Bytes,
+        spare: Vec<Cdr>,
+        peek: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Result<Page, TransportError> {
         let endpoint = self.inner.graphql_endpoint.as_str();
         let mut retrier = self.retrier(endpoint);
         let mut relogged = false;
+        let mut spare = Some(spare);
         loop {
             let (token, generation) = self.token().await?;
-            match self.graphql_once(body.clone(), &token).await {
+            let spare = spare.take().unwrap_or_default();
+            let attempt = self.graphql_once(body.clone(), &token, spare, &mut *peek);
+            match attempt.await {
                 Ok(page) => {
                     self.inner
                         .accepted_generation
@@ -449,7 +469,13 @@ impl Client {
         }
     }
 
-    async fn graphql_once(&self, body: Bytes, token: &Token) -> Result<Page, Failure> {
+    async fn graphql_once(
+        &self,
+        body: Bytes,
+        token: &Token,
+        spare: Vec<Cdr>,
+        peek: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Result<Page, Failure> {
         let inner = &*self.inner;
         let endpoint = inner.graphql_endpoint.as_str();
         bump(&self.counters.requests, 1);
@@ -471,7 +497,8 @@ impl Client {
             .await
             .map_err(|e| TransportError::network(endpoint, e))?;
         if status.is_success() {
-            return match decode_page(&bytes) {
+            peek(&bytes);
+            return match decode_page_reusing(&bytes, spare) {
                 Ok(page) => Ok(page),
                 Err(ResponseError::GraphQl(errors)) => Err(graphql_failure(endpoint, errors)),
                 Err(ResponseError::Decode { message }) => Err(TransportError::Decode {

@@ -71,6 +71,6 @@ pub use client::Client;
 pub use config::{Auth, ClientConfig, DEFAULT_BASE_URL, RetryPolicy};
 pub use error::{AuthProblem, NetworkKind, TransportError};
 pub use export::{ExportBody, ExportRequest};
-pub use records::{CheckpointedPage, RecordsRequest};
+pub use records::{CheckpointedPage, RecordPool, RecordsRequest};
 pub use retry::{RetryReason, parse_retry_after};
 pub use stats::Stats;
