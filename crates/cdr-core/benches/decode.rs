@@ -5,6 +5,9 @@
 //! quotes, line breaks or non-ASCII text, money as a JSON number for half of
 //! the records and a string for the others.
 //!
+//! `page` decodes each page into new memory; `reusing` decodes each into the
+//! records of the page before, as the archiver does.
+//!
 //! When `CDR_BENCH_PAGES` names a directory, the pages are read from its
 //! `sms-*.json` and `voice-*.json` files instead (`cargo xtask bench` saves
 //! pages fetched from the simulator there), so the stage is measured on
@@ -13,7 +16,7 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use cdr_core::{RecordKind, decode_page, format_datetime};
+use cdr_core::{RecordKind, decode_page, decode_page_reusing, format_datetime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const PAGES: u64 = 16;
@@ -215,6 +218,16 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 for p in &pages {
                     black_box(decode_page(black_box(p)).ok());
+                }
+            })
+        });
+        // As a page stream runs: each page reuses the memory of the one before.
+        let mut spare = Vec::new();
+        group.bench_function(BenchmarkId::new("reusing", kind.typename()), |b| {
+            b.iter(|| {
+                for p in &pages {
+                    let page = decode_page_reusing(black_box(p), std::mem::take(&mut spare));
+                    spare = black_box(page.map(|p| p.records).unwrap_or_default());
                 }
             })
         });
