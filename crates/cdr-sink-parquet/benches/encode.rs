@@ -1,6 +1,7 @@
 //! Encoding throughput of the Parquet format, in records per second: 100k
 //! records per file, given 1000 at a time (one page of the API), with ready
-//! bytes taken after every call as the archiver does. With `CDR_BENCH_PAGES`
+//! bytes taken after every call as the archiver does; and of the Arrow
+//! batches alone (`arrow/...`: [`record_batch`] per 1000 records). With `CDR_BENCH_PAGES`
 //! naming a directory of pages saved from the simulator, their records are
 //! encoded (see `cdr_testkit::records::bench_records`).
 
@@ -8,7 +9,7 @@ use std::hint::black_box;
 
 use cdr_core::{Cdr, RecordKind};
 use cdr_sink_api::{ColumnSet, Format};
-use cdr_sink_parquet::{Compression, ParquetFormat, ParquetOptions};
+use cdr_sink_parquet::{Compression, ParquetFormat, ParquetOptions, ZstdLevel, record_batch};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const RECORDS: usize = 100_000;
@@ -30,7 +31,11 @@ fn bench(c: &mut Criterion) {
         let (records, source) = cdr_testkit::records::bench_records(kind, RECORDS);
         group.throughput(Throughput::Elements(records.len() as u64));
         for (name, compression) in [
-            ("zstd3", Compression::default()),
+            ("zstd1", Compression::default()),
+            (
+                "zstd3",
+                Compression::Zstd(ZstdLevel::new(3).expect("a valid level")),
+            ),
             ("snappy", Compression::Snappy),
         ] {
             let format = ParquetFormat::new(ParquetOptions {
@@ -47,6 +52,22 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| black_box(encode_file(&format, kind, &records)))
             });
         }
+    }
+    group.finish();
+    // Arrow batches alone: the typed columns the encoder hands the writer.
+    let mut group = c.benchmark_group("arrow");
+    group.sample_size(10);
+    for kind in [RecordKind::Message, RecordKind::Voice] {
+        let (records, _) = cdr_testkit::records::bench_records(kind, RECORDS);
+        group.throughput(Throughput::Elements(records.len() as u64));
+        let columns = ColumnSet::all(kind);
+        group.bench_function(kind.typename(), |b| {
+            b.iter(|| {
+                for page in records.chunks(1000) {
+                    black_box(record_batch(&columns, page).expect("a batch"));
+                }
+            })
+        });
     }
     group.finish();
 }

@@ -22,8 +22,8 @@ pub const DEFAULT_ROW_GROUP_BYTES: NonZeroUsize = NonZeroUsize::new(64 * 1024 * 
 
 /// The zstd level used by default: 1, zstd's fastest regular level. On CDR
 /// columns (pages of the simulator, `cargo xtask bench`) it encodes about
-/// 1.4 times as fast as level 3 and its files are even a little smaller
-/// (15.9 against 17.3 bytes per SMS record, 44.7 against 47.5 per VOICE
+/// 1.3 times as fast as level 3 and its files are even a little smaller
+/// (16.3 against 17.4 bytes per SMS record, 45.7 against 47.6 per VOICE
 /// record): Parquet pages are small inputs of short, near-random values,
 /// where level 3's deeper match search finds little more.
 pub const DEFAULT_ZSTD_LEVEL: ZstdLevel = ZstdLevel(1);
