@@ -582,3 +582,31 @@ async fn a_cut_export_is_reported_as_such() {
         .unwrap();
     assert!(full.len() as u64 > received);
 }
+
+#[tokio::test]
+async fn pages_are_fetched_ahead_of_the_consumer_and_never_past_the_last() {
+    let sim = sim(SimConfig::default()).await;
+    let w = window("2026-11-05T00:00:00Z", 60);
+    let truth: Vec<Cdr> = sim.ground_truth(CdrType::Sms, w).collect();
+    let c = client(&sim, Auth::Token(Token::new(STATIC_TOKEN)), patient());
+    let mut pages = c.records(request(CdrType::Sms, w, 100));
+    let first = pages.next().await.unwrap().unwrap();
+    assert_eq!(first.records.len(), 100);
+    // The next two pages are requested while the consumer holds the first
+    // and polls nothing.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sim.counters().graphql_requests < 3 {
+        assert!(Instant::now() < deadline, "no page was fetched ahead");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut got = first.records;
+    let mut count = 1;
+    while let Some(page) = pages.next().await {
+        got.extend(page.unwrap().records);
+        count += 1;
+    }
+    assert!(got == truth, "records differ from the ground truth");
+    assert!(count > 3, "the window is too small to show fetching ahead");
+    // Exactly one request per page: nothing is fetched after the last one.
+    assert_eq!(sim.counters().graphql_requests, count);
+}
