@@ -248,21 +248,28 @@ async fn write_files(
                 },
             ));
         }
-        let Some((encoder, file)) = files.current.as_mut() else {
+        let Some((encoder, file)) = files.current.take() else {
             continue;
         };
-        // Check, fingerprint and encode the page in one piece of CPU work.
-        let lent = std::mem::replace(encoder, Box::new(Lent));
+        // Check, fingerprint and encode the page in one piece of CPU work;
+        // the encoder comes back whatever the outcome.
         let records = page.records;
-        let (back, records, fingerprint) = off_runtime(move || {
-            let (mut lent, mut seen) = (lent, seen);
-            seen.add(asked, &records)?;
-            lent.encode(&records)?;
-            Ok((lent, records, seen))
+        let done = off_runtime(move || {
+            let (mut encoder, mut seen) = (encoder, seen);
+            let result = seen
+                .add(asked, &records)
+                .and_then(|()| encoder.encode(&records).map_err(UnitError::from));
+            (encoder, seen, records, result)
         })
-        .await?;
-        *encoder = back;
+        .await;
+        let Some((encoder, fingerprint, records, result)) = done else {
+            // The encoder is gone with its thread: abort the file with the rest.
+            files.sealed.push(file);
+            return Err(UnitError::Stopped);
+        };
         seen = fingerprint;
+        let (encoder, file) = files.current.insert((encoder, file));
+        result?;
         let n = records.len() as u64;
         // The fetcher decodes a later page into this one's memory.
         ctx.source.recycle(records);
@@ -291,10 +298,9 @@ async fn write_files(
 /// a millisecond) on the CPU threads of [`cpu_pool`], so that it never
 /// delays the runtime's tasks that read answers and send the next requests:
 /// with many units at once, pages arrive together, and work queued on the
-/// runtime's workers would hold back every unit's next request.
-async fn off_runtime<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, UnitError> + Send + 'static,
-) -> Result<T, UnitError> {
+/// runtime's workers would hold back every unit's next request. `None` when
+/// the work was dropped unrun (its thread is gone).
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job = Box::new(move || {
         let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
@@ -304,9 +310,9 @@ async fn off_runtime<T: Send + 'static>(
         job();
     }
     match rx.await {
-        Ok(Ok(done)) => done,
+        Ok(Ok(done)) => Some(done),
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => Err(UnitError::Stopped),
+        Err(_) => None,
     }
 }
 
@@ -344,37 +350,6 @@ fn cpu_pool() -> &'static std::sync::mpsc::Sender<Job> {
         drop(rx);
         tx
     })
-}
-
-/// Stands in for a file's encoder while the encoder works on a blocking
-/// thread; nothing reaches it, since the unit awaits the encoder's return.
-struct Lent;
-
-impl Encoder for Lent {
-    fn encode(&mut self, _: &[Cdr]) -> Result<(), EncodeError> {
-        Err(Lent::busy())
-    }
-    fn take_ready(&mut self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn finish(&mut self) -> Result<Vec<u8>, EncodeError> {
-        Err(Lent::busy())
-    }
-    fn rows(&self) -> u64 {
-        0
-    }
-    fn size_estimate(&self) -> u64 {
-        0
-    }
-}
-
-impl Lent {
-    fn busy() -> EncodeError {
-        EncodeError::Format {
-            format: "any",
-            message: "internal: the encoder was used while it was lent out".into(),
-        }
-    }
 }
 
 /// What a unit learns of its records on their way to the encoder.
