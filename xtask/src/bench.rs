@@ -900,8 +900,8 @@ fn targets(e2e: &Value, latency: &Value, stages: Option<&Value>) -> Value {
     }
     if let Some(stages) = stages {
         for (scenario, decode) in [
-            ("parquet_sms_1m", "decode/page/MessageCdr"),
-            ("parquet_voice_1m", "decode/page/VoiceCdr"),
+            ("parquet_sms_1m", "decode/reusing/MessageCdr"),
+            ("parquet_voice_1m", "decode/reusing/VoiceCdr"),
         ] {
             let ratio = f(&e2e[scenario]["records_per_s"])
                 .zip(f(&stages[decode]["records_per_s"]))
