@@ -11,6 +11,7 @@
 //!
 //! [`RecordKind::columns`]: cdr_core::RecordKind::columns
 
+#[cfg(test)]
 use sha2::{Digest, Sha256};
 
 use cdr_core::rust_decimal::Decimal;
@@ -39,7 +40,7 @@ impl ContentHash {
     fn add_with(&mut self, record: &Cdr, buf: &mut Vec<u8>) {
         buf.clear();
         canonical(record, buf);
-        let digest: [u8; 32] = Sha256::digest(&buf[..]).into();
+        let digest = sha256_in_place(buf);
         self.add_digest(&digest);
         self.records += 1;
     }
@@ -120,6 +121,31 @@ fn canonical(record: &Cdr, out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const SHA256_INIT: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// The SHA-256 digest of `buf`, padding it in place: one call of the
+/// compression function over the whole message, where the streaming hasher
+/// copies every record through its block buffer.
+fn sha256_in_place(buf: &mut Vec<u8>) -> [u8; 32] {
+    let bits = (buf.len() as u64).wrapping_mul(8);
+    buf.push(0x80);
+    let zeros = (64 + 56 - buf.len() % 64) % 64;
+    buf.resize(buf.len() + zeros, 0);
+    buf.extend_from_slice(&bits.to_be_bytes());
+    let (blocks, rest) = buf.as_chunks::<64>();
+    debug_assert!(rest.is_empty());
+    let mut state = SHA256_INIT;
+    sha2::block_api::compress256(&mut state, blocks);
+    let mut out = [0u8; 32];
+    for (o, word) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&word.to_be_bytes());
+    }
+    out
 }
 
 fn text(out: &mut Vec<u8>, s: &[u8]) {
@@ -235,6 +261,15 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn padded_in_place_sha256_equals_the_hasher(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let want: [u8; 32] = Sha256::digest(&data).into();
+            let mut buf = data.clone();
+            proptest::prop_assert_eq!(sha256_in_place(&mut buf), want);
+        }
+
+        #[test]
         fn decimal_text_is_the_normalized_display(
             mantissa in proptest::prelude::any::<i128>(),
             scale in 0u32..=28,
@@ -248,6 +283,16 @@ mod tests {
                 std::str::from_utf8(&out[..n]).unwrap(),
                 d.normalize().to_string()
             );
+        }
+    }
+
+    #[test]
+    fn padded_in_place_sha256_at_every_block_boundary() {
+        for len in 0..=200usize {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let want: [u8; 32] = Sha256::digest(&data).into();
+            let mut buf = data.clone();
+            assert_eq!(sha256_in_place(&mut buf), want, "length {len}");
         }
     }
 

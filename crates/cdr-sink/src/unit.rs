@@ -136,7 +136,6 @@ pub async fn run_unit_generation(
     let span = info_span!("unit", cdr_type = %unit.cdr_type, window = %unit.window);
     let ctx = ctx.clone();
     let work = async move {
-        remove_stale_files(&ctx, &unit, generation).await?;
         let mut files = Files {
             current: None,
             sealed: Vec::new(),
@@ -212,6 +211,8 @@ async fn write_files(
         }
     });
     let _abort_fetcher = AbortOnDrop(fetcher);
+    // The first request is on its way while the partition is cleaned up.
+    remove_stale_files(ctx, unit, generation).await?;
     let mut seen = Fingerprint::default();
 
     let mut stats = WriteStats::default();
@@ -382,8 +383,18 @@ impl Fingerprint {
 }
 
 async fn seal_current(files: &mut Files) -> Result<(), UnitError> {
-    if let Some((mut encoder, mut file)) = files.current.take() {
-        let rest = encoder.finish();
+    if let Some((encoder, mut file)) = files.current.take() {
+        // Finishing flushes the last row group: CPU work, off the runtime.
+        let done = off_runtime(move || {
+            let mut encoder = encoder;
+            let rest = encoder.finish();
+            (encoder, rest)
+        })
+        .await;
+        let Some((encoder, rest)) = done else {
+            files.sealed.push(file);
+            return Err(UnitError::Stopped);
+        };
         let rest = match rest {
             Ok(r) => r,
             Err(e) => {
