@@ -21,7 +21,7 @@
 //! second.
 //!
 //! Files are zstd-compressed (level 1) with page-level statistics, and hold
-//! row groups of at most [`ParquetOptions::row_group_rows`] rows (128 Ki by
+//! row groups of at most [`ParquetOptions::row_group_rows`] rows (64 Ki by
 //! default). Memory per encoder is bounded by one row group: bytes come out
 //! through [`Encoder::take_ready`] as each row group completes. Each file's
 //! footer carries the record kind and schema version as key-value metadata.

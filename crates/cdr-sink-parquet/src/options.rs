@@ -3,16 +3,16 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 
-/// Rows per row group by default: 128 Ki.
+/// Rows per row group by default: 64 Ki.
 ///
 /// A row group is the unit of memory: its encoded, compressed pages and the
-/// dictionaries of its text columns stay in memory until it is complete.
-/// With 128 Ki `VoiceCdr` records (the widest kind) an encoder peaks at about
-/// 20 MB (measured with [`ParquetEncoder::memory_size`](crate::ParquetEncoder::memory_size))
-/// and the finished group is about 3 MB of zstd-compressed data: large enough
-/// for engines to scan efficiently, small enough to run several encoders at
-/// once.
-pub const DEFAULT_ROW_GROUP_ROWS: NonZeroUsize = NonZeroUsize::new(128 * 1024).unwrap();
+/// dictionaries of its text columns stay in memory until it is complete, and
+/// are copied out once when it is. 64 Ki `VoiceCdr` records (the widest kind)
+/// make about 3 MB of zstd-compressed data, SMS records about 1 MB: large
+/// enough for engines to scan efficiently, small enough that the archiver's
+/// default four units at once stay well inside its memory budget (see
+/// `docs/performance.md`; 128 Ki rows cost the archiver about 10 MB more).
+pub const DEFAULT_ROW_GROUP_ROWS: NonZeroUsize = NonZeroUsize::new(64 * 1024).unwrap();
 
 /// Upper bound on a row group's estimated encoded size by default: 64 MiB.
 ///
@@ -106,7 +106,7 @@ impl Compression {
 pub struct ParquetOptions {
     /// Page compression; zstd level 1 by default.
     pub compression: Compression,
-    /// Rows per row group; [`DEFAULT_ROW_GROUP_ROWS`] (128 Ki) by default.
+    /// Rows per row group; [`DEFAULT_ROW_GROUP_ROWS`] (64 Ki) by default.
     /// Memory per encoder is bounded by one row group.
     pub row_group_rows: NonZeroUsize,
     /// Estimated encoded bytes per row group; [`DEFAULT_ROW_GROUP_BYTES`]
@@ -144,7 +144,7 @@ mod tests {
     fn defaults() {
         let o = ParquetOptions::default();
         assert_eq!(o.compression, Compression::Zstd(ZstdLevel(1)));
-        assert_eq!(o.row_group_rows.get(), 131_072);
+        assert_eq!(o.row_group_rows.get(), 65_536);
         assert_eq!(
             o.compression.to_parquet(),
             parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(1).unwrap())
