@@ -464,6 +464,15 @@ impl ParquetEncoder {
             if !dictionary_pays(column) {
                 props = props.set_column_dictionary_enabled(ColumnPath::from(column.name), false);
             }
+            if NEARLY_UNIQUE.contains(&column.name) {
+                // Min and max of random phone numbers or call ids span
+                // everything, so they never let a reader skip a page, yet
+                // every value is compared twice to keep them.
+                props = props.set_column_statistics_enabled(
+                    ColumnPath::from(column.name),
+                    EnabledStatistics::None,
+                );
+            }
         }
         let props = props
             .set_compression(options.compression.to_parquet())

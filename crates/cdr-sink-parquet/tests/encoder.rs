@@ -177,7 +177,7 @@ fn small_row_group_limit_gives_many_row_groups() {
 }
 
 #[test]
-fn statistics_are_written_per_chunk_and_page() {
+fn statistics_are_written_per_chunk_and_page_except_for_phone_numbers() {
     let records = samples(RecordKind::Message, 5000);
     let mut encoder = ParquetFormat::default()
         .encoder(ColumnSet::all(RecordKind::Message))
@@ -186,9 +186,12 @@ fn statistics_are_written_per_chunk_and_page() {
     let meta = metadata(&file);
     for group in meta.row_groups() {
         for column in group.columns() {
-            assert!(column.statistics().is_some(), "{}", column.column_path());
-            assert!(column.column_index_offset().is_some());
-            assert!(column.offset_index_offset().is_some());
+            let name = column.column_path().string();
+            // Random phone numbers' min and max never let a reader skip.
+            let unique = ["from_number", "to_number"].contains(&name.as_str());
+            assert_eq!(column.statistics().is_none(), unique, "{name}");
+            assert_eq!(column.column_index_offset().is_none(), unique, "{name}");
+            assert!(column.offset_index_offset().is_some(), "{name}");
         }
     }
 }
