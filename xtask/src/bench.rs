@@ -1094,3 +1094,69 @@ fn group(v: Option<f64>) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(vec![]), 0.0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(group(Some(0.4)), "0");
+        assert_eq!(group(Some(999.0)), "999");
+        assert_eq!(group(Some(1_000.0)), "1,000");
+        assert_eq!(group(Some(1_234_567.0)), "1,234,567");
+        assert_eq!(group(None), "0");
+    }
+
+    #[test]
+    fn the_next_cursor_is_read_from_a_page_head() {
+        let page = br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":"abc","limit":2},"cdrs":[]}}}"#;
+        assert_eq!(next_cursor(page).as_deref(), Some("abc"));
+        let last = br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":[]}}}"#;
+        assert_eq!(next_cursor(last), None);
+    }
+
+    #[test]
+    fn targets_are_judged_from_the_measurements() {
+        let e2e = json!({
+            "parquet_sms_1m": {"records_per_s": 1.2e6, "peak_rss_mb_max": 50.0},
+            "parquet_sms_10m": {"records_per_s": 0.9e6, "peak_rss_mb_max": 70.0},
+            "parquet_voice_1m": {"records_per_s": 0.5e6, "peak_rss_mb_max": 60.0},
+            "csv_sms_1m": {"records_per_s": 1.0e6, "peak_rss_mb_max": 30.0},
+        });
+        let latency = json!([{"limit": 1000, "levels": [
+            {"fraction_of_ideal": 0.95}, {"fraction_of_ideal": 0.85}
+        ]}]);
+        let stages = json!({
+            "decode/reusing/MessageCdr": {"records_per_s": 2.0e6},
+            "decode/reusing/VoiceCdr": {"records_per_s": 2.0e6},
+        });
+        let t = targets(&e2e, &latency, Some(&stages));
+        let met = |name: &str| {
+            t.as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["target"].as_str().unwrap().contains(name))
+                .map(|x| x["met"].clone())
+                .unwrap()
+        };
+        assert_eq!(met("end to end, parquet_sms_1m"), json!(true));
+        assert_eq!(met("end to end, parquet_sms_10m"), json!(false));
+        assert_eq!(met("parquet_sms_1m / decode"), json!(true));
+        assert_eq!(met("parquet_voice_1m / decode"), json!(false));
+        assert_eq!(met("10M / 1M"), json!(false));
+        assert_eq!(met("peak RSS MB, parquet_sms_10m"), json!(false));
+        assert_eq!(met("peak RSS MB, csv_sms_1m"), json!(true));
+        assert_eq!(met("latency scaling"), json!(false));
+        // Without stage results, the ratio targets are not judged at all.
+        let t = targets(&e2e, &latency, None);
+        assert!(!t.to_string().contains("decode/reusing"));
+    }
+}
