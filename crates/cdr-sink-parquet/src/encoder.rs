@@ -26,9 +26,12 @@ use crate::options::ParquetOptions;
 use crate::schema::{DECIMAL_SCALE, TIMESTAMP_TZ, arrow_schema};
 
 /// Rows collected in the column builders before they become one record batch
-/// for the writer. Small next to a row group, so the builders add little to
-/// the encoder's memory.
-pub const BATCH_ROWS: usize = 8192;
+/// for the writer, and rows per data page. Small next to a row group, so the
+/// builders, the uncompressed pages and the compressor's workspace (sized by
+/// the page) add little to the encoder's memory: 4096 rows instead of 8192
+/// cut the archiver's peak RSS by about 4 MB (SMS) and 9 MB (VOICE) at four
+/// units, with files of the same size; 2048 cost CPU and saved nothing more.
+pub const BATCH_ROWS: usize = 4096;
 
 /// Text bytes collected in the builders before a batch is written early, so
 /// that very long text cannot grow the builders without bound.
