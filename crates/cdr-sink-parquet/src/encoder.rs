@@ -258,57 +258,44 @@ enum Staged<'a> {
 
 impl<'a> Staged<'a> {
     fn new(b: &ColumnBuffer, records: &'a [Cdr]) -> Result<Staged<'a>, EncodeError> {
-        let n = records.len();
-        let column = b.column;
-        let mismatch =
-            |c: Cell<'_>| format_error(format!("internal: {c:?} in a {:?} column", column.ty));
-        Ok(match column.ty {
-            ColumnType::Timestamp => {
-                let mut v = Vec::with_capacity(n);
-                for r in records {
-                    v.push(match cell(column, r.value(b.index))? {
-                        Cell::Timestamp(t) => Some(t),
-                        Cell::Null => None,
-                        c => return Err(mismatch(c)),
-                    });
-                }
-                Staged::Timestamp(v)
-            }
-            ColumnType::Decimal => {
-                let mut v = Vec::with_capacity(n);
-                for r in records {
-                    v.push(match cell(column, r.value(b.index))? {
-                        Cell::Decimal(d) => Some(d),
-                        Cell::Null => None,
-                        c => return Err(mismatch(c)),
-                    });
-                }
-                Staged::Decimal(v)
-            }
-            ColumnType::Int64 => {
-                let mut v = Vec::with_capacity(n);
-                for r in records {
-                    v.push(match cell(column, r.value(b.index))? {
-                        Cell::Int64(i) => Some(i),
-                        Cell::Null => None,
-                        c => return Err(mismatch(c)),
-                    });
-                }
-                Staged::Int64(v)
-            }
-            ColumnType::Utf8 => {
-                let mut v = Vec::with_capacity(n);
-                for r in records {
-                    v.push(match cell(column, r.value(b.index))? {
-                        Cell::Str(s) => Some(s),
-                        Cell::Null => None,
-                        c => return Err(mismatch(c)),
-                    });
-                }
-                Staged::Utf8(v)
-            }
+        Ok(match b.column.ty {
+            ColumnType::Timestamp => Staged::Timestamp(values(b, records, |c| match c {
+                Cell::Timestamp(t) => Some(t),
+                _ => None,
+            })?),
+            ColumnType::Decimal => Staged::Decimal(values(b, records, |c| match c {
+                Cell::Decimal(d) => Some(d),
+                _ => None,
+            })?),
+            ColumnType::Int64 => Staged::Int64(values(b, records, |c| match c {
+                Cell::Int64(i) => Some(i),
+                _ => None,
+            })?),
+            ColumnType::Utf8 => Staged::Utf8(values(b, records, |c| match c {
+                Cell::Str(s) => Some(s),
+                _ => None,
+            })?),
         })
     }
+}
+
+/// The values of column `b` of every record, converted and checked; `pick`
+/// takes the value out of a cell of the column's type.
+fn values<'a, T>(
+    b: &ColumnBuffer,
+    records: &'a [Cdr],
+    pick: impl Fn(Cell<'a>) -> Option<T>,
+) -> Result<Vec<Option<T>>, EncodeError> {
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        out.push(match cell(b.column, r.value(b.index))? {
+            Cell::Null => None,
+            c => Some(pick(c).ok_or_else(|| {
+                format_error(format!("internal: {c:?} in a {:?} column", b.column.ty))
+            })?),
+        });
+    }
+    Ok(out)
 }
 
 /// Every value of `records` for the columns of `buffers`, converted column by
