@@ -184,9 +184,7 @@ struct WriteStats {
     records: u64,
     pages: u64,
     skipped: u64,
-    min: Option<chrono::DateTime<Utc>>,
-    max: Option<chrono::DateTime<Utc>>,
-    content: ContentHash,
+    seen: Fingerprint,
 }
 
 async fn write_files(
@@ -289,9 +287,7 @@ async fn write_files(
         }
     }
     seal_current(files).await?;
-    stats.min = seen.min;
-    stats.max = seen.max;
-    stats.content = seen.content;
+    stats.seen = seen;
     Ok(stats)
 }
 
@@ -451,14 +447,14 @@ async fn commit(
         records: stats.records,
         pages: stats.pages,
         skipped: stats.skipped,
-        min_datetime: stats.min,
-        max_datetime: stats.max,
+        min_datetime: stats.seen.min,
+        max_datetime: stats.seen.max,
         format: ctx.format.name().to_string(),
         schema_version: SCHEMA_VERSION,
         files: entries,
         finished_at: Utc::now(),
         generation,
-        content_hash: Some(stats.content.hex()),
+        content_hash: Some(stats.seen.content.hex()),
     };
     ledger::write(ctx.dest.as_ref(), &entry).await?;
     Ok(entry)

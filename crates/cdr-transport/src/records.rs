@@ -171,12 +171,7 @@ impl Fetch {
         cursor: Option<String>,
         number: u64,
     ) -> BoxFuture<'static, (Result<Page, TransportError>, Option<Ahead>)> {
-        let span = tracing::info_span!(
-            "cdr_page",
-            cdr_type = %self.query.cdr_type,
-            window = %self.query.window,
-            page = number,
-        );
+        let span = page_span(&self.query, number);
         async move {
             let request = PageRequest {
                 cursor: cursor.as_deref(),
@@ -222,6 +217,16 @@ impl Fetch {
         .instrument(span)
         .boxed()
     }
+}
+
+/// The span of one page of a stream, for its fetch and its checks alike.
+fn page_span(query: &PageQuery, number: u64) -> tracing::Span {
+    tracing::info_span!(
+        "cdr_page",
+        cdr_type = %query.cdr_type,
+        window = %query.window,
+        page = number,
+    )
 }
 
 impl Client {
@@ -306,14 +311,7 @@ impl Client {
             };
             state.ahead = ahead;
             let page = page?;
-            let query = &state.fetch.query;
-            let span = tracing::info_span!(
-                "cdr_page",
-                cdr_type = %query.cdr_type,
-                window = %query.window,
-                page = number,
-            );
-            span.in_scope(|| state.accept(&page))?;
+            page_span(&state.fetch.query, number).in_scope(|| state.accept(&page))?;
             let checkpoint = if with_checkpoints {
                 state.paginator.checkpoint()
             } else {
