@@ -1,4 +1,5 @@
 use std::pin::Pin;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -11,6 +12,81 @@ use crate::key::{InvalidKey, ObjectKey};
 pub struct ObjectMeta {
     pub key: ObjectKey,
     pub size: u64,
+}
+
+/// The version of a stored object, as its store names it: S3's ETag, a digest
+/// of a local file's bytes. Writes of different bytes give different
+/// versions; a compare-and-swap write names the version it replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Version(String);
+
+impl Version {
+    pub fn new(v: impl Into<String>) -> Version {
+        Version(v.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A small object read whole, with its version and the store's time of its
+/// last write (S3's `Last-Modified`, a file's modification time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub body: Bytes,
+    pub version: Version,
+    pub modified: SystemTime,
+}
+
+/// What a conditional write ([`Destination::put_if`]) requires of the object
+/// it replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// Create only: the key must not exist (S3 `If-None-Match: *`).
+    Absent,
+    /// Compare and swap: the key must hold exactly this version (S3 `If-Match`).
+    Matches(Version),
+}
+
+/// Which unfinished uploads [`Destination::clean_incomplete`] removes: those
+/// whose final key starts with `prefix` (a directory such as
+/// `cdr_type=sms/date=2026-11-01/`, or a name start such as
+/// `cdr_type=sms/date=2026-11-01/part-20261101T000000Z-20261101T010000Z-`;
+/// empty for all) and that were started at least `min_age` ago.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftovers {
+    pub prefix: String,
+    pub min_age: Duration,
+}
+
+impl Leftovers {
+    /// Every unfinished upload whose key starts with `prefix`, however young.
+    pub fn all(prefix: impl Into<String>) -> Leftovers {
+        Leftovers {
+            prefix: prefix.into(),
+            min_age: Duration::ZERO,
+        }
+    }
+
+    /// Those started at least `min_age` ago.
+    pub fn older_than(prefix: impl Into<String>, min_age: Duration) -> Leftovers {
+        Leftovers {
+            prefix: prefix.into(),
+            min_age,
+        }
+    }
+
+    /// Whether `key` is in scope.
+    pub fn covers(&self, key: &str) -> bool {
+        key.starts_with(&self.prefix)
+    }
 }
 
 /// An object's bytes, read as a stream of chunks.
@@ -41,6 +117,13 @@ pub enum StoreError {
     /// The upload was already committed or aborted.
     #[error("upload of {0} is already closed")]
     Closed(String),
+    /// A conditional write or delete found the object absent when it had to
+    /// exist, present when it had to be absent, or of another version.
+    #[error("{operation} {location}: the object changed (precondition failed)")]
+    PreconditionFailed {
+        operation: &'static str,
+        location: String,
+    },
 }
 
 impl StoreError {
@@ -54,6 +137,12 @@ impl StoreError {
             ),
             _ => false,
         }
+    }
+
+    /// Whether a conditional operation was refused because the object was not
+    /// as required: someone else wrote it first.
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(self, StoreError::PreconditionFailed { .. })
     }
 }
 
@@ -104,10 +193,58 @@ pub trait Destination: Send + Sync + std::fmt::Debug {
     /// Deletes an object; deleting a missing object is not an error.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
 
-    /// Removes the temporary state of uploads under `prefix` that were never
-    /// committed (after a crash); returns how many were removed. Must not be
-    /// called while another writer uploads under the same prefix.
-    async fn clean_incomplete(&self, prefix: &str) -> Result<u64, StoreError>;
+    /// Moves an object to another key: afterwards `to` holds the bytes `from`
+    /// held, whole, and `from` is gone. If interrupted, `from` is still there
+    /// (and `to` may be too). This default copies the bytes through this
+    /// process; stores override it with their own move or copy (a rename, a
+    /// server-side copy), which leave no temporary state behind.
+    async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StoreError> {
+        use futures_util::StreamExt;
+        let mut upload = self.begin(to, "application/octet-stream").await?;
+        let mut stream = self.read(from).await?;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(c) => upload.write(c).await?,
+                Err(e) => {
+                    let _ = upload.abort().await;
+                    return Err(e);
+                }
+            }
+        }
+        upload.commit().await?;
+        self.delete(from).await
+    }
+
+    /// Removes the temporary state of uploads that were never committed
+    /// (after a crash) and that `which` covers; returns how many were removed.
+    /// An upload younger than `which.min_age` is left alone: it may belong to
+    /// a writer that is still running.
+    async fn clean_incomplete(&self, which: &Leftovers) -> Result<u64, StoreError>;
+
+    /// Stores a small object whole and atomically, only if `precondition`
+    /// holds at that instant, and returns its new version. Fails with
+    /// [`StoreError::PreconditionFailed`] otherwise, having written nothing.
+    /// Two writers racing on one key never both succeed.
+    async fn put_if(
+        &self,
+        key: &ObjectKey,
+        body: Bytes,
+        content_type: &str,
+        precondition: &Precondition,
+    ) -> Result<Version, StoreError>;
+
+    /// Reads a small object whole with its version and last-write time;
+    /// `None` when it does not exist.
+    async fn get_versioned(&self, key: &ObjectKey) -> Result<Option<Versioned>, StoreError>;
+
+    /// Deletes `key` only while it holds `version`: fails with
+    /// [`StoreError::PreconditionFailed`] when it holds another; deleting a
+    /// missing object is not an error.
+    async fn delete_if(&self, key: &ObjectKey, version: &Version) -> Result<(), StoreError>;
+
+    /// The store's own clock, on the scale of [`Versioned::modified`]: the
+    /// one clock that every process using this store can agree on.
+    async fn now(&self) -> Result<SystemTime, StoreError>;
 }
 
 /// One object being written. Dropping it without `commit` or `abort` must not make

@@ -32,7 +32,11 @@ mod format;
 mod key;
 
 pub mod conformance;
+pub mod memory;
 
-pub use destination::{ByteStream, Destination, ObjectMeta, StoreError, Upload};
+pub use destination::{
+    ByteStream, Destination, Leftovers, ObjectMeta, Precondition, StoreError, Upload, Version,
+    Versioned,
+};
 pub use format::{ColumnSet, EncodeError, Encoder, Format};
 pub use key::{InvalidKey, ObjectKey};

@@ -32,7 +32,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
-use cdr_sink_api::{ByteStream, Destination, ObjectKey, ObjectMeta, StoreError, Upload};
+use cdr_sink_api::{
+    ByteStream, Destination, Leftovers, ObjectKey, ObjectMeta, Precondition, StoreError, Upload,
+    Version, Versioned,
+};
+use sha2::{Digest, Sha256};
 
 /// Suffix of temporary files; with their leading `.` they are hidden from
 /// query engines and recognisable by [`Destination::clean_incomplete`].
@@ -40,6 +44,11 @@ const TMP_SUFFIX: &str = ".cdr-tmp";
 
 /// Start of the name of the file `check_writable` writes and removes.
 const PROBE_PREFIX: &str = ".write-probe-";
+
+/// The lock file of a directory whose objects are written conditionally: a
+/// conditional write or delete holds an exclusive lock on it from its check
+/// to its rename, so two processes can never both pass one precondition.
+const LOCK_NAME: &str = ".cdr-lock";
 
 /// A local directory. Objects are files under it; an upload writes
 /// `.{name}.{unique}.cdr-tmp` beside its final name, fsyncs it, renames it into
@@ -177,33 +186,33 @@ impl Destination for LocalDir {
         tokio::fs::create_dir_all(&self.root)
             .await
             .map_err(io("create directory", &self.root))?;
+        let root = self.root.clone();
         let probe = self.root.join(format!(
             "{PROBE_PREFIX}{}-{}{TMP_SUFFIX}",
             std::process::id(),
             UNIQUE.fetch_add(1, Ordering::Relaxed)
         ));
-        tokio::fs::write(&probe, b"")
-            .await
-            .map_err(io("write to", &self.root))?;
-        tokio::fs::remove_file(&probe)
-            .await
-            .map_err(io("remove", &probe))?;
-        // Probes of runs killed between the write and the remove above.
-        let mut entries = tokio::fs::read_dir(&self.root)
-            .await
-            .map_err(io("list", &self.root))?;
-        while let Some(entry) = entries.next_entry().await.map_err(io("list", &self.root))? {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(PROBE_PREFIX) && name.ends_with(TMP_SUFFIX) {
-                match tokio::fs::remove_file(entry.path()).await {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io("remove", &entry.path())(e)),
+        blocking(move || {
+            // Under the root's lock: a probe seen while holding it was left
+            // by a run killed between its write and its remove.
+            let _lock = DirLock::take(&root.join(LOCK_NAME))?;
+            let entries = std::fs::read_dir(&root).map_err(io("list", &root))?;
+            for entry in entries {
+                let entry = entry.map_err(io("list", &root))?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(PROBE_PREFIX) && name.ends_with(TMP_SUFFIX) {
+                    match std::fs::remove_file(entry.path()) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io("remove", &entry.path())(e)),
+                    }
                 }
             }
-        }
-        Ok(())
+            std::fs::write(&probe, b"").map_err(io("write to", &root))?;
+            std::fs::remove_file(&probe).map_err(io("remove", &probe))
+        })
+        .await
     }
 
     async fn begin(
@@ -230,11 +239,24 @@ impl Destination for LocalDir {
         &self,
         key: &ObjectKey,
         body: Bytes,
-        content_type: &str,
+        _content_type: &str,
     ) -> Result<ObjectMeta, StoreError> {
-        let mut up = self.begin(key, content_type).await?;
-        up.write(body).await?;
-        up.commit().await
+        // Under the directory's lock, like conditional writes, so that
+        // `clean_incomplete` never takes a live put's temporary file for a
+        // dead one.
+        let final_path = self.path(key);
+        self.create_parent(&final_path).await?;
+        let temp = self.temp_path(key);
+        let meta = ObjectMeta {
+            key: key.clone(),
+            size: body.len() as u64,
+        };
+        blocking(move || {
+            let _lock = DirLock::take(&final_path)?;
+            write_durably(&temp, &final_path, &body)
+        })
+        .await?;
+        Ok(meta)
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError> {
@@ -284,7 +306,7 @@ impl Destination for LocalDir {
             if key
                 .rsplit('/')
                 .next()
-                .is_some_and(|n| n.ends_with(TMP_SUFFIX) && n.starts_with('.'))
+                .is_some_and(|n| n.ends_with(TMP_SUFFIX) && n.starts_with('.') || n == LOCK_NAME)
             {
                 continue;
             }
@@ -312,19 +334,263 @@ impl Destination for LocalDir {
         }
     }
 
-    async fn clean_incomplete(&self, prefix: &str) -> Result<u64, StoreError> {
-        let mut n = 0;
-        for (key, path) in self.files(prefix).await? {
-            let name = key.rsplit('/').next().unwrap_or("");
-            if name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
-                match tokio::fs::remove_file(&path).await {
-                    Ok(()) => n += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io("remove", &path)(e)),
+    async fn clean_incomplete(&self, which: &Leftovers) -> Result<u64, StoreError> {
+        // Walk the directory the prefix names (or its parent, when it ends
+        // inside a name) and judge each temporary file by its final key.
+        let dir = match which.prefix.rsplit_once('/') {
+            Some((dir, _)) => dir,
+            None => "",
+        };
+        let mut dead = Vec::new();
+        for (key, path) in self.files(dir).await? {
+            let Some(final_key) = final_key_of_temp(&key) else {
+                continue;
+            };
+            if !which.covers(&final_key) {
+                continue;
+            }
+            if !which.min_age.is_zero() {
+                let age = match tokio::fs::metadata(&path).await.and_then(|m| m.modified()) {
+                    Ok(modified) => modified.elapsed().unwrap_or_default(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io("stat", &path)(e)),
+                };
+                if age < which.min_age {
+                    continue;
                 }
             }
+            dead.push(path);
         }
-        Ok(n)
+        blocking(move || remove_temporaries(dead)).await
+    }
+
+    async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StoreError> {
+        let (from_path, to_path) = (self.path(from), self.path(to));
+        self.create_parent(&to_path).await?;
+        blocking(move || {
+            std::fs::rename(&from_path, &to_path).map_err(io("rename into", &to_path))?;
+            for dir in [to_path.parent(), from_path.parent()].into_iter().flatten() {
+                sync_dir_blocking(dir)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_if(
+        &self,
+        key: &ObjectKey,
+        body: Bytes,
+        _content_type: &str,
+        precondition: &Precondition,
+    ) -> Result<Version, StoreError> {
+        let final_path = self.path(key);
+        self.create_parent(&final_path).await?;
+        let temp = self.temp_path(key);
+        let precondition = precondition.clone();
+        let location = self.location(key);
+        blocking(move || {
+            let _lock = DirLock::take(&final_path)?;
+            let holds = match (&precondition, read_versioned(&final_path)?) {
+                (Precondition::Absent, None) => true,
+                (Precondition::Matches(v), Some(current)) => current.version == *v,
+                _ => false,
+            };
+            if !holds {
+                return Err(StoreError::PreconditionFailed {
+                    operation: "put",
+                    location,
+                });
+            }
+            write_durably(&temp, &final_path, &body)?;
+            Ok(version_of(&body))
+        })
+        .await
+    }
+
+    async fn get_versioned(&self, key: &ObjectKey) -> Result<Option<Versioned>, StoreError> {
+        let path = self.path(key);
+        blocking(move || read_versioned(&path)).await
+    }
+
+    async fn delete_if(&self, key: &ObjectKey, version: &Version) -> Result<(), StoreError> {
+        let path = self.path(key);
+        let version = version.clone();
+        let location = self.location(key);
+        blocking(move || {
+            if !path.exists() {
+                return Ok(());
+            }
+            let _lock = DirLock::take(&path)?;
+            match read_versioned(&path)? {
+                None => Ok(()),
+                Some(current) if current.version == version => {
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io("remove", &path)(e)),
+                    }
+                    if let Some(parent) = path.parent() {
+                        sync_dir_blocking(parent)?;
+                    }
+                    Ok(())
+                }
+                Some(_) => Err(StoreError::PreconditionFailed {
+                    operation: "delete",
+                    location,
+                }),
+            }
+        })
+        .await
+    }
+
+    async fn now(&self) -> Result<std::time::SystemTime, StoreError> {
+        // Every process that shares a local directory shares this clock.
+        Ok(std::time::SystemTime::now())
+    }
+}
+
+/// Removes temporary files. In a directory with a lock file, under its lock:
+/// puts create and rename their temporary files while holding it, so a
+/// temporary file seen under the lock belongs to no live put.
+fn remove_temporaries(paths: Vec<PathBuf>) -> Result<u64, StoreError> {
+    let mut n = 0;
+    let mut by_dir: std::collections::BTreeMap<PathBuf, Vec<PathBuf>> = Default::default();
+    for p in paths {
+        let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+        by_dir.entry(dir).or_default().push(p);
+    }
+    for (dir, paths) in by_dir {
+        let _lock = if dir.join(LOCK_NAME).exists() {
+            Some(DirLock::take(&dir.join(LOCK_NAME))?)
+        } else {
+            None
+        };
+        for path in paths {
+            match std::fs::remove_file(&path) {
+                Ok(()) => n += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io("remove", &path)(e)),
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// The final key of a temporary file's key (`dir/.name.<pid>-<n>.cdr-tmp` ->
+/// `dir/name`), or `None` when it is not one of ours.
+fn final_key_of_temp(key: &str) -> Option<String> {
+    let (dir, name) = match key.rsplit_once('/') {
+        Some((d, n)) => (Some(d), n),
+        None => (None, key),
+    };
+    let inner = name.strip_prefix('.')?.strip_suffix(TMP_SUFFIX)?;
+    let (final_name, unique) = inner.rsplit_once('.')?;
+    if final_name.is_empty() || !unique.contains('-') {
+        return None;
+    }
+    Some(match dir {
+        Some(d) => format!("{d}/{final_name}"),
+        None => final_name.to_string(),
+    })
+}
+
+/// Runs blocking file work (locks, conditional writes) off the runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Io {
+            operation: "run",
+            path: "a blocking file operation".into(),
+            source: std::io::Error::other(e),
+        })?
+}
+
+/// The version of a file's bytes: their SHA-256, which every process (and
+/// every cdr-sink version) computes alike.
+fn version_of(body: &[u8]) -> Version {
+    let digest = Sha256::digest(body);
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    Version::new(hex)
+}
+
+fn read_versioned(path: &Path) -> Result<Option<Versioned>, StoreError> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("open", path)(e)),
+    };
+    let modified = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map_err(io("stat", path))?;
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut body).map_err(io("read", path))?;
+    Ok(Some(Versioned {
+        version: version_of(&body),
+        body: Bytes::from(body),
+        modified,
+    }))
+}
+
+/// Writes `body` to `temp`, fsyncs it, renames it to `final_path` and fsyncs
+/// the directory; removes the temporary file on failure.
+fn write_durably(temp: &Path, final_path: &Path, body: &[u8]) -> Result<(), StoreError> {
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(temp)
+            .map_err(io("create", temp))?;
+        std::io::Write::write_all(&mut file, body).map_err(io("write", temp))?;
+        file.sync_all().map_err(io("sync", temp))?;
+        drop(file);
+        std::fs::rename(temp, final_path).map_err(io("rename into", final_path))?;
+        if let Some(parent) = final_path.parent() {
+            sync_dir_blocking(parent)?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(temp);
+    }
+    result
+}
+
+fn sync_dir_blocking(dir: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("sync directory", dir))
+}
+
+/// An exclusive lock on the lock file of the directory of `path`, released
+/// when dropped (or when the process dies).
+struct DirLock(std::fs::File);
+
+impl DirLock {
+    fn take(path: &Path) -> Result<DirLock, StoreError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let lock_path = dir.join(LOCK_NAME);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io("open lock", &lock_path))?;
+        file.lock().map_err(io("lock", &lock_path))?;
+        Ok(DirLock(file))
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
     }
 }
 
@@ -428,7 +694,10 @@ mod tests {
         assert_eq!(names.len(), 1);
         assert!(names[0].starts_with(".b.csv."), "{names:?}");
         assert!(dest.list("").await.unwrap().is_empty());
-        assert_eq!(dest.clean_incomplete("a").await.unwrap(), 1);
+        assert_eq!(
+            dest.clean_incomplete(&Leftovers::all("a/")).await.unwrap(),
+            1
+        );
         assert_eq!(std::fs::read_dir(dir.path().join("a")).unwrap().count(), 0);
     }
 
@@ -439,11 +708,52 @@ mod tests {
         std::fs::write(&left, b"").unwrap();
         std::fs::write(dir.path().join("keep.csv"), b"x").unwrap();
         LocalDir::new(dir.path()).check_writable().await.unwrap();
-        let names: Vec<String> = std::fs::read_dir(dir.path())
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["keep.csv"]);
+        names.sort();
+        assert_eq!(names, [LOCK_NAME, "keep.csv"]);
+    }
+
+    #[test]
+    fn temporary_names_map_back_to_their_final_keys() {
+        let cases = [
+            ("a/.b.csv.12-3.cdr-tmp", Some("a/b.csv")),
+            (".x.json.1-0.cdr-tmp", Some("x.json")),
+            ("a/b.csv", None),
+            ("a/.b.cdr-tmp", None),
+            ("a/.cdr-lock", None),
+        ];
+        for (temp, want) in cases {
+            assert_eq!(final_key_of_temp(temp).as_deref(), want, "{temp}");
+        }
+    }
+
+    #[tokio::test]
+    async fn conditional_writes_from_many_tasks_let_exactly_one_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = std::sync::Arc::new(LocalDir::new(dir.path()));
+        let key = ObjectKey::new("_claims/unit.json").unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..16u8 {
+            let (dest, key) = (dest.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                dest.put_if(&key, Bytes::from(vec![n]), "x", &Precondition::Absent)
+                    .await
+            }));
+        }
+        let mut won = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(e) => assert!(e.is_precondition_failed(), "{e}"),
+            }
+        }
+        assert_eq!(won, 1);
+        // The lock file is never listed as an object.
+        let listed = dest.list("").await.unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;
@@ -11,9 +12,13 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use bytes::Bytes;
-use cdr_sink_api::{ByteStream, Destination, ObjectKey, ObjectMeta, StoreError, Upload};
+use cdr_sink_api::{
+    ByteStream, Destination, Leftovers, ObjectKey, ObjectMeta, Precondition, StoreError, Upload,
+    Version, Versioned,
+};
 use futures_util::StreamExt;
 
+use crate::clock::StoreClock;
 use crate::error::{Failure, remote};
 use crate::upload::{S3Upload, Target};
 use crate::{ChecksumMode, ConfigError, S3Options, S3Url, Sse};
@@ -32,6 +37,7 @@ pub struct S3Destination {
     max_parts_in_flight: usize,
     sse: Option<Sse>,
     part_checksums: bool,
+    clock: StoreClock,
 }
 
 impl fmt::Debug for S3Destination {
@@ -124,8 +130,18 @@ impl S3Destination {
         options: &S3Options,
         endpoint: Option<String>,
     ) -> S3Destination {
+        // Every answer's `Date` sets the store's clock (see `Destination::now`).
+        let clock = StoreClock::default();
+        let client = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(clock.clone())
+                .build(),
+        );
         S3Destination {
             client,
+            clock,
             url,
             part_checksums: options.checksums == ChecksumMode::Default
                 || (options.checksums == ChecksumMode::Auto && endpoint.is_none()),
@@ -435,9 +451,14 @@ impl Destination for S3Destination {
         }
     }
 
-    async fn clean_incomplete(&self, prefix: &str) -> Result<u64, StoreError> {
-        let s3_prefix = self.list_prefix(prefix);
+    async fn clean_incomplete(&self, which: &Leftovers) -> Result<u64, StoreError> {
+        let s3_prefix = format!("{}{}", self.url.prefix(), which.prefix);
         let location = format!("s3://{}/{s3_prefix}", self.url.bucket());
+        let now = if which.min_age.is_zero() {
+            None
+        } else {
+            Some(self.now().await?)
+        };
         // Collect first, then abort, so the listing is not disturbed mid-way.
         let mut uploads = Vec::new();
         let mut markers: Option<(String, String)> = None;
@@ -455,6 +476,18 @@ impl Destination for S3Destination {
                 .await
                 .map_err(remote("list incomplete uploads", location.clone()))?;
             for upload in page.uploads() {
+                // Young uploads may belong to a writer that is still running.
+                let young = match (now, upload.initiated()) {
+                    (Some(now), Some(initiated)) => SystemTime::try_from(*initiated)
+                        .ok()
+                        .and_then(|t| now.duration_since(t).ok())
+                        .is_none_or(|age| age < which.min_age),
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                if young {
+                    continue;
+                }
                 if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {
                     uploads.push((key.to_string(), id.to_string()));
                 }
@@ -499,4 +532,211 @@ impl Destination for S3Destination {
         }
         Ok(removed)
     }
+
+    async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StoreError> {
+        // A server-side copy (up to 5 GiB in one request), then the delete.
+        const MAX_COPY: i64 = 5 * 1024 * 1024 * 1024;
+        let head = self
+            .client
+            .head_object()
+            .bucket(self.url.bucket())
+            .key(self.url.key(from))
+            .send()
+            .await
+            .map_err(remote("rename", self.location(from)))?;
+        if head.content_length().unwrap_or(0) > MAX_COPY {
+            let mut upload = self.begin(to, "application/octet-stream").await?;
+            let mut stream = self.read(from).await?;
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(c) => upload.write(c).await?,
+                    Err(e) => {
+                        let _ = upload.abort().await;
+                        return Err(e);
+                    }
+                }
+            }
+            upload.commit().await?;
+            return self.delete(from).await;
+        }
+        let source = format!(
+            "{}/{}",
+            self.url.bucket(),
+            percent_encoding::utf8_percent_encode(&self.url.key(from), COPY_SOURCE)
+        );
+        let (encryption, kms_key) = crate::upload::sse_headers(self.sse.as_ref());
+        self.client
+            .copy_object()
+            .bucket(self.url.bucket())
+            .key(self.url.key(to))
+            .copy_source(source)
+            .set_server_side_encryption(encryption)
+            .set_ssekms_key_id(kms_key)
+            .send()
+            .await
+            .map_err(remote("copy", self.location(to)))?;
+        self.delete(from).await
+    }
+
+    async fn put_if(
+        &self,
+        key: &ObjectKey,
+        body: Bytes,
+        content_type: &str,
+        precondition: &Precondition,
+    ) -> Result<Version, StoreError> {
+        let (encryption, kms_key) = crate::upload::sse_headers(self.sse.as_ref());
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(self.url.bucket())
+            .key(self.url.key(key))
+            .content_type(content_type)
+            .content_length(body.len() as i64)
+            .set_server_side_encryption(encryption)
+            .set_ssekms_key_id(kms_key)
+            .body(SdkByteStream::from(body));
+        request = match precondition {
+            Precondition::Absent => request.if_none_match("*"),
+            Precondition::Matches(v) => request.if_match(v.as_str()),
+        };
+        match request.send().await {
+            Ok(output) => output
+                .e_tag()
+                .map(Version::new)
+                .ok_or_else(|| StoreError::Remote {
+                    operation: "put",
+                    location: self.location(key),
+                    message: "the store answered without an ETag".into(),
+                    retryable: false,
+                }),
+            Err(e) => Err(conditional_error(&e, "put", self.location(key))),
+        }
+    }
+
+    async fn get_versioned(&self, key: &ObjectKey) -> Result<Option<Versioned>, StoreError> {
+        let location = self.location(key);
+        let output = match self
+            .client
+            .get_object()
+            .bucket(self.url.bucket())
+            .key(self.url.key(key))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) => {
+                let failure = Failure::from_sdk(&e);
+                if failure.is_not_found() {
+                    return Ok(None);
+                }
+                return Err(failure.into_store_error("get", location));
+            }
+        };
+        let missing = |what: &str| StoreError::Remote {
+            operation: "get",
+            location: location.clone(),
+            message: format!("the store answered without {what}"),
+            retryable: false,
+        };
+        let version = Version::new(output.e_tag().ok_or_else(|| missing("an ETag"))?);
+        let modified = output
+            .last_modified()
+            .and_then(|t| SystemTime::try_from(*t).ok())
+            .ok_or_else(|| missing("a Last-Modified time"))?;
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Remote {
+                operation: "get",
+                location: location.clone(),
+                message: crate::error::chain(&e),
+                retryable: true,
+            })?;
+        Ok(Some(Versioned {
+            body: body.into_bytes(),
+            version,
+            modified,
+        }))
+    }
+
+    async fn delete_if(&self, key: &ObjectKey, version: &Version) -> Result<(), StoreError> {
+        match self
+            .client
+            .delete_object()
+            .bucket(self.url.bucket())
+            .key(self.url.key(key))
+            .if_match(version.as_str())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let failure = Failure::from_sdk(&e);
+                if failure.is_not_found() {
+                    Ok(())
+                } else {
+                    Err(conditional_error(&e, "delete", self.location(key)))
+                }
+            }
+        }
+    }
+
+    async fn now(&self) -> Result<SystemTime, StoreError> {
+        if let Some(now) = self.clock.now() {
+            return Ok(now);
+        }
+        // No answer yet: any answer carries the store's Date, a missing
+        // object's too.
+        let _ = self
+            .client
+            .head_object()
+            .bucket(self.url.bucket())
+            .key(format!("{}_cdr_sink/clock", self.url.prefix()))
+            .send()
+            .await;
+        self.clock.now().ok_or_else(|| StoreError::Remote {
+            operation: "read the clock of",
+            location: self.describe(),
+            message: "the store's answers carry no Date header".into(),
+            retryable: false,
+        })
+    }
+}
+
+/// What a key must escape in `x-amz-copy-source`: all but unreserved
+/// characters and the `/` between segments.
+const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// A refused condition (HTTP 412, or 409 when S3 saw a conflicting
+/// conditional write at the same time) as [`StoreError::PreconditionFailed`].
+fn conditional_error<E>(
+    err: &SdkError<E, HttpResponse>,
+    operation: &'static str,
+    location: String,
+) -> StoreError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let failure = Failure::from_sdk(err);
+    // A compare-and-swap on a missing object is refused with 404.
+    if matches!(failure.status, Some(412 | 409))
+        || (operation == "put" && failure.is_not_found())
+        || matches!(
+            failure.code.as_deref(),
+            Some("PreconditionFailed" | "ConditionalRequestConflict")
+        )
+    {
+        return StoreError::PreconditionFailed {
+            operation,
+            location,
+        };
+    }
+    failure.into_store_error(operation, location)
 }

@@ -60,6 +60,7 @@
 //! # }
 //! ```
 
+mod clock;
 mod destination;
 mod error;
 mod options;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::ServerSideEncryption;
 use bytes::Bytes;
-use cdr_sink_api::{Destination, ObjectKey, StoreError, conformance};
+use cdr_sink_api::{Destination, Leftovers, ObjectKey, StoreError, conformance};
 use cdr_sink_s3::{ChecksumMode, Credentials, MIN_PART_SIZE, S3Destination, S3Options, Sse};
 use cdr_testkit::{FaultProxy, REGION, S3Server};
 use futures_util::StreamExt;
@@ -293,7 +293,9 @@ async fn an_upload_whose_write_was_cancelled_cannot_be_committed() {
     assert!(matches!(up.commit().await, Err(StoreError::Closed(_))));
     assert!(dest.get(&k).await.expect("get").is_none());
     // Whatever reached the server before the cut is incomplete state only.
-    dest.clean_incomplete("").await.expect("clean");
+    dest.clean_incomplete(&Leftovers::all(""))
+        .await
+        .expect("clean");
     assert_eq!(pending(&bucket).await, Vec::<String>::new());
     assert_eq!(objects(&bucket).await, Vec::<String>::new());
 }
@@ -449,16 +451,28 @@ async fn clean_incomplete_aborts_uploads_left_by_a_crash() {
         "pending uploads are not objects"
     );
     assert_eq!(
-        dest.clean_incomplete("cdr_type=sms").await.expect("clean"),
+        dest.clean_incomplete(&Leftovers::all("cdr_type=sms/"))
+            .await
+            .expect("clean"),
         2
     );
     assert_eq!(
         pending(&bucket).await,
         ["archive/cdr_type=smsx/part-1.csv", "other/part-2.csv"]
     );
-    assert_eq!(dest.clean_incomplete("").await.expect("clean"), 1);
+    assert_eq!(
+        dest.clean_incomplete(&Leftovers::all(""))
+            .await
+            .expect("clean"),
+        1
+    );
     assert_eq!(pending(&bucket).await, ["other/part-2.csv"]);
-    assert_eq!(dest.clean_incomplete("").await.expect("clean"), 0);
+    assert_eq!(
+        dest.clean_incomplete(&Leftovers::all(""))
+            .await
+            .expect("clean"),
+        0
+    );
     assert_eq!(objects(&bucket).await, Vec::<String>::new());
 }
 

@@ -139,8 +139,10 @@ struct ArchiveArgs {
     /// window yet (and is the earliest instant gaps are filled from).
     #[arg(long, value_name = "DATETIME")]
     start: Option<String>,
-    /// End of the range (exclusive), RFC 3339; later than now is clamped to now. Required,
-    /// except with --incremental, where it is an optional upper bound.
+    /// End of the range (exclusive), RFC 3339. Required, except with --incremental, where
+    /// it is an optional upper bound. Windows that end after now - --settle are left for
+    /// a later run: the range stops at the last window boundary before that, and the same
+    /// command run again later continues from there.
     #[arg(long, value_name = "DATETIME")]
     end: Option<String>,
     /// Continue each type from its ledger: from the first instant at or after --start
@@ -149,8 +151,8 @@ struct ArchiveArgs {
     /// again and again (e.g. hourly).
     #[arg(long)]
     incremental: bool,
-    /// With --incremental: leave the newest records for a later run; windows ending
-    /// after now - DURATION are not archived yet (e.g. 0s, 15m, 1h).
+    /// Leave the newest records for a later run: windows ending after now - DURATION
+    /// are not archived (nor recorded as finished) yet (e.g. 0s, 15m, 1h).
     #[arg(long, default_value = crate::plan::DEFAULT_SETTLE, value_name = "DURATION")]
     settle: String,
     /// Fetch again the windows finished before this run that lie in the last DURATION
@@ -162,6 +164,25 @@ struct ArchiveArgs {
     /// files, e.g. as cdr-sink verify suggests); not with --incremental or --rescan.
     #[arg(long)]
     redo: bool,
+    /// Let --rescan and --redo replace a window with fewer records than it holds (the API
+    /// now lists fewer: retention, an outage, a permission change). Without it such a
+    /// window is left as it is and reported as failed.
+    #[arg(long)]
+    allow_shrink: bool,
+    /// How long files replaced by --rescan or --redo are kept under
+    /// _cdr_sink/replaced/ before a later run removes them (e.g. 0s, 7d, 30d).
+    #[arg(long, default_value = crate::plan::DEFAULT_KEEP_REPLACED, value_name = "DURATION")]
+    keep_replaced: String,
+    /// What to do with records of a union member this version does not know: fail (the
+    /// window is not finished, so a later version fetches it again) or skip (archive the
+    /// rest and count them in the ledger).
+    #[arg(long, default_value = "fail", value_name = "fail|skip")]
+    on_unknown: String,
+    /// How long a claim on a unit lasts without renewal. Runs on the same --out share
+    /// the work through claims under _cdr_sink/claims/; a killed run's units are taken
+    /// over by others once its lease has expired (e.g. 30s, 5m).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    lease: String,
     /// Output: a local directory, or s3://bucket/prefix/.
     #[arg(long, value_name = "DIR|S3_URL")]
     out: String,
@@ -416,6 +437,10 @@ async fn run_archive(args: ArchiveArgs) -> Result<Summary, Failure> {
         settle: args.settle,
         rescan: args.rescan,
         redo: args.redo,
+        lease: args.lease,
+        on_unknown: args.on_unknown,
+        allow_shrink: args.allow_shrink,
+        keep_replaced: args.keep_replaced,
     };
     let plan = ArchivePlan::new(&raw, chrono::Utc::now())?;
     if args.roll_rows == 0 || args.roll_mib == 0 {
@@ -426,7 +451,7 @@ async fn run_archive(args: ArchiveArgs) -> Result<Summary, Failure> {
     let config = client_config(&args.common, auth)?;
     if let Some(asked) = plan.clamped_from {
         info!(
-            "--end {} is in the future: clamped to now, {}",
+            "--end {}: archiving up to {}, where the windows that have settled end (now - --settle, aligned to --window)",
             cdr_core::format_datetime(&asked),
             cdr_core::format_datetime(&plan.end)
         );

@@ -146,7 +146,50 @@ pub fn replacing_key(t: CdrType, w: &Window) -> Result<ObjectKey, InvalidKey> {
     ))
 }
 
-/// The window of a ledger or replacement record key (`.../<window label>.json`).
+/// Where replaced files are kept until `--keep-replaced` has passed:
+/// `_cdr_sink/replaced/<when>/<original key>`.
+pub fn replaced_prefix() -> String {
+    format!("{STATE_PREFIX}/replaced")
+}
+
+/// Where `key` goes when it is replaced at `stamp` (a [`compact_instant`]).
+pub fn replaced_key(stamp: &str, key: &ObjectKey) -> Result<ObjectKey, InvalidKey> {
+    ObjectKey::new(format!("{}/{stamp}/{key}", replaced_prefix()))
+}
+
+/// When the replaced object `key` was moved aside.
+pub fn replaced_at(key: &ObjectKey) -> Option<chrono::DateTime<chrono::Utc>> {
+    let rest = key.as_str().strip_prefix(&replaced_prefix())?;
+    let stamp = rest.strip_prefix('/')?.split('/').next()?;
+    parse_compact(stamp)
+}
+
+/// `20261101T000000Z` (with a fraction of a second when there is one).
+pub fn compact_instant(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y%m%dT%H%M%S%.fZ").to_string()
+}
+
+/// Where claims live: one document per unit that a run is working on.
+pub fn claims_prefix(t: CdrType) -> String {
+    format!("{STATE_PREFIX}/claims/cdr_type={}", t.as_lower())
+}
+
+/// The claim of the unit `(t, w)` (see [`crate::claim`]).
+pub fn claim_key(t: CdrType, w: &Window) -> Result<ObjectKey, InvalidKey> {
+    ObjectKey::new(format!("{}/{}.json", claims_prefix(t), w.label()))
+}
+
+/// Where runs probe the store for conditional writes.
+pub fn probe_prefix() -> String {
+    format!("{STATE_PREFIX}/probe")
+}
+
+/// The probe object of run `run_id`.
+pub fn probe_key(run_id: &str) -> Result<ObjectKey, InvalidKey> {
+    ObjectKey::new(format!("{}/{run_id}.json", probe_prefix()))
+}
+
+/// The window of a ledger, replacement or claim record key (`.../<window label>.json`).
 pub fn window_of_record(key: &ObjectKey) -> Option<Window> {
     parse_label(key.file_name().strip_suffix(".json")?)
 }
@@ -217,6 +260,17 @@ mod tests {
         }
         let foreign = ObjectKey::new("cdr_type=sms/date=2026-11-01/other.parquet").unwrap();
         assert_eq!(parse_part_key(&foreign), None);
+        let c = claim_key(CdrType::Api, &w).unwrap();
+        assert_eq!(
+            c.as_str(),
+            "_cdr_sink/claims/cdr_type=api/20261101T230000Z-20261102T000000Z.json"
+        );
+        assert_eq!(window_of_record(&c), Some(w));
+        let at = parse_datetime("2026-11-05T10:20:30.25Z").unwrap();
+        let moved = replaced_key(&compact_instant(&at), &g2).unwrap();
+        assert!(moved.is_hidden());
+        assert_eq!(replaced_at(&moved), Some(at));
+        assert_eq!(replaced_at(&g2), None);
         let r = replacing_key(CdrType::Mms, &w).unwrap();
         assert_eq!(
             r.as_str(),

@@ -13,14 +13,14 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use cdr_core::{CdrType, Window};
-use cdr_sink_api::{Destination, ObjectKey, StoreError};
+use cdr_sink_api::{Destination, ObjectKey, Precondition, StoreError, Version};
 
 use crate::layout;
 
 /// Version of the ledger document format written. Version 1 lacked
 /// `generation` and `content_hash`; such entries read as generation 0 with no
-/// content hash.
-pub const LEDGER_VERSION: u32 = 2;
+/// content hash. Version 2 lacked `skipped_members` (read as none).
+pub const LEDGER_VERSION: u32 = 3;
 
 /// Ledger entries are read this many at a time (one GET each).
 const READ_CONCURRENCY: usize = 16;
@@ -45,8 +45,11 @@ pub struct UnitEntry {
     pub window_end: DateTime<Utc>,
     pub records: u64,
     pub pages: u64,
-    /// Union members of unknown type that were skipped.
+    /// Union members of unknown type that were skipped (`--on-unknown skip`).
     pub skipped: u64,
+    /// The skipped elements per union member name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped_members: BTreeMap<String, u64>,
     pub min_datetime: Option<DateTime<Utc>>,
     pub max_datetime: Option<DateTime<Utc>>,
     pub format: String,
@@ -112,8 +115,15 @@ impl Replacement {
     }
 }
 
-/// Writes the entry of a finished unit (atomically: it appears whole or not at all).
-pub async fn write(dest: &dyn Destination, entry: &UnitEntry) -> Result<(), LedgerError> {
+/// Writes the entry of a finished unit, atomically (it appears whole or not at
+/// all) and conditionally: `Absent` for a window's first entry, or the
+/// version of the entry it replaces. A write whose precondition fails writes
+/// nothing ([`StoreError::PreconditionFailed`]): another run got there first.
+pub async fn write(
+    dest: &dyn Destination,
+    entry: &UnitEntry,
+    precondition: &Precondition,
+) -> Result<Version, LedgerError> {
     let window = entry.window().ok_or_else(|| LedgerError::Corrupt {
         key: "(new entry)".into(),
         message: "empty window".into(),
@@ -123,9 +133,9 @@ pub async fn write(dest: &dyn Destination, entry: &UnitEntry) -> Result<(), Ledg
         key: key.to_string(),
         message: e.to_string(),
     })?;
-    dest.put(&key, Bytes::from(body), "application/json")
-        .await?;
-    Ok(())
+    Ok(dest
+        .put_if(&key, Bytes::from(body), "application/json", precondition)
+        .await?)
 }
 
 /// The finished windows of type `t`, from the names of its ledger entries
@@ -150,6 +160,21 @@ pub async fn read(
 ) -> Result<Option<UnitEntry>, LedgerError> {
     let key = layout::ledger_key(t, w).map_err(StoreError::from)?;
     read_entry(dest, &key).await
+}
+
+/// Reads the entry of the unit `(t, w)` with its version, for a replacement
+/// that must swap exactly that entry; `None` when it is not finished.
+pub async fn read_versioned(
+    dest: &dyn Destination,
+    t: CdrType,
+    w: &Window,
+) -> Result<Option<(UnitEntry, Version)>, LedgerError> {
+    let key = layout::ledger_key(t, w).map_err(StoreError::from)?;
+    let Some(current) = dest.get_versioned(&key).await? else {
+        return Ok(None);
+    };
+    let entry = parse_entry(dest, &key, &current.body)?;
+    Ok(Some((entry, current.version)))
 }
 
 /// Reads every finished unit of type `t`, keyed by window.
@@ -198,13 +223,21 @@ async fn read_entry(
     let Some(body) = dest.get(key).await? else {
         return Ok(None);
     };
-    let entry: UnitEntry = serde_json::from_slice(&body).map_err(|e| {
+    parse_entry(dest, key, &body).map(Some)
+}
+
+fn parse_entry(
+    dest: &dyn Destination,
+    key: &ObjectKey,
+    body: &[u8],
+) -> Result<UnitEntry, LedgerError> {
+    let entry: UnitEntry = serde_json::from_slice(body).map_err(|e| {
         // A newer format may not parse at all; say so when its version is readable.
         #[derive(Deserialize)]
-        struct Version {
+        struct Only {
             ledger_version: u32,
         }
-        match serde_json::from_slice::<Version>(&body) {
+        match serde_json::from_slice::<Only>(body) {
             Ok(v) if v.ledger_version > LEDGER_VERSION => LedgerError::TooNew {
                 key: dest.location(key),
                 version: v.ledger_version,
@@ -221,7 +254,7 @@ async fn read_entry(
             version: entry.ledger_version,
         });
     }
-    Ok(Some(entry))
+    Ok(entry)
 }
 
 /// Records that the files of `r`'s window are being replaced (atomically).
@@ -290,6 +323,7 @@ mod tests {
             records: 2,
             pages: 1,
             skipped: 0,
+            skipped_members: BTreeMap::new(),
             min_datetime: None,
             max_datetime: None,
             format: "csv".into(),
@@ -306,7 +340,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = LocalDir::new(dir.path());
         let e = entry("2026-11-01T00:00:00Z", "2026-11-01T01:00:00Z");
-        write(&dest, &e).await.unwrap();
+        write(&dest, &e, &Precondition::Absent).await.unwrap();
         let w = e.window().unwrap();
         assert_eq!(
             read(&dest, CdrType::Sms, &w).await.unwrap(),

@@ -15,6 +15,7 @@
 //! [`Format`]: cdr_sink_api::Format
 //! [`Destination`]: cdr_sink_api::Destination
 
+pub mod claim;
 pub mod cli;
 pub mod content;
 pub mod export;

@@ -1,24 +1,34 @@
 //! plan -> fetch -> encode -> store -> commit, for every unit of a plan, up to
-//! `concurrency` units at once; then `--rescan` / `--redo` of finished windows.
+//! `concurrency` units at once, each under its claim; then `--rescan` /
+//! `--redo` of finished windows.
+//!
+//! Any number of runs may work on one output at once: units are spread by
+//! claims ([`crate::claim`]). A unit claimed by a live run is left to it and
+//! looked at again later: it is finished by its owner, or taken over when its
+//! owner's lease expires. A run ends when every unit of its plan is finished,
+//! by it or by others, or failed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use futures_util::StreamExt;
-use tracing::{info, warn};
+use futures_util::stream::FuturesUnordered;
+use tracing::{debug, info, warn};
 
 use cdr_core::{CdrType, Window};
-use cdr_sink_api::{Destination, Format, StoreError};
+use cdr_sink_api::{Destination, Format, Leftovers, Precondition, StoreError};
 
+use crate::claim::{self, Acquired, Claims, Owner, ProbeError};
 use crate::layout;
 use crate::ledger::{self, LedgerError};
 use crate::plan::{ArchivePlan, PlanError, RollPolicy, Unit};
 use crate::progress::Progress;
-use crate::rescan::{self, Check};
+use crate::rescan::{self, Check, RescanError};
 use crate::source::PageSource;
-use crate::summary::{FailedUnit, RescanSummary, Summary};
-use crate::unit::{UnitContext, run_unit};
+use crate::summary::{FailedUnit, RescanSummary, Summary, UnitRef};
+use crate::unit::{UnitContext, UnitError, UnitJob, clean_leftovers, run_unit};
 
 /// A failure that stops a run before its units start.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +40,8 @@ pub enum ArchiveError {
         #[source]
         source: StoreError,
     },
+    #[error(transparent)]
+    NoConditionalWrites(#[from] ProbeError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -49,11 +61,13 @@ pub enum ArchiveError {
 }
 
 /// How a run writes, beyond the plan.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub roll: RollPolicy,
     /// Pages fetched ahead of the encoder, per unit.
     pub prefetch: usize,
+    /// Who this run is in its claims (a fresh run id by default).
+    pub owner: Owner,
 }
 
 impl Default for RunOptions {
@@ -61,6 +75,7 @@ impl Default for RunOptions {
         RunOptions {
             roll: RollPolicy::default(),
             prefetch: 2,
+            owner: Owner::this_process(),
         }
     }
 }
@@ -97,10 +112,31 @@ pub async fn resolve(
     Ok(plan.resolve(&finished_windows(plan, dest).await?)?)
 }
 
+/// Temporary state under `_cdr_sink/` older than this was left by a killed
+/// run: a live run writes a bookkeeping object in milliseconds.
+const STALE_STATE: Duration = Duration::from_secs(3600);
+
+/// Removes what killed runs left half-written under `_cdr_sink/`. The
+/// ledger, claims, probes and replacement records are written whole by
+/// `put`/`put_if` (a temporary file only on local disk, created and renamed
+/// under the directory's lock, which `clean_incomplete` takes too), so any
+/// leftover there is dead; elsewhere only old ones are taken.
+async fn clean_state(dest: &dyn Destination) -> Result<(), StoreError> {
+    for area in ["ledger", "claims", "probe", "replacing"] {
+        let prefix = format!("{}/{area}/", layout::STATE_PREFIX);
+        dest.clean_incomplete(&Leftovers::all(prefix)).await?;
+    }
+    let all = format!("{}/", layout::STATE_PREFIX);
+    dest.clean_incomplete(&Leftovers::older_than(all, STALE_STATE))
+        .await?;
+    Ok(())
+}
+
 /// Runs `plan`: finishes replacements a crashed run left, skips finished
-/// units, does the others, then rescans (or redoes) finished windows, and
-/// summarises. Unit and rescan failures are reported in the summary; only
-/// setup failures are errors.
+/// units, does the others (sharing them with any other run on the same
+/// output), then rescans (or redoes) finished windows, and summarises. Unit
+/// and rescan failures are reported in the summary; only setup failures are
+/// errors.
 pub async fn archive(
     plan: &ArchivePlan,
     source: Arc<dyn PageSource>,
@@ -115,8 +151,13 @@ pub async fn archive(
             location: dest.describe(),
             source,
         })?;
+    claim::probe(dest.as_ref(), &options.owner).await?;
+    let claims = Arc::new(Claims::new(dest.clone(), options.owner.clone(), plan.lease));
 
-    let recovered = rescan::recover(dest.as_ref()).await?;
+    rescan::remove_old_replaced(dest.as_ref(), plan.keep_replaced).await?;
+    clean_state(dest.as_ref()).await?;
+    let recovered = recover_replacements(dest.as_ref(), &claims).await?;
+
     let finished = finished_windows(plan, dest.as_ref()).await?;
     let plan = &plan.resolve(&finished)?;
     let mut todo = Vec::new();
@@ -147,15 +188,12 @@ pub async fn archive(
             plan.units.len()
         );
     }
-    if plan.incremental.is_some() && plan.units.is_empty() {
+    if plan.units.is_empty() {
         info!(
             "nothing new to archive: every type is finished up to {}",
             cdr_core::format_datetime(&plan.end)
         );
     }
-
-    // Remove what crashed runs left half-written in the partitions we touch.
-    clean_partitions(dest.as_ref(), &todo).await?;
 
     let ctx = UnitContext {
         source,
@@ -164,29 +202,29 @@ pub async fn archive(
         roll: options.roll,
         progress: progress.clone(),
         prefetch: options.prefetch,
+        on_unknown: plan.on_unknown,
     };
     let mut failed = Vec::new();
-    let mut results = futures_util::stream::iter(todo.into_iter().map(|unit| {
-        let ctx = ctx.clone();
-        async move { (unit, run_unit(&ctx, unit).await) }
-    }))
-    .buffer_unordered(plan.concurrency);
-    while let Some((unit, result)) = results.next().await {
+    let mut elsewhere = Vec::new();
+    let outcomes = run_claimed(todo, plan.concurrency, claims.lease(), |unit| {
+        let (ctx, claims) = (ctx.clone(), claims.clone());
+        async move { archive_unit(&ctx, &claims, unit).await }
+    })
+    .await;
+    for (unit, outcome) in outcomes {
         let c = progress.of(unit.cdr_type);
         c.last_end_ms
             .fetch_max(progress.started.elapsed().as_millis() as u64, Relaxed);
         let nanos = unit.window.duration().num_nanoseconds().unwrap_or(0).max(0) as u64;
         c.window_nanos_done.fetch_add(nanos, Relaxed);
-        match result {
-            Ok(entry) => {
+        match outcome {
+            Ok(Done::Here(records, files)) => {
                 c.units_done.fetch_add(1, Relaxed);
-                tracing::debug!(
-                    records = entry.records,
-                    files = entry.files.len(),
-                    "finished {} {}",
-                    unit.cdr_type,
-                    unit.window
-                );
+                debug!(records, files, "finished {} {}", unit.cdr_type, unit.window);
+            }
+            Ok(Done::Elsewhere) => {
+                c.units_elsewhere.fetch_add(1, Relaxed);
+                elsewhere.push(UnitRef::of(&unit));
             }
             Err(e) => {
                 c.units_failed.fetch_add(1, Relaxed);
@@ -195,14 +233,16 @@ pub async fn archive(
             }
         }
     }
-    drop(results);
 
     let rescan = match plan.rescan_range() {
-        Some(range) => Some(rescan_phase(plan, &ctx, &finished, range, &mut failed).await?),
+        Some(range) => {
+            Some(rescan_phase(plan, &ctx, &claims, &finished, range, &mut failed).await?)
+        }
         None => None,
     };
 
     failed.sort_by(|a, b| (a.window_start, &a.cdr_type).cmp(&(b.window_start, &b.cdr_type)));
+    elsewhere.sort();
     let mut summary = Summary::from_progress(
         &progress,
         dest.describe(),
@@ -212,38 +252,216 @@ pub async fn archive(
         failed,
     );
     summary.incremental = plan.incremental.is_some();
+    summary.cut_from = plan.clamped_from.filter(|c| *c > plan.end);
     summary.recovered_replacements = recovered;
     summary.rescan = rescan;
+    summary.left_to_others = elsewhere;
+    summary.run_id = options.owner.run_id.clone();
     Ok(summary)
 }
 
-/// Removes incomplete uploads under the partitions of `units`. Only while no
-/// upload of this run is in flight.
-async fn clean_partitions(dest: &dyn Destination, units: &[Unit]) -> Result<(), StoreError> {
-    let partitions: BTreeSet<String> = units
-        .iter()
-        .map(|u| layout::partition(u.cdr_type, &u.window))
-        .collect();
-    // The bookkeeping prefix too: a run killed while writing a ledger entry
-    // leaves that write's temporary state there.
-    for p in partitions
-        .iter()
-        .map(String::as_str)
-        .chain([layout::STATE_PREFIX])
-    {
-        let n = dest.clean_incomplete(p).await?;
-        if n > 0 {
-            info!("removed {n} incomplete uploads under {p}");
+/// How a unit ended well.
+enum Done {
+    /// Archived by this run: records and files.
+    Here(u64, usize),
+    /// Finished by another run.
+    Elsewhere,
+}
+
+/// What one attempt at a unit came to.
+enum Attempt<T> {
+    Finished(T),
+    /// Claimed by a live run: look again after this long.
+    Busy(Duration),
+}
+
+/// Runs `work` for every unit, at most `concurrency` at once. A unit whose
+/// attempt finds it claimed by another live run is tried again later (after
+/// the time the attempt asks for, at most a third of a lease), until it is
+/// finished here, finished elsewhere, or failed.
+async fn run_claimed<T, F, Fut>(
+    units: Vec<Unit>,
+    concurrency: usize,
+    lease: Duration,
+    work: F,
+) -> Vec<(Unit, T)>
+where
+    F: Fn(Unit) -> Fut,
+    Fut: std::future::Future<Output = Attempt<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut queue: VecDeque<Unit> = units.into();
+    let mut waiting: Vec<(tokio::time::Instant, Unit)> = Vec::new();
+    let mut in_flight = FuturesUnordered::new();
+    let mut out = Vec::new();
+    loop {
+        while in_flight.len() < concurrency.max(1) {
+            let Some(unit) = queue.pop_front() else {
+                break;
+            };
+            // A task of its own: the units that run at once encode on every
+            // core, not in turn on the task that polls them all.
+            let task = AbortOnDrop(tokio::spawn(work(unit)));
+            in_flight.push(async move { (unit, task.join().await) });
+        }
+        if in_flight.is_empty() && waiting.is_empty() {
+            return out;
+        }
+        let next_due = waiting.iter().map(|(at, _)| *at).min();
+        tokio::select! {
+            Some((unit, attempt)) = in_flight.next(), if !in_flight.is_empty() => match attempt {
+                Some(Attempt::Finished(t)) => out.push((unit, t)),
+                Some(Attempt::Busy(after)) => {
+                    let after = after.min(lease / 3).max(Duration::from_millis(200));
+                    waiting.push((tokio::time::Instant::now() + after, unit));
+                }
+                // The runtime is shutting down: the unit is simply not done.
+                None => {}
+            },
+            () = sleep_until(next_due), if next_due.is_some() => {
+                let now = tokio::time::Instant::now();
+                let (due, later): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|(at, _)| *at <= now);
+                waiting = later;
+                queue.extend(due.into_iter().map(|(_, u)| u));
+            }
         }
     }
-    Ok(())
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    /// The task's output; `None` when it was cancelled. A panic in it goes on here.
+    async fn join(mut self) -> Option<T> {
+        match (&mut self.0).await {
+            Ok(t) => Some(t),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => None,
+        }
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One attempt at archiving `unit`: claim it, check under the claim that it
+/// is still unfinished, clean up after crashed attempts, write it, release.
+async fn archive_unit(
+    ctx: &UnitContext,
+    claims: &Claims,
+    unit: Unit,
+) -> Attempt<Result<Done, UnitError>> {
+    let claim = match claims.acquire(&unit, "archive").await {
+        Ok(Acquired::Owned(claim)) => claim,
+        Ok(Acquired::Busy(busy)) => {
+            debug!(
+                "{} {} is claimed by {} for {:?} more; looking again later",
+                unit.cdr_type,
+                unit.window,
+                busy.owner.map_or("another run".into(), |o| o.to_string()),
+                busy.expires_in
+            );
+            return Attempt::Busy(busy.expires_in);
+        }
+        Err(e) => return Attempt::Finished(Err(e.into())),
+    };
+    let result = async {
+        let dest = ctx.dest.as_ref();
+        if ledger::read(dest, unit.cdr_type, &unit.window)
+            .await?
+            .is_some()
+        {
+            return Ok(Done::Elsewhere);
+        }
+        let removed = clean_leftovers(dest, &unit).await?;
+        if removed > 0 {
+            debug!(
+                "{} {}: removed {removed} unfinished uploads of earlier attempts",
+                unit.cdr_type, unit.window
+            );
+        }
+        let job = UnitJob {
+            unit,
+            generation: 0,
+            claim: &claim,
+            ledger: Precondition::Absent,
+            at_least: None,
+        };
+        match run_unit(ctx, job).await {
+            Ok(entry) => Ok(Done::Here(entry.records, entry.files.len())),
+            Err(UnitError::FinishedElsewhere) => Ok(Done::Elsewhere),
+            Err(e) => Err(e),
+        }
+    }
+    .await;
+    claim.release().await;
+    Attempt::Finished(result)
+}
+
+/// Finishes the replacements that crashed runs left recorded, each under its
+/// unit's claim (one held by a live run is that run's business).
+async fn recover_replacements(
+    dest: &dyn Destination,
+    claims: &Claims,
+) -> Result<u64, ArchiveError> {
+    let mut n = 0;
+    for r in ledger::read_replacements(dest).await? {
+        let Some(window) = r.window() else {
+            continue;
+        };
+        let unit = Unit {
+            cdr_type: r.cdr_type,
+            window,
+        };
+        let Acquired::Owned(claim) = claims.acquire(&unit, "replace").await? else {
+            continue;
+        };
+        // Under the claim: the record may be gone meanwhile.
+        let still = ledger::read_replacements(dest)
+            .await?
+            .into_iter()
+            .any(|x| x.cdr_type == r.cdr_type && x.window() == Some(window));
+        let result = if still {
+            rescan::recover(dest, &claim, &r).await
+        } else {
+            Ok(false)
+        };
+        claim.release().await;
+        match result {
+            Ok(true) => n += 1,
+            Ok(false) => {}
+            Err(e) => warn!(
+                "{} {}: could not finish an interrupted replacement ({e}); a later run will",
+                r.cdr_type, window
+            ),
+        }
+    }
+    Ok(n)
+}
+
+/// What a rescan (or redo) did to one window.
+enum Rescanned {
+    Unchanged,
+    Replaced(rescan::Replaced),
+    NotFinished,
 }
 
 /// Checks (or, with `--redo`, replaces) the windows that were finished before
-/// this run and lie in `range`.
+/// this run and lie in `range`, each under its claim.
 async fn rescan_phase(
     plan: &ArchivePlan,
     ctx: &UnitContext,
+    claims: &Arc<Claims>,
     finished: &BTreeMap<CdrType, BTreeSet<Window>>,
     range: Window,
     failed: &mut Vec<FailedUnit>,
@@ -270,68 +488,63 @@ async fn rescan_phase(
         if plan.redo { "replacing" } else { "rescanning" },
         units.len()
     );
-    clean_partitions(ctx.dest.as_ref(), &units).await?;
-
-    // First every window is checked (fetches only, all at once up to
-    // --concurrency), then the changed ones are replaced: partitions at once,
-    // the windows of one partition one after the other.
-    let redo = plan.redo;
-    let mut changed: BTreeMap<String, Vec<(Unit, Box<ledger::UnitEntry>)>> = BTreeMap::new();
-    let mut checks = futures_util::stream::iter(units.into_iter().map(|unit| {
-        let ctx = ctx.clone();
-        async move { (unit, rescan::check_unit(&ctx, unit, redo).await) }
-    }))
-    .buffer_unordered(plan.concurrency);
-    while let Some((unit, result)) = checks.next().await {
+    let (redo, allow_shrink) = (plan.redo, plan.allow_shrink);
+    let outcomes = run_claimed(units, plan.concurrency, claims.lease(), |unit| {
+        let (ctx, claims) = (ctx.clone(), claims.clone());
+        async move { rescan_unit(&ctx, &claims, unit, redo, allow_shrink).await }
+    })
+    .await;
+    for (unit, result) in outcomes {
+        let t = summary.of(unit.cdr_type);
         match result {
-            Ok(Check::Unchanged) => summary.of(unit.cdr_type).checked += 1,
-            Ok(Check::Changed(entry)) => changed
-                .entry(layout::partition(unit.cdr_type, &unit.window))
-                .or_default()
-                .push((unit, entry)),
-            Ok(Check::NotFinished) => {}
+            Ok(Rescanned::Unchanged) => t.checked += 1,
+            Ok(Rescanned::NotFinished) => {}
+            Ok(Rescanned::Replaced(r)) => {
+                t.checked += 1;
+                t.changed += 1;
+                t.records_before += r.records_before;
+                t.records_after += r.records_after;
+                info!(
+                    "{} {}: replaced by generation {} ({} -> {} records)",
+                    unit.cdr_type, unit.window, r.generation, r.records_before, r.records_after
+                );
+            }
             Err(e) => {
-                summary.of(unit.cdr_type).failed += 1;
+                t.checked += 1;
+                t.failed += 1;
                 warn!("{} {} rescan failed: {e}", unit.cdr_type, unit.window);
                 failed.push(failed_unit(&unit, e.to_string()));
             }
         }
     }
-    drop(checks);
-    let mut replacements = futures_util::stream::iter(changed.into_values().map(|group| {
-        let ctx = ctx.clone();
-        async move {
-            let mut out = Vec::with_capacity(group.len());
-            for (unit, entry) in group {
-                out.push((unit, rescan::replace(&ctx, unit, &entry).await));
-            }
-            out
-        }
-    }))
-    .buffer_unordered(plan.concurrency);
-    while let Some(group) = replacements.next().await {
-        for (unit, result) in group {
-            let t = summary.of(unit.cdr_type);
-            t.checked += 1;
-            match result {
-                Ok(r) => {
-                    t.changed += 1;
-                    t.records_before += r.records_before;
-                    t.records_after += r.records_after;
-                    info!(
-                        "{} {}: replaced by generation {} ({} -> {} records)",
-                        unit.cdr_type, unit.window, r.generation, r.records_before, r.records_after
-                    );
-                }
-                Err(e) => {
-                    t.failed += 1;
-                    warn!("{} {} replacement failed: {e}", unit.cdr_type, unit.window);
-                    failed.push(failed_unit(&unit, e.to_string()));
-                }
-            }
-        }
-    }
     Ok(summary)
+}
+
+async fn rescan_unit(
+    ctx: &UnitContext,
+    claims: &Claims,
+    unit: Unit,
+    redo: bool,
+    allow_shrink: bool,
+) -> Attempt<Result<Rescanned, RescanError>> {
+    let claim = match claims.acquire(&unit, "replace").await {
+        Ok(Acquired::Owned(claim)) => claim,
+        Ok(Acquired::Busy(busy)) => return Attempt::Busy(busy.expires_in),
+        Err(e) => return Attempt::Finished(Err(e.into())),
+    };
+    let result = async {
+        let (entry, version) = match rescan::check_unit(ctx, unit, redo, allow_shrink).await? {
+            Check::Unchanged => return Ok(Rescanned::Unchanged),
+            Check::NotFinished => return Ok(Rescanned::NotFinished),
+            Check::Changed(entry, version) => (entry, version),
+        };
+        clean_leftovers(ctx.dest.as_ref(), &unit).await?;
+        let replaced = rescan::replace(ctx, &claim, unit, &entry, version, allow_shrink).await?;
+        Ok(Rescanned::Replaced(replaced))
+    }
+    .await;
+    claim.release().await;
+    Attempt::Finished(result)
 }
 
 fn failed_unit(unit: &Unit, error: String) -> FailedUnit {

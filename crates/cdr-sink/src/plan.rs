@@ -91,6 +91,29 @@ impl Default for RollPolicy {
     }
 }
 
+/// What to do with records of union members this version cannot store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnUnknown {
+    /// The unit fails, naming the member: a later version can fetch it.
+    #[default]
+    Fail,
+    /// Archive the rest and count the skipped records in the ledger.
+    Skip,
+}
+
+impl OnUnknown {
+    /// Parses `--on-unknown`.
+    pub fn parse(s: &str) -> Result<OnUnknown, PlanError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "fail" => Ok(OnUnknown::Fail),
+            "skip" => Ok(OnUnknown::Skip),
+            _ => Err(PlanError::new(format!(
+                "--on-unknown `{s}` is unknown: use fail or skip"
+            ))),
+        }
+    }
+}
+
 /// One unit of work: one type over one window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Unit {
@@ -131,7 +154,18 @@ pub struct RawArchive {
     pub rescan: Option<String>,
     /// `--redo`: replace the files of every finished window of the range.
     pub redo: bool,
+    /// `--lease`; empty for the default.
+    pub lease: String,
+    /// `--on-unknown`; empty for the default (fail).
+    pub on_unknown: String,
+    /// `--allow-shrink`: a replacement may leave a window with fewer records.
+    pub allow_shrink: bool,
+    /// `--keep-replaced`; empty for the default.
+    pub keep_replaced: String,
 }
+
+/// The default `--keep-replaced`: how long replaced files are kept.
+pub const DEFAULT_KEEP_REPLACED: &str = "7d";
 
 /// The default `--settle`: records younger than this are left for a later run.
 pub const DEFAULT_SETTLE: &str = "15m";
@@ -170,6 +204,16 @@ pub struct ArchivePlan {
     pub rescan: Option<TimeDelta>,
     /// `--redo`: every finished window of the range gets its files replaced.
     pub redo: bool,
+    /// `--settle`: windows ending after now - settle are left for a later run.
+    pub settle: TimeDelta,
+    /// `--lease`: how long a claim on a unit lasts without renewal.
+    pub lease: std::time::Duration,
+    /// `--on-unknown`.
+    pub on_unknown: OnUnknown,
+    /// `--allow-shrink`.
+    pub allow_shrink: bool,
+    /// `--keep-replaced`: how long replaced files are kept before removal.
+    pub keep_replaced: TimeDelta,
 }
 
 /// Parses a duration flag such as `15m`, `2h`, `1d` or `0s` (s, m, h or d).
@@ -273,6 +317,34 @@ impl ArchivePlan {
                 "--redo replaces every finished window of the range, --rescan only changed ones: give one of them",
             ));
         }
+        let settle_text = if given(&raw.settle) {
+            raw.settle.as_str()
+        } else {
+            DEFAULT_SETTLE
+        };
+        let settle = parse_duration("--settle", settle_text, true)?;
+        let lease = if given(&raw.lease) {
+            parse_duration("--lease", &raw.lease, false)?
+        } else {
+            TimeDelta::from_std(crate::claim::DEFAULT_LEASE).unwrap_or(TimeDelta::minutes(5))
+        };
+        let min_lease = crate::claim::MIN_LEASE.as_secs() as i64;
+        if lease.num_seconds() < min_lease {
+            return Err(PlanError::new(format!(
+                "--lease {} is too short: use at least {min_lease}s (a claim is renewed every third of it)",
+                raw.lease.trim()
+            )));
+        }
+        let keep_replaced = parse_duration(
+            "--keep-replaced",
+            if given(&raw.keep_replaced) {
+                &raw.keep_replaced
+            } else {
+                DEFAULT_KEEP_REPLACED
+            },
+            true,
+        )?;
+        let on_unknown = OnUnknown::parse(&raw.on_unknown)?;
         let mut out = ArchivePlan {
             types,
             start: now,
@@ -288,6 +360,11 @@ impl ArchivePlan {
             incremental: None,
             rescan,
             redo: raw.redo,
+            settle,
+            lease: lease.to_std().unwrap_or(crate::claim::DEFAULT_LEASE),
+            on_unknown,
+            allow_shrink: raw.allow_shrink,
+            keep_replaced,
         };
         if raw.incremental {
             if raw.redo {
@@ -295,12 +372,6 @@ impl ArchivePlan {
                     "--redo needs a fixed range: give --start and --end instead of --incremental",
                 ));
             }
-            let settle_text = if given(&raw.settle) {
-                raw.settle.as_str()
-            } else {
-                DEFAULT_SETTLE
-            };
-            let settle = parse_duration("--settle", settle_text, true)?;
             if let Some(s) = start
                 && s >= now
             {
@@ -326,9 +397,25 @@ impl ArchivePlan {
                 "--end is required: give the range with --start and --end, or use --incremental to continue from the ledger",
             )
         })?;
-        let p = plan(start, end, step, now)
-            .map_err(|e| PlanError::new(format!("--start/--end: {e}")))?;
+        if start >= now {
+            return Err(PlanError::new(format!(
+                "--start {} is in the future: give a start before now",
+                raw.start.trim()
+            )));
+        }
+        // Only windows that ended at least `settle` ago are archived (and so
+        // recorded as finished): a later end is cut at the last window
+        // boundary before now - settle, where the same command run again
+        // later continues.
+        let settled = step.floor(now - settle);
         out.start = start;
+        if start >= settled {
+            out.end = start;
+            out.clamped_from = Some(end);
+            return Ok(out);
+        }
+        let p = plan(start, end, step, settled)
+            .map_err(|e| PlanError::new(format!("--start/--end: {e}")))?;
         out.end = p.end;
         out.clamped_from = p.clamped.then_some(end);
         out.units = units_of(&out.types, &p.windows);
@@ -490,14 +577,73 @@ mod tests {
     }
 
     #[test]
-    fn end_in_the_future_is_clamped() {
+    fn an_end_that_has_not_settled_is_cut_at_a_window_boundary() {
         let mut r = raw();
         r.end = "2026-12-01T00:00:00Z".into();
-        r.start = "2026-11-26T22:30:00Z".into();
+        r.start = "2026-11-26T21:30:00Z".into();
+        // now - 15m = 23:45: the last settled window ends at 23:00.
         let p = ArchivePlan::new(&r, now()).unwrap();
-        assert_eq!(p.end, now());
-        assert!(p.clamped_from.is_some());
-        assert_eq!(p.units.len(), 4); // 22:30-23:00, 23:00-00:00, for two types
+        assert_eq!(p.end, t("2026-11-26T23:00:00Z"));
+        assert_eq!(p.clamped_from, Some(t("2026-12-01T00:00:00Z")));
+        assert_eq!(p.units.len(), 4); // 21:30-22:00, 22:00-23:00, for two types
+        // A past end inside the settle time is cut too.
+        r.end = "2026-11-26T23:50:00Z".into();
+        let p = ArchivePlan::new(&r, now()).unwrap();
+        assert_eq!(p.end, t("2026-11-26T23:00:00Z"));
+        // With --settle 0s, the cut is at now's window boundary.
+        r.settle = "0s".into();
+        let p = ArchivePlan::new(&r, now()).unwrap();
+        assert_eq!(p.end, t("2026-11-26T23:50:00Z"));
+        assert_eq!(p.clamped_from, None);
+    }
+
+    #[test]
+    fn a_range_that_has_not_settled_at_all_plans_nothing() {
+        let mut r = raw();
+        r.start = "2026-11-26T23:10:00Z".into();
+        r.end = "2026-11-27T01:00:00Z".into();
+        let p = ArchivePlan::new(&r, now()).unwrap();
+        assert!(p.units.is_empty());
+        assert_eq!(p.end, p.start);
+        r.start = "2026-11-27T00:10:00Z".into();
+        let e = ArchivePlan::new(&r, now()).unwrap_err().to_string();
+        assert!(e.contains("in the future"), "{e}");
+    }
+
+    #[test]
+    fn the_same_command_later_continues_for_any_window() {
+        // Runs of one command at many instants, across window boundaries:
+        // their windows never overlap, and together they cover the range.
+        for window in ["15m", "1h", "6h", "1d"] {
+            let mut r = raw();
+            r.start = "2026-11-20T00:00:00Z".into();
+            r.end = "2026-12-30T00:00:00Z".into();
+            r.window = window.into();
+            let mut done: BTreeSet<Window> = BTreeSet::new();
+            let mut at = t("2026-11-22T00:07:00Z");
+            while at < t("2026-11-25T00:00:00Z") {
+                let p = ArchivePlan::new(&r, at).unwrap();
+                for u in p.units.iter().filter(|u| u.cdr_type == CdrType::Sms) {
+                    assert!(u.window.end() <= at - TimeDelta::minutes(15));
+                    if !done.contains(&u.window) {
+                        assert!(
+                            done.iter().all(|d| d.end() <= u.window.start()
+                                || u.window.end() <= d.start()),
+                            "{window}: {} overlaps an earlier run's window",
+                            u.window
+                        );
+                        done.insert(u.window);
+                    }
+                }
+                at += TimeDelta::minutes(37);
+            }
+            let mut cur = t("2026-11-20T00:00:00Z");
+            for w in &done {
+                assert_eq!(w.start(), cur, "{window}: a hole before {w}");
+                cur = w.end();
+            }
+            assert!(cur >= t("2026-11-24T23:00:00Z") - TimeDelta::days(1));
+        }
     }
 
     #[test]

@@ -21,12 +21,35 @@ pub struct TypeCounters {
     pub files: AtomicU64,
     pub bytes: AtomicU64,
     pub skipped_members: AtomicU64,
+    /// Skipped elements per union member name.
+    pub unknown_members: std::sync::Mutex<BTreeMap<String, u64>>,
+    /// Units that another run finished while this one waited for them.
+    pub units_elsewhere: AtomicU64,
     pub retries: AtomicU64,
     /// Milliseconds from the start of the run to the last unit that ended.
     pub last_end_ms: AtomicU64,
     /// Nanoseconds of windows finished (for the ETA).
     pub window_nanos_done: AtomicU64,
     pub window_nanos_total: AtomicU64,
+}
+
+impl TypeCounters {
+    /// Counts `n` skipped elements of union member `name`.
+    pub fn note_unknown(&self, name: &str, n: u64) {
+        let mut m = self
+            .unknown_members
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *m.entry(name.to_string()).or_default() += n;
+    }
+
+    /// Skipped elements per union member name.
+    pub fn unknown_members(&self) -> BTreeMap<String, u64> {
+        self.unknown_members
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// Counters of every type in a run.
@@ -67,7 +90,9 @@ impl Progress {
         self.types()
             .map(|(t, c)| {
                 let records = c.records.load(Relaxed);
-                let done = c.units_done.load(Relaxed) + c.units_skipped.load(Relaxed);
+                let done = c.units_done.load(Relaxed)
+                    + c.units_skipped.load(Relaxed)
+                    + c.units_elsewhere.load(Relaxed);
                 let total = c.units_total.load(Relaxed);
                 let frac = {
                     let tot = c.window_nanos_total.load(Relaxed) as f64;

@@ -14,14 +14,21 @@
 //! 3. the new ledger entry (generation g + 1, its files, count and hash)
 //!    replaces the old one, atomically;
 //! 4. every file of the window that the ledger entry does not list (generation
-//!    g) is deleted;
+//!    g) is moved to `_cdr_sink/replaced/<time>/`, with the old ledger entry,
+//!    and removed from there after `--keep-replaced`;
 //! 5. the replacement record is deleted.
+//!
+//! All of it happens under the unit's claim, and the new ledger entry replaces
+//! exactly the entry read under that claim (a compare-and-swap). A replacement
+//! that would leave the window with fewer records than it has is refused
+//! unless the operator allows it: nothing archived is deleted on the API's
+//! word alone.
 //!
 //! A reader listing the partition between the first commit of step 2 and the
 //! end of step 4 sees both generations. After a crash anywhere in 1-5, the
 //! next `archive` run on the same output first finishes every recorded
 //! replacement ([`recover`]): it keeps exactly the files the ledger entry lists
-//! and deletes the rest, whichever generation the entry names. So exactly one
+//! and moves the rest aside, whichever generation the entry names. So exactly one
 //! generation stays visible, and a rescan that runs again finds the window
 //! unchanged (the new generation was committed) or replaces it again (the old
 //! one was kept).
@@ -32,14 +39,15 @@ use futures_util::StreamExt;
 use tracing::{debug, info, warn};
 
 use cdr_core::{CdrType, Window};
-use cdr_sink_api::{Destination, StoreError};
+use cdr_sink_api::{Destination, ObjectKey, Precondition, StoreError, Version};
 
+use crate::claim::{Claim, ClaimLost};
 use crate::content::ContentHash;
 use crate::layout;
 use crate::ledger::{self, LedgerError, Replacement, UnitEntry};
 use crate::plan::Unit;
 use crate::source::{PageSource, SourceError};
-use crate::unit::{UnitContext, UnitError, run_unit_generation};
+use crate::unit::{UnitContext, UnitError, UnitJob, run_unit};
 
 /// Why a window could not be checked or replaced. Its finished files stay as
 /// they were (or are restored by the next run).
@@ -54,11 +62,17 @@ pub enum RescanError {
     Ledger(#[from] LedgerError),
     #[error("rescan storing: {0}")]
     Store(#[from] StoreError),
+    #[error("rescan: {0}")]
+    ClaimLost(#[from] ClaimLost),
     #[error("rescan: a {got} record came back for a {asked} query")]
     WrongKind {
         asked: CdrType,
         got: cdr_core::RecordKind,
     },
+    #[error(
+        "rescan: the API now lists {now} records where the archive holds {archived}: not replaced, so that no archived record is deleted on the API's word; pass --allow-shrink to accept the smaller answer"
+    )]
+    Shrink { archived: u64, now: u64 },
 }
 
 /// What a check of a finished window found.
@@ -67,8 +81,8 @@ pub enum Check {
     /// Count and content hash equal the ledger's: nothing to write.
     Unchanged,
     /// The window's files are to be replaced (its records changed, or
-    /// `--redo`); holds its current ledger entry.
-    Changed(Box<UnitEntry>),
+    /// `--redo`); holds its current ledger entry and that entry's version.
+    Changed(Box<UnitEntry>, Version),
     /// The window had no ledger entry any more (nothing to compare).
     NotFinished,
 }
@@ -106,12 +120,21 @@ pub async fn fetch_content(
 
 /// Checks one finished window against the API (with `redo`, only reads its
 /// ledger entry: every finished window counts as changed). Writes nothing.
-pub async fn check_unit(ctx: &UnitContext, unit: Unit, redo: bool) -> Result<Check, RescanError> {
-    let Some(entry) = ledger::read(ctx.dest.as_ref(), unit.cdr_type, &unit.window).await? else {
+/// A changed window with fewer records than archived is refused unless
+/// `allow_shrink`.
+pub async fn check_unit(
+    ctx: &UnitContext,
+    unit: Unit,
+    redo: bool,
+    allow_shrink: bool,
+) -> Result<Check, RescanError> {
+    let Some((entry, version)) =
+        ledger::read_versioned(ctx.dest.as_ref(), unit.cdr_type, &unit.window).await?
+    else {
         return Ok(Check::NotFinished);
     };
     if redo {
-        return Ok(Check::Changed(Box::new(entry)));
+        return Ok(Check::Changed(Box::new(entry), version));
     }
     let (hash, pages) = fetch_content(ctx.source.as_ref(), &unit).await?;
     ctx.progress
@@ -124,6 +147,12 @@ pub async fn check_unit(ctx: &UnitContext, unit: Unit, redo: bool) -> Result<Che
         debug!("{} {} unchanged", unit.cdr_type, unit.window);
         return Ok(Check::Unchanged);
     }
+    if hash.records() < entry.records && !allow_shrink {
+        return Err(RescanError::Shrink {
+            archived: entry.records,
+            now: hash.records(),
+        });
+    }
     info!(
         "{} {} changed ({} records archived, {} now)",
         unit.cdr_type,
@@ -131,17 +160,19 @@ pub async fn check_unit(ctx: &UnitContext, unit: Unit, redo: bool) -> Result<Che
         entry.records,
         hash.records()
     );
-    Ok(Check::Changed(Box::new(entry)))
+    Ok(Check::Changed(Box::new(entry), version))
 }
 
-/// Replaces the files of a finished unit whose ledger entry is `old` with a
-/// new generation (steps 1-5 of the module documentation). Replacements of
-/// windows in the same partition must not run at once (each lists and deletes
-/// files of the partition).
+/// Replaces the files of a finished unit whose ledger entry is `old` (of
+/// version `version`) with a new generation (steps 1-5 of the module
+/// documentation), under `claim`.
 pub async fn replace(
     ctx: &UnitContext,
+    claim: &Claim,
     unit: Unit,
     old: &UnitEntry,
+    version: Version,
+    allow_shrink: bool,
 ) -> Result<Replaced, RescanError> {
     let dest = ctx.dest.as_ref();
     let to = old.generation.saturating_add(1);
@@ -153,10 +184,18 @@ pub async fn replace(
         to_generation: to,
         started_at: chrono::Utc::now(),
     };
+    claim.check()?;
     ledger::write_replacement(dest, &record).await?;
-    match run_unit_generation(ctx, unit, to).await {
+    let job = UnitJob {
+        unit,
+        generation: to,
+        claim,
+        ledger: Precondition::Matches(version),
+        at_least: (!allow_shrink).then_some(old.records),
+    };
+    match run_unit(ctx, job).await {
         Ok(new) => {
-            keep_only_listed(dest, unit.cdr_type, &unit.window).await?;
+            keep_only_listed(dest, claim, unit.cdr_type, &unit.window, Some(old)).await?;
             ledger::delete_replacement(dest, unit.cdr_type, &unit.window).await?;
             Ok(Replaced {
                 generation: new.generation,
@@ -167,7 +206,7 @@ pub async fn replace(
         Err(e) => {
             // Keep whichever generation the ledger names now; when that fails
             // too, the replacement record makes the next run do it.
-            match keep_only_listed(dest, unit.cdr_type, &unit.window).await {
+            match keep_only_listed(dest, claim, unit.cdr_type, &unit.window, None).await {
                 Ok(_) => {
                     if let Err(d) =
                         ledger::delete_replacement(dest, unit.cdr_type, &unit.window).await
@@ -180,52 +219,107 @@ pub async fn replace(
                     unit.cdr_type, unit.window
                 ),
             }
-            Err(e.into())
+            Err(match e {
+                UnitError::Shrink { archived, now } => RescanError::Shrink { archived, now },
+                e => e.into(),
+            })
         }
     }
 }
 
-/// Deletes every data file of the unit `(t, w)` that its ledger entry does not
-/// list (all of them when it has no entry); returns how many.
+/// Moves every data file of the unit `(t, w)` that its ledger entry does not
+/// list (all of them when it has no entry) to `_cdr_sink/replaced/`, with
+/// `replaced` (the entry they belonged to) when known; returns how many.
 pub async fn keep_only_listed(
     dest: &dyn Destination,
+    claim: &Claim,
     t: CdrType,
     w: &Window,
-) -> Result<u64, LedgerError> {
+    replaced: Option<&UnitEntry>,
+) -> Result<u64, RescanError> {
     let keep: BTreeSet<String> = ledger::read(dest, t, w)
         .await?
         .map(|e| e.files.into_iter().map(|f| f.key).collect())
         .unwrap_or_default();
-    let mut deleted = 0;
-    for meta in dest.list(&layout::partition(t, w)).await? {
-        if layout::is_part_of(&meta.key, t, w) && !keep.contains(meta.key.as_str()) {
-            debug!("removing {} (not in the ledger entry)", meta.key);
-            dest.delete(&meta.key).await?;
-            deleted += 1;
-        }
+    let aside: Vec<ObjectKey> = dest
+        .list(&layout::partition(t, w))
+        .await?
+        .into_iter()
+        .filter(|m| layout::is_part_of(&m.key, t, w) && !keep.contains(m.key.as_str()))
+        .map(|m| m.key)
+        .collect();
+    if aside.is_empty() {
+        return Ok(0);
     }
-    Ok(deleted)
+    let stamp = layout::compact_instant(&chrono::DateTime::from(dest.now().await?));
+    if let Some(entry) = replaced {
+        let key = layout::ledger_key(t, w)
+            .and_then(|k| layout::replaced_key(&stamp, &k))
+            .map_err(StoreError::from)?;
+        let body = serde_json::to_vec_pretty(entry).unwrap_or_default();
+        claim.check()?;
+        dest.put(&key, body.into(), "application/json").await?;
+    }
+    for key in &aside {
+        claim.check()?;
+        debug!("moving {key} aside (not in the ledger entry)");
+        let to = layout::replaced_key(&stamp, key).map_err(StoreError::from)?;
+        dest.rename(key, &to).await?;
+    }
+    Ok(aside.len() as u64)
 }
 
-/// Finishes every replacement a crashed run left recorded, of any type: keeps
-/// exactly the files each window's ledger entry lists. Must run before any
-/// upload starts (it removes incomplete uploads of those partitions).
-/// Returns how many replacements were finished.
-pub async fn recover(dest: &dyn Destination) -> Result<u64, LedgerError> {
+/// Removes what earlier replacements moved aside more than `keep` ago (by the
+/// store's clock); returns how many objects went.
+pub async fn remove_old_replaced(
+    dest: &dyn Destination,
+    keep: chrono::TimeDelta,
+) -> Result<u64, StoreError> {
+    let listed = dest.list(&layout::replaced_prefix()).await?;
+    if listed.is_empty() {
+        return Ok(0);
+    }
+    let now: chrono::DateTime<chrono::Utc> = dest.now().await?.into();
     let mut n = 0;
-    for r in ledger::read_replacements(dest).await? {
-        let Some(w) = r.window() else {
+    for meta in listed {
+        let Some(at) = layout::replaced_at(&meta.key) else {
             continue;
         };
-        dest.clean_incomplete(&layout::partition(r.cdr_type, &w))
-            .await?;
-        let removed = keep_only_listed(dest, r.cdr_type, &w).await?;
-        ledger::delete_replacement(dest, r.cdr_type, &w).await?;
-        info!(
-            "finished an interrupted replacement of {} {} ({removed} files removed)",
-            r.cdr_type, w
-        );
-        n += 1;
+        if now - at >= keep {
+            dest.delete(&meta.key).await?;
+            n += 1;
+        }
+    }
+    if n > 0 {
+        info!("removed {n} replaced files older than --keep-replaced");
     }
     Ok(n)
+}
+
+/// Finishes a replacement a crashed run left recorded for the unit `(t, w)`,
+/// under its claim: keeps exactly the files the ledger entry lists.
+pub async fn recover(
+    dest: &dyn Destination,
+    claim: &Claim,
+    r: &Replacement,
+) -> Result<bool, RescanError> {
+    let Some(w) = r.window() else {
+        return Ok(false);
+    };
+    crate::unit::clean_leftovers(
+        dest,
+        &Unit {
+            cdr_type: r.cdr_type,
+            window: w,
+        },
+    )
+    .await?;
+    let moved = keep_only_listed(dest, claim, r.cdr_type, &w, None).await?;
+    claim.check()?;
+    ledger::delete_replacement(dest, r.cdr_type, &w).await?;
+    info!(
+        "finished an interrupted replacement of {} {} ({moved} files moved aside)",
+        r.cdr_type, w
+    );
+    Ok(true)
 }

@@ -8,11 +8,12 @@ use cdr_core::Cdr;
 
 use crate::plan::Unit;
 
-/// The known records of one page, and how many unknown union members it skipped.
+/// The known records of one page, and the elements of union members this
+/// version does not know.
 #[derive(Debug, Clone, Default)]
 pub struct PageData {
     pub records: Vec<Cdr>,
-    pub skipped: u64,
+    pub unknown: Vec<cdr_core::UnknownMember>,
     /// Requests retried while fetching this page.
     pub retries: u64,
 }

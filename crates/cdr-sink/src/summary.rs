@@ -22,7 +22,30 @@ pub struct TypeSummary {
     pub units_skipped: u64,
     pub units_failed: u64,
     pub skipped_members: u64,
+    /// Skipped elements per union member name (`--on-unknown skip`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unknown_members: BTreeMap<String, u64>,
+    /// Units of the plan that another run finished while this one ran.
+    pub units_elsewhere: u64,
     pub duration_ms: u64,
+}
+
+/// A unit, named in a summary.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct UnitRef {
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub cdr_type: String,
+}
+
+impl UnitRef {
+    pub fn of(unit: &crate::plan::Unit) -> UnitRef {
+        UnitRef {
+            window_start: unit.window.start(),
+            window_end: unit.window.end(),
+            cdr_type: unit.cdr_type.as_str().to_string(),
+        }
+    }
 }
 
 /// A unit that did not finish.
@@ -102,6 +125,13 @@ pub struct Summary {
     pub duration_ms: u64,
     /// Whether the range came from the ledger (`--incremental`).
     pub incremental: bool,
+    /// The `--end` asked for, when the run stopped earlier because the rest
+    /// has not settled yet (the same command continues from `end` later).
+    pub cut_from: Option<DateTime<Utc>>,
+    /// This run's id in the claims it held.
+    pub run_id: String,
+    /// Units of the plan that other runs on the same output finished.
+    pub left_to_others: Vec<UnitRef>,
     /// Replacements interrupted by an earlier run that this run finished.
     pub recovered_replacements: u64,
     /// Records, files, bytes and pages count what this run fetched and wrote,
@@ -138,6 +168,8 @@ impl Summary {
                         units_skipped: c.units_skipped.load(Relaxed),
                         units_failed: c.units_failed.load(Relaxed),
                         skipped_members: c.skipped_members.load(Relaxed),
+                        unknown_members: c.unknown_members(),
+                        units_elsewhere: c.units_elsewhere.load(Relaxed),
                         duration_ms: c.last_end_ms.load(Relaxed),
                     },
                 )
@@ -151,6 +183,9 @@ impl Summary {
             end,
             duration_ms: progress.started.elapsed().as_millis() as u64,
             incremental: false,
+            cut_from: None,
+            run_id: String::new(),
+            left_to_others: Vec::new(),
             recovered_replacements: 0,
             types,
             rescan: None,
@@ -181,7 +216,14 @@ fn human_bytes(b: u64) -> String {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.incremental && self.start >= self.end {
+        if !self.incremental && self.start >= self.end {
+            writeln!(
+                f,
+                "nothing has settled yet: the range starts at {} and windows are archived once they ended at least --settle ago (checked in {})",
+                cdr_core::format_datetime(&self.start),
+                format_duration(std::time::Duration::from_millis(self.duration_ms))
+            )?;
+        } else if self.incremental && self.start >= self.end {
             writeln!(
                 f,
                 "nothing new to archive: {} is finished up to {} (checked in {})",
@@ -217,6 +259,16 @@ impl fmt::Display for Summary {
             "units done/skip/fail",
             "duration"
         )?;
+        if let Some(asked) = self.cut_from
+            && self.start < self.end
+        {
+            writeln!(
+                f,
+                "stopped at {} instead of --end {}: later windows have not settled yet; run the same command again later to continue",
+                cdr_core::format_datetime(&self.end),
+                cdr_core::format_datetime(&asked)
+            )?;
+        }
         for (t, s) in &self.types {
             writeln!(
                 f,
@@ -229,6 +281,22 @@ impl fmt::Display for Summary {
                 group(s.retries),
                 format!("{}/{}/{}", s.units_done, s.units_skipped, s.units_failed),
                 format_duration(std::time::Duration::from_millis(s.duration_ms)),
+            )?;
+        }
+        for (t, s) in &self.types {
+            for (member, n) in &s.unknown_members {
+                writeln!(
+                    f,
+                    "{t}: skipped {n} records of union member {member} (--on-unknown skip; counted in the ledger)"
+                )?;
+            }
+        }
+        let elsewhere: u64 = self.types.values().map(|s| s.units_elsewhere).sum();
+        if elsewhere > 0 {
+            writeln!(
+                f,
+                "{elsewhere} units were finished by other runs on {} (listed in --summary-json)",
+                self.output
             )?;
         }
         if let Some(r) = &self.rescan {

@@ -61,7 +61,7 @@ impl PageSource for TransportSource {
                 let now = stats_client.stats().retries;
                 let retries = now.saturating_sub(seen.fetch_max(now, Relaxed));
                 page.map(|p| PageData {
-                    skipped: p.unknown.len() as u64,
+                    unknown: p.unknown,
                     records: p.records,
                     retries,
                 })

@@ -1,15 +1,23 @@
 //! One unit of work (one type over one window): stream its pages into files,
 //! commit the files, then write its ledger entry.
 //!
-//! Exactly once rests on three rules:
+//! Exactly once rests on four rules:
 //! 1. every file of the unit stays an uncommitted upload (hidden temporary file,
 //!    or incomplete multipart upload) until the last page has been fetched and
 //!    encoded; then they are committed in order;
-//! 2. the ledger entry is written after the last commit, and only a unit with a
-//!    ledger entry is finished;
+//! 2. the ledger entry is written after the last commit, conditionally
+//!    (create-only for a first archive, a compare-and-swap on the entry that
+//!    is replaced), and only a unit with a ledger entry is finished;
 //! 3. before a unit is (re)done, every visible file of that unit left by an
 //!    earlier attempt that crashed between commits is deleted, and names are a
-//!    pure function of the unit, so nothing stale survives.
+//!    pure function of the unit, so nothing stale survives;
+//! 4. all of it happens under the unit's [`Claim`], checked before every step
+//!    that cannot be undone, so no two runs work on one unit at once.
+//!
+//! Nothing is dropped silently: records of a union member this version cannot
+//! store fail the unit (or, with `--on-unknown skip`, are counted in the
+//! ledger), and a value that cannot be stored fails it too (or, with
+//! `--on-bad-record quarantine`, goes to a quarantine file beside the ledger).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,15 +29,19 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info_span};
 
+use std::collections::BTreeMap;
+
 use cdr_core::{Cdr, CdrType, SCHEMA_VERSION, Timestamped};
 use cdr_sink_api::{
-    ColumnSet, Destination, EncodeError, Encoder, Format, ObjectKey, StoreError, Upload,
+    ColumnSet, Destination, EncodeError, Encoder, Format, Leftovers, ObjectKey, Precondition,
+    StoreError, Upload,
 };
 
+use crate::claim::{Claim, ClaimLost};
 use crate::content::ContentHash;
 use crate::layout;
 use crate::ledger::{self, FileEntry, LedgerError, UnitEntry};
-use crate::plan::{RollPolicy, Unit};
+use crate::plan::{OnUnknown, RollPolicy, Unit};
 use crate::progress::Progress;
 use crate::source::{PageSource, SourceError};
 
@@ -50,8 +62,36 @@ pub enum UnitError {
         asked: CdrType,
         got: cdr_core::RecordKind,
     },
+    #[error("{}", unknown_message(*.cdr_type, .members))]
+    UnknownMembers {
+        cdr_type: CdrType,
+        /// Elements per union member name.
+        members: BTreeMap<String, u64>,
+    },
+    #[error(
+        "the API now lists {now} records where the archive holds {archived}: refused, so that no archived record is deleted on the API's word; pass --allow-shrink to accept the smaller answer"
+    )]
+    Shrink { archived: u64, now: u64 },
+    #[error(transparent)]
+    ClaimLost(#[from] ClaimLost),
+    #[error("another run finished this window first (its ledger entry changed); its result stands")]
+    FinishedElsewhere,
     #[error("the unit was stopped before it finished (the runtime is shutting down)")]
     Stopped,
+}
+
+fn unknown_message(t: CdrType, members: &BTreeMap<String, u64>) -> String {
+    let list: Vec<String> = members
+        .iter()
+        .map(|(name, n)| {
+            let name = if name.is_empty() { "(unnamed)" } else { name };
+            format!("{n} records of union member {name}")
+        })
+        .collect();
+    format!(
+        "`cdrs` of type {t} returned {}, which this version cannot store: upgrade cdr-sink, or pass --on-unknown skip to archive the rest and count them",
+        list.join(" and ")
+    )
 }
 
 /// What a unit writer needs; shared by every unit of a run.
@@ -64,6 +104,22 @@ pub struct UnitContext {
     pub progress: Arc<Progress>,
     /// Pages fetched ahead of the encoder (pipelining fetch with encoding).
     pub prefetch: usize,
+    /// What to do with records of union members this version cannot store.
+    pub on_unknown: OnUnknown,
+}
+
+/// One run of a unit: which generation of its files it writes, under which
+/// claim, and what its ledger entry replaces.
+pub struct UnitJob<'a> {
+    pub unit: Unit,
+    /// 0 for a window's first archive; the next one for a replacement.
+    pub generation: u32,
+    pub claim: &'a Claim,
+    /// `Absent` for a first archive; the version of the entry it replaces.
+    pub ledger: Precondition,
+    /// Refuse to finish with fewer records than this (a replacement must not
+    /// shrink a window unless the operator allows it).
+    pub at_least: Option<u64>,
 }
 
 /// A file being written: its upload stays uncommitted until the unit ends.
@@ -117,31 +173,22 @@ impl Files {
     }
 }
 
-/// Runs one unit to its ledger entry.
-pub async fn run_unit(ctx: &UnitContext, unit: Unit) -> Result<UnitEntry, UnitError> {
-    run_unit_generation(ctx, unit, 0).await
-}
-
-/// Runs one unit to its ledger entry, writing generation `generation` of its
-/// files. Generation 0 is a unit's first archive: every file of the unit left
-/// visible by an earlier attempt is removed first. A later generation replaces
-/// a finished unit's files (see [`crate::rescan`]): only files of that same
-/// generation are removed first, the finished generation stays until the new
-/// ledger entry is written.
-pub async fn run_unit_generation(
-    ctx: &UnitContext,
-    unit: Unit,
-    generation: u32,
-) -> Result<UnitEntry, UnitError> {
+/// Runs one unit to its ledger entry (see [`UnitJob`]). Generation 0 is a
+/// unit's first archive: every file of the unit left visible by an earlier
+/// attempt is removed first. A later generation replaces a finished unit's
+/// files (see [`crate::rescan`]): only files of that same generation are
+/// removed first, the finished generation stays until the new ledger entry is
+/// written.
+pub async fn run_unit(ctx: &UnitContext, job: UnitJob<'_>) -> Result<UnitEntry, UnitError> {
+    let unit = job.unit;
     let span = info_span!("unit", cdr_type = %unit.cdr_type, window = %unit.window);
-    let ctx = ctx.clone();
-    let work = async move {
+    let work = async {
         let mut files = Files {
             current: None,
             sealed: Vec::new(),
         };
-        match write_files(&ctx, &unit, generation, &mut files).await {
-            Ok(stats) => commit(&ctx, &unit, generation, files, stats).await,
+        match write_files(ctx, &job, &mut files).await {
+            Ok(stats) => commit(ctx, &job, files, stats).await,
             Err(e) => {
                 files.abort_all().await;
                 Err(e)
@@ -149,22 +196,28 @@ pub async fn run_unit_generation(
         }
     }
     .instrument(span);
-    // A task of its own: the units that run at once encode on every core,
-    // not in turn on the task that polls them all. Dropping this future (a
-    // cancelled run) stops the task, as it stopped the work when it was inline.
-    let mut task = AbortOnDrop(tokio::spawn(work));
-    match (&mut task.0).await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(UnitError::Stopped),
-    }
+    work.await
 }
 
-async fn remove_stale_files(
-    ctx: &UnitContext,
-    unit: &Unit,
-    generation: u32,
-) -> Result<(), UnitError> {
+/// Removes what crashed attempts at `unit` left unfinished: its temporary
+/// uploads, and those of its ledger entry. Only under the unit's claim (an
+/// upload of a live run would be removed with them).
+pub async fn clean_leftovers(dest: &dyn Destination, unit: &Unit) -> Result<u64, StoreError> {
+    let data = format!(
+        "{}/{}",
+        layout::partition(unit.cdr_type, &unit.window),
+        layout::part_stem(&unit.window)
+    );
+    let entry = layout::ledger_key(unit.cdr_type, &unit.window)?;
+    let mut n = 0;
+    for prefix in [data, entry.to_string()] {
+        n += dest.clean_incomplete(&Leftovers::all(prefix)).await?;
+    }
+    Ok(n)
+}
+
+async fn remove_stale_files(ctx: &UnitContext, job: &UnitJob<'_>) -> Result<(), UnitError> {
+    let (unit, generation) = (&job.unit, job.generation);
     let partition = layout::partition(unit.cdr_type, &unit.window);
     for meta in ctx.dest.list(&partition).await? {
         let stale = match layout::generation_of(&meta.key, unit.cdr_type, &unit.window) {
@@ -172,6 +225,7 @@ async fn remove_stale_files(
             None => false,
         };
         if stale {
+            job.claim.check()?;
             debug!("removing {} left by an unfinished attempt", meta.key);
             ctx.dest.delete(&meta.key).await?;
         }
@@ -183,16 +237,17 @@ async fn remove_stale_files(
 struct WriteStats {
     records: u64,
     pages: u64,
-    skipped: u64,
+    /// Elements of union members this version cannot store, per name.
+    unknown: BTreeMap<String, u64>,
     seen: Fingerprint,
 }
 
 async fn write_files(
     ctx: &UnitContext,
-    unit: &Unit,
-    generation: u32,
+    job: &UnitJob<'_>,
     files: &mut Files,
 ) -> Result<WriteStats, UnitError> {
+    let (unit, generation) = (&job.unit, job.generation);
     let counters = ctx.progress.of(unit.cdr_type);
     let kind = unit.cdr_type.record_kind();
     // Fetch in a task of its own, so that the next pages are fetched and
@@ -210,17 +265,37 @@ async fn write_files(
     });
     let _abort_fetcher = AbortOnDrop(fetcher);
     // The first request is on its way while the partition is cleaned up.
-    remove_stale_files(ctx, unit, generation).await?;
+    remove_stale_files(ctx, job).await?;
     let mut seen = Fingerprint::default();
 
     let mut stats = WriteStats::default();
     while let Some(page) = rx.recv().await {
         let page = page?;
         stats.pages += 1;
-        stats.skipped += page.skipped;
         counters.pages.fetch_add(1, Relaxed);
-        counters.skipped_members.fetch_add(page.skipped, Relaxed);
         counters.retries.fetch_add(page.retries, Relaxed);
+        if !page.unknown.is_empty() {
+            for member in &page.unknown {
+                *stats.unknown.entry(member.typename.clone()).or_default() += 1;
+            }
+            if ctx.on_unknown == OnUnknown::Fail && files.current.is_some() {
+                // The unit fails: free its files now, count to the end for
+                // the message.
+                std::mem::replace(
+                    files,
+                    Files {
+                        current: None,
+                        sealed: Vec::new(),
+                    },
+                )
+                .abort_all()
+                .await;
+            }
+        }
+        if ctx.on_unknown == OnUnknown::Fail && !stats.unknown.is_empty() {
+            ctx.source.recycle(page.records);
+            continue;
+        }
         if page.records.is_empty() {
             continue;
         }
@@ -285,6 +360,16 @@ async fn write_files(
                 sealed.upload.finish_writes().await?;
             }
         }
+    }
+    if ctx.on_unknown == OnUnknown::Fail && !stats.unknown.is_empty() {
+        return Err(UnitError::UnknownMembers {
+            cdr_type: unit.cdr_type,
+            members: stats.unknown,
+        });
+    }
+    for (name, n) in &stats.unknown {
+        counters.skipped_members.fetch_add(*n, Relaxed);
+        counters.note_unknown(name, *n);
     }
     seal_current(files).await?;
     stats.seen = seen;
@@ -409,18 +494,34 @@ async fn seal_current(files: &mut Files) -> Result<(), UnitError> {
 
 async fn commit(
     ctx: &UnitContext,
-    unit: &Unit,
-    generation: u32,
+    job: &UnitJob<'_>,
     files: Files,
     stats: WriteStats,
 ) -> Result<UnitEntry, UnitError> {
+    let unit = &job.unit;
+    if let Some(archived) = job.at_least
+        && stats.records < archived
+    {
+        files.abort_all().await;
+        return Err(UnitError::Shrink {
+            archived,
+            now: stats.records,
+        });
+    }
     let counters = ctx.progress.of(unit.cdr_type);
     let mut entries = Vec::with_capacity(files.sealed.len());
     let mut sealed = files.sealed.into_iter();
     while let Some(f) = sealed.next() {
         let key = f.key.clone();
         let sha256 = hex(&f.hasher.finalize());
-        match f.upload.commit().await {
+        let committed = match job.claim.check() {
+            Ok(()) => f.upload.commit().await.map_err(UnitError::from),
+            Err(lost) => {
+                let _ = f.upload.abort().await;
+                Err(lost.into())
+            }
+        };
+        match committed {
             Ok(meta) => {
                 counters.files.fetch_add(1, Relaxed);
                 counters.bytes.fetch_add(meta.size, Relaxed);
@@ -435,10 +536,11 @@ async fn commit(
                 for rest in sealed {
                     let _ = rest.upload.abort().await;
                 }
-                return Err(e.into());
+                return Err(e);
             }
         }
     }
+    let skipped = stats.unknown.values().sum();
     let entry = UnitEntry {
         ledger_version: ledger::LEDGER_VERSION,
         cdr_type: unit.cdr_type,
@@ -446,18 +548,25 @@ async fn commit(
         window_end: unit.window.end(),
         records: stats.records,
         pages: stats.pages,
-        skipped: stats.skipped,
+        skipped,
+        skipped_members: stats.unknown,
         min_datetime: stats.seen.min,
         max_datetime: stats.seen.max,
         format: ctx.format.name().to_string(),
         schema_version: SCHEMA_VERSION,
         files: entries,
         finished_at: Utc::now(),
-        generation,
+        generation: job.generation,
         content_hash: Some(stats.seen.content.hex()),
     };
-    ledger::write(ctx.dest.as_ref(), &entry).await?;
-    Ok(entry)
+    job.claim.check()?;
+    match ledger::write(ctx.dest.as_ref(), &entry, &job.ledger).await {
+        Ok(_) => Ok(entry),
+        Err(LedgerError::Store(e)) if e.is_precondition_failed() => {
+            Err(UnitError::FinishedElsewhere)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);

@@ -78,7 +78,7 @@ async fn parquet_archive_equals_the_ground_truth_and_reruns_skip() {
     assert!(all.iter().all(|f| !f.contains(".cdr-tmp")), "{all:?}");
     assert_eq!(
         all.iter()
-            .filter(|f| f.starts_with("_cdr_sink/ledger/"))
+            .filter(|f| f.starts_with("_cdr_sink/ledger/") && f.ends_with(".json"))
             .count(),
         16
     );

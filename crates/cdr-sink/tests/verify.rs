@@ -114,7 +114,13 @@ async fn archive_and_damage(sim: &cdr_sim::SimHandle, dest: Arc<dyn Destination>
     // 06:00 VOICE: the ledger's row count is wrong.
     let mut e = entry(d, CdrType::Voice, 6).await;
     e.files[0].rows += 1;
-    ledger::write(d, &e).await.unwrap();
+    let (_, version) = ledger::read_versioned(d, CdrType::Voice, &hour(6))
+        .await
+        .unwrap()
+        .unwrap();
+    ledger::write(d, &e, &cdr_sink_api::Precondition::Matches(version))
+        .await
+        .unwrap();
     // A file no cdr-sink run wrote.
     put(
         d,

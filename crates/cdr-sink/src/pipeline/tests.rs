@@ -10,7 +10,10 @@ use bytes::Bytes;
 use chrono::TimeDelta;
 
 use cdr_core::{Cdr, MessageCdr, RecordKind, Timestamped, format_datetime, parse_datetime};
-use cdr_sink_api::{ByteStream, ColumnSet, EncodeError, Encoder, ObjectKey, ObjectMeta, Upload};
+use cdr_sink_api::{
+    ByteStream, ColumnSet, EncodeError, Encoder, Leftovers, ObjectKey, ObjectMeta, Precondition,
+    Upload, Version, Versioned,
+};
 use cdr_sink_local::LocalDir;
 
 use super::*;
@@ -138,7 +141,7 @@ impl PageSource for Memory {
             .map(|c| {
                 Ok(PageData {
                     records: c.to_vec(),
-                    skipped: 0,
+                    unknown: Vec::new(),
                     retries: 1,
                 })
             })
@@ -220,8 +223,26 @@ impl Destination for FlakyDir {
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         self.inner.delete(key).await
     }
-    async fn clean_incomplete(&self, prefix: &str) -> Result<u64, StoreError> {
-        self.inner.clean_incomplete(prefix).await
+    async fn clean_incomplete(&self, which: &Leftovers) -> Result<u64, StoreError> {
+        self.inner.clean_incomplete(which).await
+    }
+    async fn put_if(
+        &self,
+        key: &ObjectKey,
+        body: Bytes,
+        ct: &str,
+        precondition: &Precondition,
+    ) -> Result<Version, StoreError> {
+        self.inner.put_if(key, body, ct, precondition).await
+    }
+    async fn get_versioned(&self, key: &ObjectKey) -> Result<Option<Versioned>, StoreError> {
+        self.inner.get_versioned(key).await
+    }
+    async fn delete_if(&self, key: &ObjectKey, version: &Version) -> Result<(), StoreError> {
+        self.inner.delete_if(key, version).await
+    }
+    async fn now(&self) -> Result<std::time::SystemTime, StoreError> {
+        self.inner.now().await
     }
 }
 
@@ -252,6 +273,7 @@ fn options(roll_rows: u64) -> RunOptions {
             bytes: u64::MAX,
         },
         prefetch: 2,
+        owner: crate::claim::Owner::this_process(),
     }
 }
 
@@ -407,7 +429,7 @@ async fn a_crash_between_commits_is_repaired_by_the_rerun() {
 }
 
 #[tokio::test]
-async fn stale_files_of_a_crashed_attempt_are_removed() {
+async fn stale_files_of_a_crashed_attempt_are_removed_and_others_are_not() {
     let dir = tempfile::tempdir().unwrap();
     let p = plan("1h", 1);
     let src = std::sync::Arc::new(Memory::new(5, 10));
@@ -419,13 +441,22 @@ async fn stale_files_of_a_crashed_attempt_are_removed() {
         let key = layout::part_key(u.cdr_type, &u.window, n, "txt").unwrap();
         std::fs::write(dir.path().join(key.as_str()), "stale line\n").unwrap();
     }
-    std::fs::write(part.join(".part-x.txt.1-1.cdr-tmp"), "half").unwrap();
-    // And one killed while writing a ledger entry.
+    let stem = layout::part_stem(&u.window);
+    std::fs::write(part.join(format!(".{stem}00004.txt.1-1.cdr-tmp")), "half").unwrap();
+    // And one killed while writing its ledger entry.
     let ledger_dir = dir.path().join(layout::ledger_prefix(u.cdr_type));
     std::fs::create_dir_all(&ledger_dir).unwrap();
-    std::fs::write(ledger_dir.join(".x.json.1-2.cdr-tmp"), "{").unwrap();
-    // Another unit's file in the same partition must survive.
+    let entry_name = format!("{}.json", u.window.label());
+    std::fs::write(ledger_dir.join(format!(".{entry_name}.1-2.cdr-tmp")), "{").unwrap();
+    // Another unit's files in the same partition must survive: its finished
+    // file, and its upload in progress (another run may be writing it).
     std::fs::write(part.join("part-other-00000.txt"), "other\n").unwrap();
+    let live = part.join(".part-other-00001.txt.9-9.cdr-tmp");
+    std::fs::write(&live, "in progress").unwrap();
+    // A bookkeeping write is done under its directory's lock, so one found
+    // there belongs to a dead run, whichever unit it was for.
+    let dead_entry = ledger_dir.join(".other.json.9-9.cdr-tmp");
+    std::fs::write(&dead_entry, "{").unwrap();
     let s = run(
         &p,
         &src,
@@ -439,13 +470,15 @@ async fn stale_files_of_a_crashed_attempt_are_removed() {
     want.push("other".into());
     want.sort();
     assert_eq!(lines, want);
-    assert!(!names.iter().any(|n| n.ends_with(".cdr-tmp")), "{names:?}");
+    let temps: Vec<_> = names.iter().filter(|n| n.ends_with(".cdr-tmp")).collect();
+    assert_eq!(temps, [".part-other-00001.txt.9-9.cdr-tmp"], "{names:?}");
     let left: Vec<_> = std::fs::read_dir(&ledger_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".cdr-tmp"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+    assert!(live.exists());
 }
 
 #[tokio::test]

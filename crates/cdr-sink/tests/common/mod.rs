@@ -232,7 +232,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cdr_sink::{ArchivePlan, Progress, RawArchive, RunOptions, Summary, TransportSource};
-use cdr_sink_api::{ByteStream, Destination, ObjectKey, ObjectMeta, StoreError, Upload};
+use cdr_sink_api::{
+    ByteStream, Destination, Leftovers, ObjectKey, ObjectMeta, Precondition, StoreError, Upload,
+    Version, Versioned,
+};
 
 /// A client of the simulator's basic user that retries quickly.
 pub fn client(sim: &SimHandle) -> cdr_transport::Client {
@@ -501,8 +504,103 @@ impl Destination for Dying {
         mutate(&self.mutations, &self.dead, self.die_at)?;
         self.inner.delete(key).await
     }
-    async fn clean_incomplete(&self, prefix: &str) -> Result<u64, StoreError> {
+    async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StoreError> {
+        mutate(&self.mutations, &self.dead, self.die_at)?;
+        self.inner.rename(from, to).await
+    }
+    async fn clean_incomplete(&self, which: &Leftovers) -> Result<u64, StoreError> {
+        mutate(&self.mutations, &self.dead, self.die_at)?;
+        self.inner.clean_incomplete(which).await
+    }
+    async fn put_if(
+        &self,
+        key: &ObjectKey,
+        body: bytes::Bytes,
+        ct: &str,
+        precondition: &Precondition,
+    ) -> Result<Version, StoreError> {
+        mutate(&self.mutations, &self.dead, self.die_at)?;
+        self.inner.put_if(key, body, ct, precondition).await
+    }
+    async fn get_versioned(&self, key: &ObjectKey) -> Result<Option<Versioned>, StoreError> {
         alive(&self.dead)?;
-        self.inner.clean_incomplete(prefix).await
+        self.inner.get_versioned(key).await
+    }
+    async fn delete_if(&self, key: &ObjectKey, version: &Version) -> Result<(), StoreError> {
+        mutate(&self.mutations, &self.dead, self.die_at)?;
+        self.inner.delete_if(key, version).await
+    }
+    async fn now(&self) -> Result<std::time::SystemTime, StoreError> {
+        alive(&self.dead)?;
+        self.inner.now().await
+    }
+}
+
+/// A destination whose clock runs `ahead` of its store's: a run on it sees
+/// the store as it will be then, e.g. with the leases of a killed run's claims
+/// expired.
+#[derive(Debug)]
+pub struct Later {
+    pub inner: Arc<dyn Destination>,
+    pub ahead: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl Destination for Later {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn location(&self, key: &ObjectKey) -> String {
+        self.inner.location(key)
+    }
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        self.inner.check_writable().await
+    }
+    async fn begin(&self, key: &ObjectKey, ct: &str) -> Result<Box<dyn Upload>, StoreError> {
+        self.inner.begin(key, ct).await
+    }
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: bytes::Bytes,
+        ct: &str,
+    ) -> Result<ObjectMeta, StoreError> {
+        self.inner.put(key, body, ct).await
+    }
+    async fn get(&self, key: &ObjectKey) -> Result<Option<bytes::Bytes>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn read(&self, key: &ObjectKey) -> Result<ByteStream, StoreError> {
+        self.inner.read(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StoreError> {
+        self.inner.rename(from, to).await
+    }
+    async fn clean_incomplete(&self, which: &Leftovers) -> Result<u64, StoreError> {
+        self.inner.clean_incomplete(which).await
+    }
+    async fn put_if(
+        &self,
+        key: &ObjectKey,
+        body: bytes::Bytes,
+        ct: &str,
+        precondition: &Precondition,
+    ) -> Result<Version, StoreError> {
+        self.inner.put_if(key, body, ct, precondition).await
+    }
+    async fn get_versioned(&self, key: &ObjectKey) -> Result<Option<Versioned>, StoreError> {
+        self.inner.get_versioned(key).await
+    }
+    async fn delete_if(&self, key: &ObjectKey, version: &Version) -> Result<(), StoreError> {
+        self.inner.delete_if(key, version).await
+    }
+    async fn now(&self) -> Result<std::time::SystemTime, StoreError> {
+        Ok(self.inner.now().await? + self.ahead)
     }
 }
