@@ -522,6 +522,10 @@ pub async fn probe(dest: &dyn Destination, owner: &Owner) -> Result<(), ProbeErr
     Ok(())
 }
 
+/// A probe older than this was left by a killed run: a live run removes its
+/// own within a few requests.
+const STALE_PROBE: Duration = Duration::from_secs(600);
+
 /// Removes probes left by runs killed in the middle of theirs.
 async fn clean_old_probes(dest: &dyn Destination) {
     let Ok(listed) = dest.list(&layout::probe_prefix()).await else {
@@ -532,11 +536,45 @@ async fn clean_old_probes(dest: &dyn Destination) {
     };
     for meta in listed {
         if let Ok(Some(Versioned { modified, .. })) = dest.get_versioned(&meta.key).await
-            && now.duration_since(modified).unwrap_or_default() > Duration::from_secs(3600)
+            && now.duration_since(modified).unwrap_or_default() > STALE_PROBE
         {
             let _ = dest.delete(&meta.key).await;
         }
     }
+}
+
+/// Deletes the claims of `types` whose lease has expired: their owners are
+/// gone, and a later claim would take them over anyway. Each delete is
+/// conditional on the version read, so a claim renewed or taken over
+/// meanwhile stays. Returns how many went.
+pub async fn remove_expired(dest: &dyn Destination, types: &[CdrType]) -> Result<u64, StoreError> {
+    let mut n = 0;
+    for &t in types {
+        let listed = dest.list(&layout::claims_prefix(t)).await?;
+        if listed.is_empty() {
+            continue;
+        }
+        let now = dest.now().await?;
+        for meta in listed {
+            let Some(current) = dest.get_versioned(&meta.key).await? else {
+                continue;
+            };
+            let lease = serde_json::from_slice::<ClaimDoc>(&current.body)
+                .map_or(DEFAULT_LEASE, |d| Duration::from_millis(d.lease_ms));
+            if now < current.modified + lease + margin_of(lease) {
+                continue;
+            }
+            match dest.delete_if(&meta.key, &current.version).await {
+                Ok(()) => n += 1,
+                Err(e) if e.is_precondition_failed() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    if n > 0 {
+        info!("removed {n} expired claims of runs that were stopped");
+    }
+    Ok(n)
 }
 
 /// A claim as `status` shows it.

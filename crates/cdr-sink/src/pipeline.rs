@@ -156,6 +156,7 @@ pub async fn archive(
 
     rescan::remove_old_replaced(dest.as_ref(), plan.keep_replaced).await?;
     clean_state(dest.as_ref()).await?;
+    claim::remove_expired(dest.as_ref(), &plan.types).await?;
     let recovered = recover_replacements(dest.as_ref(), &claims).await?;
 
     let finished = finished_windows(plan, dest.as_ref()).await?;
@@ -562,5 +563,7 @@ fn overlapping(done: &BTreeSet<Window>, w: &Window) -> Option<Window> {
         .copied()
 }
 
+#[cfg(test)]
+mod simulation;
 #[cfg(test)]
 mod tests;

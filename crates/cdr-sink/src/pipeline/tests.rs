@@ -22,7 +22,7 @@ use crate::source::{PageData, PageStream, SourceError};
 
 /// One line per record: the datetime and the sender.
 #[derive(Debug)]
-struct Lines;
+pub(super) struct Lines;
 
 struct LinesEncoder {
     buf: Vec<u8>,
@@ -101,16 +101,16 @@ fn record(at: chrono::DateTime<chrono::Utc>, id: u64) -> Cdr {
 }
 
 /// `per_unit` records per window, evenly spread, served in pages of `page`.
-struct Memory {
+pub(super) struct Memory {
     per_unit: u64,
     page: usize,
     /// unit -> page index at which the next fetch of that unit fails once.
     fail_once_at: Mutex<HashMap<Unit, usize>>,
-    fetches: AtomicU64,
+    pub(super) fetches: AtomicU64,
 }
 
 impl Memory {
-    fn new(per_unit: u64, page: usize) -> Memory {
+    pub(super) fn new(per_unit: u64, page: usize) -> Memory {
         Memory {
             per_unit,
             page,
@@ -119,7 +119,7 @@ impl Memory {
         }
     }
 
-    fn truth(&self, unit: &Unit) -> Vec<Cdr> {
+    pub(super) fn truth(&self, unit: &Unit) -> Vec<Cdr> {
         let step = unit.window.duration() / (self.per_unit as i32).max(1);
         (0..self.per_unit)
             .map(|i| {
@@ -246,7 +246,7 @@ impl Destination for FlakyDir {
     }
 }
 
-fn plan(window: &str, hours: i64) -> ArchivePlan {
+pub(super) fn plan(window: &str, hours: i64) -> ArchivePlan {
     let start = parse_datetime("2026-11-01T22:00:00Z").unwrap();
     let raw = crate::plan::RawArchive {
         types: "SMS".into(),
@@ -266,7 +266,7 @@ fn plan(window: &str, hours: i64) -> ArchivePlan {
     p
 }
 
-fn options(roll_rows: u64) -> RunOptions {
+pub(super) fn options(roll_rows: u64) -> RunOptions {
     RunOptions {
         roll: RollPolicy {
             rows: roll_rows,
@@ -322,7 +322,7 @@ fn visible(root: &std::path::Path) -> (Vec<String>, Vec<String>) {
     (lines, names)
 }
 
-fn truth_lines(p: &ArchivePlan, src: &Memory) -> Vec<String> {
+pub(super) fn truth_lines(p: &ArchivePlan, src: &Memory) -> Vec<String> {
     let mut out: Vec<String> = p
         .units
         .iter()
