@@ -62,7 +62,7 @@ impl Chaos {
         // Every operation takes a few (simulated) milliseconds, so that the
         // runs interleave operation by operation; some stall longer.
         let mut wait = Duration::from_micros(self.next() % 5_000);
-        if !self.stall.is_zero() && self.next() % 4 == 0 {
+        if !self.stall.is_zero() && self.next().is_multiple_of(4) {
             wait += Duration::from_nanos(self.next() % (self.stall.as_nanos() as u64).max(1));
         }
         tokio::time::sleep(wait).await;
