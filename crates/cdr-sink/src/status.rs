@@ -37,6 +37,13 @@ pub struct TypeStatus {
     pub bytes: u64,
     /// Ledger entries that could not be read (their windows still count).
     pub unreadable_entries: u64,
+    /// Records of union members this version cannot store, skipped with
+    /// `--on-unknown skip`, per member name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped_members: BTreeMap<String, u64>,
+    /// Claims on units of this type: runs working on them now (or stopped
+    /// runs whose claims have expired, which the next run removes).
+    pub claims: Vec<crate::claim::LiveClaim>,
 }
 
 /// The status of an archive.
@@ -48,6 +55,10 @@ pub struct StatusReport {
     /// Replacements a crashed run left unfinished (the next archive run
     /// finishes them).
     pub interrupted_replacements: u64,
+    /// Files moved aside by replacements, kept until `--keep-replaced` has
+    /// passed, and their bytes.
+    pub replaced_files: u64,
+    pub replaced_bytes: u64,
 }
 
 /// Reads the ledger of `types` (every type when empty) in `dest`.
@@ -73,6 +84,9 @@ pub async fn status(
                     let Some(w) = e.window() else { continue };
                     windows.push(w);
                     s.records += e.records;
+                    for (member, n) in &e.skipped_members {
+                        *s.skipped_members.entry(member.clone()).or_default() += n;
+                    }
                     s.files += e.files.len() as u64;
                     s.bytes += e.bytes();
                     if s.newest_window_end.is_none_or(|end| w.end() > end) {
@@ -99,16 +113,27 @@ pub async fn status(
             .count() as u64;
         s.complete_until = first_hole(&windows);
         s.behind_seconds = s.complete_until.map(|u| (now - u).num_seconds());
-        if s.windows > 0 || explicit {
+        s.claims = crate::claim::list(dest, t).await?;
+        if s.windows > 0 || explicit || !s.claims.is_empty() {
             out.insert(t.as_str().to_string(), s);
         }
     }
     let interrupted = ledger::read_replacements(dest).await?.len() as u64;
+    let replaced = dest.list(&crate::layout::replaced_prefix()).await?;
     Ok(StatusReport {
         output: dest.describe(),
         now,
         types: out,
         interrupted_replacements: interrupted,
+        replaced_files: replaced
+            .iter()
+            .filter(|m| !m.key.as_str().contains("/_cdr_sink/"))
+            .count() as u64,
+        replaced_bytes: replaced
+            .iter()
+            .filter(|m| !m.key.as_str().contains("/_cdr_sink/"))
+            .map(|m| m.size)
+            .sum(),
     })
 }
 
@@ -157,6 +182,7 @@ impl fmt::Display for StatusReport {
         for (t, s) in &self.types {
             let (Some(start), Some(end), Some(until)) = (s.start, s.end, s.complete_until) else {
                 writeln!(f, "{t:<6} nothing archived")?;
+                write_claims(f, &s.claims)?;
                 continue;
             };
             writeln!(
@@ -196,6 +222,22 @@ impl fmt::Display for StatusReport {
                     n => format!("  {n} unreadable ledger entries"),
                 }
             )?;
+            for (member, n) in &s.skipped_members {
+                writeln!(
+                    f,
+                    "       {} records of union member {member} skipped (--on-unknown skip)",
+                    group(*n)
+                )?;
+            }
+            write_claims(f, &s.claims)?;
+        }
+        if self.replaced_files > 0 {
+            writeln!(
+                f,
+                "{} replaced files ({} bytes) kept under _cdr_sink/replaced/ until --keep-replaced has passed",
+                group(self.replaced_files),
+                group(self.replaced_bytes)
+            )?;
         }
         if self.interrupted_replacements > 0 {
             writeln!(
@@ -206,6 +248,24 @@ impl fmt::Display for StatusReport {
         }
         Ok(())
     }
+}
+
+fn write_claims(f: &mut fmt::Formatter<'_>, claims: &[crate::claim::LiveClaim]) -> fmt::Result {
+    for c in claims {
+        let owner = c
+            .owner
+            .as_ref()
+            .map_or("an unreadable claim".to_string(), |o| o.to_string());
+        writeln!(
+            f,
+            "       claimed [{}, {}) by {owner}: {} {}",
+            format_datetime(&c.window_start),
+            format_datetime(&c.window_end),
+            if c.expired { "expired" } else { "expires" },
+            format_datetime(&c.expires)
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -235,5 +295,51 @@ mod tests {
         assert_eq!(first_hole(&[]), None);
         assert_eq!(behind(3 * 3600 + 120), "3h 2m behind");
         assert_eq!(behind(86_400 + 60), "1d 0h 1m behind");
+    }
+
+    #[tokio::test]
+    async fn live_claims_are_shown_with_their_owner() {
+        use crate::claim::{Acquired, Claims, Owner};
+        let dest = std::sync::Arc::new(cdr_sink_api::memory::MemoryDir::new("status"));
+        let owner = Owner {
+            host: "worker-7".into(),
+            pid: 42,
+            run_id: "abc".into(),
+        };
+        let claims = Claims::new(
+            dest.clone(),
+            owner.clone(),
+            std::time::Duration::from_secs(60),
+        );
+        let unit = crate::plan::Unit {
+            cdr_type: CdrType::Voice,
+            window: w("2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z"),
+        };
+        let Acquired::Owned(claim) = claims.acquire(&unit, "archive").await.unwrap() else {
+            panic!("busy");
+        };
+        let report = status(
+            dest.as_ref(),
+            &[],
+            parse_datetime("2026-11-02T00:00:00Z").unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.types["VOICE"].claims.len(), 1);
+        assert_eq!(report.types["VOICE"].claims[0].owner, Some(owner));
+        let text = report.to_string();
+        assert!(
+            text.contains("claimed [2026-11-01T05:00:00Z, 2026-11-01T06:00:00Z) by worker-7 pid 42 (run abc): expires"),
+            "{text}"
+        );
+        claim.release().await;
+        let report = status(
+            dest.as_ref(),
+            &[],
+            parse_datetime("2026-11-02T00:00:00Z").unwrap(),
+        )
+        .await
+        .unwrap();
+        assert!(report.types.is_empty(), "{report:?}");
     }
 }
