@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use cdr_core::{Cdr, ErrorClass, Page, ResponseError, Token, decode_errors, decode_page_reusing};
+use cdr_core::{
+    Cdr, ErrorClass, Page, RecordKind, ResponseError, Token, decode_errors, decode_page_reusing,
+};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -414,9 +416,11 @@ impl Client {
     pub(crate) async fn fetch_page(
         &self,
         body: Bytes,
+        kind: RecordKind,
         spare: Vec<Cdr>,
     ) -> Result<Page, TransportError> {
-        self.fetch_page_peeking(body, spare, &mut |_| {}).await
+        self.fetch_page_peeking(body, kind, spare, &mut |_| {})
+            .await
     }
 
     /// Like [`Client::fetch_page`], handing the body of every successful
@@ -424,6 +428,7 @@ impl Client {
     pub(crate) async fn fetch_page_peeking(
         &self,
         body: Bytes,
+        kind: RecordKind,
         spare: Vec<Cdr>,
         peek: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Page, TransportError> {
@@ -434,7 +439,7 @@ impl Client {
         loop {
             let (token, generation) = self.token().await?;
             let spare = spare.take().unwrap_or_default();
-            let attempt = self.graphql_once(body.clone(), &token, spare, &mut *peek);
+            let attempt = self.graphql_once(body.clone(), &token, kind, spare, &mut *peek);
             match attempt.await {
                 Ok(page) => {
                     self.inner
@@ -473,6 +478,7 @@ impl Client {
         &self,
         body: Bytes,
         token: &Token,
+        kind: RecordKind,
         spare: Vec<Cdr>,
         peek: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Page, Failure> {
@@ -498,7 +504,9 @@ impl Client {
             .map_err(|e| TransportError::network(endpoint, e))?;
         if status.is_success() {
             peek(&bytes);
-            return match decode_page_reusing(&bytes, spare) {
+            // Bad values and unknown members are part of the page; only a
+            // body cut short (or not JSON) is worth asking again.
+            return match decode_page_reusing(&bytes, kind, spare) {
                 Ok(page) => Ok(page),
                 Err(ResponseError::GraphQl(errors)) => Err(graphql_failure(endpoint, errors)),
                 Err(ResponseError::Decode { message }) => Err(TransportError::Decode {
@@ -507,9 +515,13 @@ impl Client {
                     message,
                 }
                 .into()),
-                Err(other) => Err(TransportError::Decode {
+                Err(ResponseError::Shape { message }) => Err(TransportError::Unexpected {
                     endpoint: endpoint.to_string(),
-                    attempts: 1,
+                    message,
+                }
+                .into()),
+                Err(other) => Err(TransportError::Unexpected {
+                    endpoint: endpoint.to_string(),
                     message: other.to_string(),
                 }
                 .into()),

@@ -67,7 +67,8 @@ pub enum TransportError {
         errors: GraphQlErrors,
     },
 
-    /// The body is not the JSON expected; `message` names the JSON path.
+    /// The body is not JSON: cut short, or something else than JSON (a
+    /// proxy's HTML page, say). Retried: the next answer may be whole.
     #[error(
         "undecodable response from {endpoint} after {attempts} attempt(s): {message}: the server sent something this version cannot read; retry later or report it"
     )]
@@ -76,6 +77,16 @@ pub enum TransportError {
         attempts: u32,
         message: String,
     },
+
+    /// The body is JSON, but not of the shape of a `cdrRecords` answer (no
+    /// `paginationInfo`, a `cdrs` element that is not an object, no `data`);
+    /// `message` names the JSON path. Not retried: the same request gets
+    /// the same answer. Bad values inside records are not errors: pages
+    /// report them (`Page::bad`).
+    #[error(
+        "unexpected answer from {endpoint}: {message}: the answer is not what this version understands; report it"
+    )]
+    Unexpected { endpoint: String, message: String },
 
     /// A page broke the pagination contract (oversized page, record outside
     /// the window, repeated cursor).
@@ -236,6 +247,7 @@ impl TransportError {
             }
             TransportError::Config { .. }
             | TransportError::Auth { .. }
+            | TransportError::Unexpected { .. }
             | TransportError::Pagination { .. }
             | TransportError::ExportCut { .. } => None,
         }
@@ -395,6 +407,13 @@ mod tests {
                 message: "EOF while parsing".into(),
             },
             Some(RetryReason::Decode),
+        );
+        check(
+            TransportError::Unexpected {
+                endpoint: "e".into(),
+                message: "missing field `paginationInfo`".into(),
+            },
+            None,
         );
         check(graphql(ErrorClass::InvalidArgument), None);
         check(graphql(ErrorClass::Other), Some(RetryReason::ServerError));
