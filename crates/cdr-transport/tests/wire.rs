@@ -187,6 +187,13 @@ async fn a_rejected_static_token_asks_to_renew_it() {
             "",
             r#"{"errors":[{"message":"token expired"}]}"#,
         ),
+        http(
+            "400 Bad Request",
+            "",
+            r#"{"errors":[{"message":"Invalid token:\nsignature mismatch"}]}"#,
+        ),
+        http("403 Forbidden", "", "<html>forbidden</html>"),
+        json(r#"{"data":null,"errors":[{"message":"jwt expired"}]}"#),
     ] {
         let script = Script::default();
         let addr = script.start().await;
@@ -207,7 +214,8 @@ async fn a_rejected_static_token_asks_to_renew_it() {
             ),
             "{err:?}"
         );
-        assert!(err.to_string().contains("renew TSG_TOKEN"), "{err}");
+        assert!(err.to_string().contains("set a fresh TSG_TOKEN"), "{err}");
+        assert!(!err.to_string().contains('\n'), "one line: {err}");
         assert!(!err.to_string().contains("POAPK_wire"), "{err}");
         assert_eq!(script.requests("/graphql"), 1);
         assert_eq!(c.stats().retries, 0);
@@ -363,11 +371,19 @@ async fn requests_that_need_a_change_are_not_retried() {
         (http("400 Bad Request", "", "bad"), |e| {
             matches!(e, TransportError::Server { status: 400, .. })
         }),
+        // A static token refused by a 403: there is nothing to renew it with.
         (http("403 Forbidden", "", ""), |e| {
-            matches!(e, TransportError::Server { status: 403, .. })
+            matches!(
+                e,
+                TransportError::Auth {
+                    problem: AuthProblem::TokenRejected(_),
+                    ..
+                }
+            )
         }),
+        // Nothing at the URL, before the API ever answered: a wrong URL.
         (http("404 Not Found", "", ""), |e| {
-            matches!(e, TransportError::Server { status: 404, .. })
+            matches!(e, TransportError::Unreachable { attempts: 1, .. })
         }),
     ];
     for (reply, expected) in cases {
