@@ -217,9 +217,11 @@ async fn write_files(
     while let Some(page) = rx.recv().await {
         let page = page?;
         stats.pages += 1;
-        stats.skipped += page.skipped;
+        stats.skipped += page.unknown.len() as u64;
         counters.pages.fetch_add(1, Relaxed);
-        counters.skipped_members.fetch_add(page.skipped, Relaxed);
+        counters
+            .skipped_members
+            .fetch_add(page.unknown.len() as u64, Relaxed);
         counters.retries.fetch_add(page.retries, Relaxed);
         if page.records.is_empty() {
             continue;
