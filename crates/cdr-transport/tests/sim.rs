@@ -25,10 +25,6 @@ fn client(sim: &SimHandle, auth: Auth, retry: RetryPolicy) -> Client {
     sim_client(sim.base_url(), auth, retry)
 }
 
-fn client_at(base_url: String, auth: Auth) -> Client {
-    sim_client(base_url, auth, patient())
-}
-
 async fn sim(config: SimConfig) -> SimHandle {
     cdr_sim::start(config).await.unwrap()
 }
@@ -331,32 +327,6 @@ async fn an_unreachable_server_fails_fast_naming_the_url() {
         assert!(!msg.contains('\n'), "one line: {msg}");
         let stats = c.stats();
         assert_eq!((stats.requests, stats.retries_connect), (3, 2));
-    }
-}
-
-#[tokio::test]
-async fn a_url_without_the_api_fails_at_once() {
-    // A server that answers, but not the API: every path is 404.
-    let script = common::Script::default();
-    let addr = script.start().await;
-    for auth in [Auth::Token(Token::new(STATIC_TOKEN)), login(USER.0, USER.1)] {
-        let c = client_at(format!("http://{addr}/tsg"), auth);
-        let err = fetch(
-            &c,
-            request(CdrType::Sms, window("2026-11-01T00:00:00Z", 60), 100),
-        )
-        .await
-        .unwrap_err();
-        assert!(
-            matches!(err, TransportError::Unreachable { attempts: 1, .. }),
-            "{err:?}"
-        );
-        assert!(err.to_string().contains("HTTP 404"), "{err}");
-        assert!(
-            err.to_string().contains(&format!("http://{addr}/tsg/")),
-            "{err}"
-        );
-        assert_eq!(c.stats().requests, 1);
     }
 }
 
