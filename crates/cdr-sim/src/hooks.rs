@@ -67,7 +67,8 @@ impl UnknownMembers {
 /// again` and the code `UNAUTHENTICATED`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpiredAnswer {
-    /// 200, 400, 401 or 403 are what servers use; any status is sent as given.
+    /// 200, 400, 401 or 403 are what servers use; any status from 100 to
+    /// 999 is sent as given (others as 200).
     pub status: u16,
     pub message: String,
     /// `extensions.code`, when there is one.

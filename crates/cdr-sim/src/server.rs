@@ -456,7 +456,7 @@ impl SimHandle {
             } else if let Some(overrides) = view.overrides() {
                 // The first replaced field in the order the member lists them.
                 let column = overrides.iter().map(|o| o.column).min().unwrap_or(0);
-                let field = view.kind().columns()[column].graphql;
+                let field = view.kind().columns().get(column).map_or("", |c| c.graphql);
                 out.corrupt.push((position, field.to_string()));
             }
             position += 1;
