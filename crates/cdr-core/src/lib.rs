@@ -4,8 +4,10 @@
 //! the record types ([`ApiCdr`], [`MessageCdr`], [`VoiceCdr`]) and their union
 //! [`Cdr`], the column [schema](RecordKind::columns) every sink uses, half-open
 //! time [`Window`]s and their [planning](plan), the GraphQL [`document`] and
-//! [`Variables`] of `cdrRecords`, decoding of its responses ([`decode_page`]),
-//! and the sans-I/O pagination state machine [`Paginator`].
+//! [`Variables`] of `cdrRecords`, decoding of its responses ([`decode_page`]:
+//! records, [`UnknownMember`]s and [`BadRecord`]s), the classification of
+//! GraphQL errors ([`ErrorClass`]), the money range the archive holds
+//! ([`check_money`]), and the sans-I/O pagination state machine [`Paginator`].
 //!
 //! What it is not: it performs no I/O of any kind. It has no HTTP client, no
 //! async runtime, no file access and no clock (`now` is always an argument).
@@ -32,12 +34,13 @@
 //!     r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null,"limit":2},"cdrs":[
 //!         {"__typename":"MessageCdr","datetime":"2026-11-01T00:59:59.999Z","charge":null}]}}}"#,
 //! ];
+//! let kind = query.cdr_type.record_kind(); // the member that answers SMS
 //! let mut records = Vec::new();
 //! let mut answers = answers.iter();
 //! while let Some(request) = paginator.next_request() {
 //!     let body = RequestBody::new(&doc, &query, &request).to_vec(); // what to POST
 //!     assert!(!body.is_empty());
-//!     let page = decode_page(answers.next().unwrap().as_bytes())?;
+//!     let page = decode_page(answers.next().unwrap().as_bytes(), kind)?;
 //!     paginator.on_page(&page)?;
 //!     records.extend(page.records);
 //! }
@@ -65,10 +68,13 @@ pub use record::{
     parse_datetime, parse_decimal, parse_integer,
 };
 pub use response::{
-    ErrorClass, GraphQlError, GraphQlErrors, Page, ResponseError, UnknownMember, decode_errors,
-    decode_page, decode_page_reusing, peek_next_cursor,
+    BadRecord, ErrorClass, GraphQlError, GraphQlErrors, Page, ResponseError, UnknownMember,
+    decode_errors, decode_page, decode_page_reusing, peek_next_cursor,
 };
-pub use schema::{Column, ColumnType, MONEY_PRECISION, MONEY_SCALE, RecordKind, SCHEMA_VERSION};
+pub use schema::{
+    Column, ColumnType, MONEY_INTEGER_DIGITS, MONEY_PRECISION, MONEY_SCALE, MoneyError, RecordKind,
+    SCHEMA_VERSION, check_money,
+};
 pub use secret::{ExportLink, Password, Token};
 pub use window::{Plan, Step, Window, WindowError, plan, whole_second};
 

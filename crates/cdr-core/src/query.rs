@@ -6,8 +6,10 @@ use crate::paginator::{PageQuery, PageRequest};
 use crate::record::format_datetime;
 use crate::schema::{Column, RecordKind};
 
-/// Which fields each union member selects. Every member always has a fragment
-/// with `__typename`; `datetime` is always selected (windows are checked on it).
+/// Which fields each union member selects. `__typename` is selected for every
+/// element of `cdrs`, outside the fragments, so that a member without a
+/// fragment (one added to the union after this version) still names itself;
+/// `datetime` is always selected (windows are checked on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
     /// Column indices per kind, in [`RecordKind::ALL`] order.
@@ -95,11 +97,11 @@ pub fn document(selection: &Selection, with_company: bool, with_export_link: boo
     if with_export_link {
         d.push_str("    exportLink\n");
     }
-    d.push_str("    paginationInfo { nextCursor limit }\n    cdrs {\n");
+    d.push_str("    paginationInfo { nextCursor limit }\n    cdrs {\n      __typename\n");
     for kind in RecordKind::ALL {
         d.push_str("      ... on ");
         d.push_str(kind.typename());
-        d.push_str(" { __typename");
+        d.push_str(" {");
         for c in selection.columns(kind) {
             d.push(' ');
             d.push_str(c.graphql);
@@ -174,10 +176,13 @@ mod tests {
     use crate::{CdrType, Limit, Window, parse_datetime};
 
     #[test]
-    fn document_has_every_fragment_with_typename() {
+    fn document_selects_typename_for_every_element_and_a_fragment_per_member() {
         let d = document(&Selection::all(), false, false);
+        // Outside the fragments: a member without one still names itself.
+        assert!(d.contains("cdrs {\n      __typename\n      ... on"), "{d}");
+        assert_eq!(d.matches("__typename").count(), 1, "{d}");
         for kind in RecordKind::ALL {
-            let frag = format!("... on {} {{ __typename datetime", kind.typename());
+            let frag = format!("... on {} {{ datetime", kind.typename());
             assert!(d.contains(&frag), "{d}");
         }
         assert!(d.contains("sessionTime status calledRate charge callType aniIi"));
@@ -197,8 +202,8 @@ mod tests {
         let names: Vec<_> = s.columns(RecordKind::Voice).map(|c| c.graphql).collect();
         assert_eq!(names, ["datetime", "charge", "callId"]);
         let d = document(&s, false, false);
-        assert!(d.contains("... on VoiceCdr { __typename datetime charge callId }"));
-        assert!(d.contains("... on ApiCdr { __typename datetime from destination"));
+        assert!(d.contains("... on VoiceCdr { datetime charge callId }"));
+        assert!(d.contains("... on ApiCdr { datetime from destination"));
         let e = Selection::all()
             .narrow(RecordKind::Api, &["fromNumber"])
             .unwrap_err();

@@ -2,12 +2,20 @@
 //! the union decoded by `__typename`, money without floats, and the
 //! classification of GraphQL errors.
 //!
+//! A page is decoded into three lists: the records of the member the query
+//! asked for, the members of unknown type ([`UnknownMember`]), and the bad
+//! records ([`BadRecord`]): known members with a value that cannot be read or
+//! stored, or of another member than the one asked for. Neither fails the
+//! page; only a body that is not a `cdrRecords` answer does.
+//!
 //! Two decoders share the work. A scanner ([`scan`]) reads the answers the
 //! service sends in one pass over the body, parsing values where they lie and
-//! copying only the text that becomes record fields. Anything it does not
-//! take (GraphQL errors, unknown members, unusual JSON, bad values) goes to
-//! the serde decoder below, which accepts every valid answer and words the
-//! errors. Both read money from the JSON text, never through `f64`.
+//! copying only the text that becomes record fields. An element it does not
+//! take (an unknown member, a bad value, unusual JSON) is decoded by the
+//! element decoder below, and a body it does not take (GraphQL errors,
+//! unusual envelopes) by the serde decoder, which accepts every valid answer
+//! and words the errors. Both read money from the JSON text, never through
+//! `f64`, and both judge elements with the same code.
 
 use std::fmt;
 
@@ -18,15 +26,16 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::value::RawValue;
 
 use crate::record::{
-    ApiCdr, Cdr, MessageCdr, ValueError, VoiceCdr, parse_datetime, parse_decimal, parse_integer,
+    ApiCdr, Cdr, MessageCdr, VoiceCdr, parse_datetime, parse_decimal, parse_integer,
 };
-use crate::schema::RecordKind;
+use crate::schema::{RecordKind, check_money};
 use crate::secret::ExportLink;
 
 mod scan;
 
-/// A union member whose `__typename` this version does not know. It is not an
-/// error: the caller counts or skips it.
+/// A union member whose `__typename` this version does not know (a product
+/// added after it was written). It is not an error of the page: its records
+/// cannot be stored, and the caller decides what that means for its window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownMember {
     /// Position in the page's `cdrs` list.
@@ -35,13 +44,34 @@ pub struct UnknownMember {
     pub typename: String,
 }
 
+/// A record of a known member that cannot be stored as it is: a value that
+/// cannot be read (a charge of `"N/A"`, a datetime that is not RFC 3339, a
+/// `sessionTime` that is not a whole number), money that does not fit the
+/// archive's columns ([`check_money`]), or a member other than the one the
+/// query asked for. It is not an error of the page: the caller decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord {
+    /// Position in the page's `cdrs` list.
+    pub index: usize,
+    /// The `__typename` the server sent (empty when it was not a string).
+    pub typename: String,
+    /// The GraphQL field at fault, or `__typename` for a wrong member.
+    pub field: String,
+    /// What is wrong, in a short sentence.
+    pub message: String,
+    /// The element's JSON text, as the server sent it.
+    pub raw: String,
+}
+
 /// One decoded page of `cdrRecords`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<R = Cdr> {
-    /// Records of known union members, in server order.
+    /// Records of the member the query asked for, in server order.
     pub records: Vec<R>,
-    /// Members of unknown type, skipped.
+    /// Members of unknown type.
     pub unknown: Vec<UnknownMember>,
+    /// Records that cannot be stored as they are.
+    pub bad: Vec<BadRecord>,
     /// `paginationInfo.nextCursor`; `None` ends the pagination.
     pub next_cursor: Option<String>,
     /// `paginationInfo.limit` as the server echoed it.
@@ -51,9 +81,10 @@ pub struct Page<R = Cdr> {
 }
 
 impl<R> Page<R> {
-    /// Number of union elements in the page, known or not.
+    /// Number of union elements in the page: records, unknown members and
+    /// bad records.
     pub fn len(&self) -> usize {
-        self.records.len() + self.unknown.len()
+        self.records.len() + self.unknown.len() + self.bad.len()
     }
 
     /// Whether the page holds no element.
@@ -84,23 +115,82 @@ pub struct GraphQlError {
     pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// Phrases that say the token is missing, expired or refused, in the
+/// wordings servers use (`tsg-api.md`, "Assumed"), matched in lowercase
+/// messages and in codes with `_` read as a space.
+const UNAUTHORIZED_PHRASES: [&str; 15] = [
+    "unauthorized",
+    "unauthenticated",
+    "not authenticated",
+    "authentication required",
+    "authentication failed",
+    "must be logged in",
+    "not logged in",
+    "login required",
+    "jwt expired",
+    "jwt malformed",
+    "invalid jwt",
+    "token expired",
+    "expired token",
+    "invalid token",
+    "token is invalid",
+];
+
+/// Words for a credential and for what went wrong with it: a message with
+/// one of each ("the bearer token has been revoked") blames the token.
+const CREDENTIALS: [&str; 4] = ["token", "jwt", "bearer", "credential"];
+const CREDENTIAL_STATES: [&str; 7] = [
+    "expired",
+    "invalid",
+    "revoked",
+    "malformed",
+    "missing",
+    "not valid",
+    "required",
+];
+/// Messages that mention a token without meaning a credential: GraphQL
+/// syntax errors ("Unexpected token") and page tokens.
+const NOT_CREDENTIALS: [&str; 5] = [
+    "syntax error",
+    "unexpected token",
+    "cursor",
+    "page token",
+    "pagination",
+];
+
+/// Whether a message or code blames the token.
+fn blames_token(text: &str) -> bool {
+    if UNAUTHORIZED_PHRASES.iter().any(|p| text.contains(p)) {
+        return true;
+    }
+    !NOT_CREDENTIALS.iter().any(|p| text.contains(p))
+        && CREDENTIALS.iter().any(|p| text.contains(p))
+        && CREDENTIAL_STATES.iter().any(|p| text.contains(p))
+}
+
 impl GraphQlError {
     /// `extensions.code`, when the server sent one.
     pub fn code(&self) -> Option<&str> {
         self.extensions.as_ref()?.get("code")?.as_str()
     }
 
-    /// Classifies this error from its code and message.
+    /// Classifies this error from its code and message. Wordings of a
+    /// refused token come first: "invalid token" blames the token, not the
+    /// request, although it says "invalid".
     pub fn class(&self) -> ErrorClass {
-        let code = self.code().unwrap_or("").to_ascii_lowercase();
+        let code = self
+            .code()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .replace(['_', '-'], " ");
         let msg = self.message.to_ascii_lowercase();
         let has = |needle: &str| code.contains(needle) || msg.contains(needle);
-        if has("unauthorized")
-            || has("unauthenticated")
-            || has("forbidden") && msg.contains("token")
+        if blames_token(&code)
+            || blames_token(&msg)
+            || has("forbidden") && (msg.contains("token") || code.contains("token"))
         {
             ErrorClass::Unauthorized
-        } else if has("bad_user_input")
+        } else if has("bad user input")
             || has("validation")
             || has("invalid")
             || has("argument")
@@ -161,9 +251,15 @@ pub enum ResponseError {
     /// The server answered with an `errors` array.
     #[error("the server reported: {0}")]
     GraphQl(GraphQlErrors),
-    /// The body is not the JSON we expect; `message` names the JSON path.
+    /// The body is not JSON: cut short, or not JSON at all (an HTML page of a
+    /// proxy, say). Asking again may give a whole answer.
     #[error("undecodable response: {message}")]
     Decode { message: String },
+    /// The body is JSON, but not of the shape of a `cdrRecords` answer (no
+    /// `paginationInfo`, a `cdrs` element that is not an object, ...); the
+    /// message names the JSON path. The same answer would come again.
+    #[error("unexpected response: {message}")]
+    Shape { message: String },
     /// Valid JSON but no `data.cdrRecords` and no `errors`.
     #[error("response holds neither data.cdrRecords nor errors")]
     MissingData,
@@ -179,17 +275,23 @@ impl ResponseError {
     }
 }
 
-/// Decodes a `cdrRecords` response body.
+/// Decodes a `cdrRecords` response body of a query for records of member
+/// `expected` (see [`CdrType::record_kind`](crate::CdrType::record_kind)).
 ///
 /// ```
+/// use cdr_core::RecordKind;
 /// let body = br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null,"limit":10},
-///   "cdrs":[{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","charge":"0.0040"}]}}}"#;
-/// let page = cdr_core::decode_page(body).unwrap();
+///   "cdrs":[{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","charge":"0.0040"},
+///           {"__typename":"RcsCdr"},
+///           {"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","charge":"N/A"}]}}}"#;
+/// let page = cdr_core::decode_page(body, RecordKind::Message).unwrap();
 /// assert_eq!(page.records.len(), 1);
+/// assert_eq!(page.unknown[0].typename, "RcsCdr");
+/// assert_eq!((page.bad[0].index, page.bad[0].field.as_str()), (2, "charge"));
 /// assert_eq!(page.next_cursor, None);
 /// ```
-pub fn decode_page(body: &[u8]) -> Result<Page, ResponseError> {
-    decode_page_reusing(body, Vec::new())
+pub fn decode_page(body: &[u8], expected: RecordKind) -> Result<Page, ResponseError> {
+    decode_page_reusing(body, expected, Vec::new())
 }
 
 /// Decodes a `cdrRecords` response body like [`decode_page`], reusing the
@@ -199,22 +301,27 @@ pub fn decode_page(body: &[u8]) -> Result<Page, ResponseError> {
 /// same as [`decode_page`]'s.
 ///
 /// ```
+/// use cdr_core::RecordKind;
 /// let body = br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},
 ///   "cdrs":[{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","status":"sent"}]}}}"#;
-/// let first = cdr_core::decode_page(body)?;
-/// let again = cdr_core::decode_page_reusing(body, first.records.clone())?;
+/// let first = cdr_core::decode_page(body, RecordKind::Message)?;
+/// let again = cdr_core::decode_page_reusing(body, RecordKind::Message, first.records.clone())?;
 /// assert_eq!(again, first);
 /// # Ok::<(), cdr_core::ResponseError>(())
 /// ```
-pub fn decode_page_reusing(body: &[u8], spare: Vec<Cdr>) -> Result<Page, ResponseError> {
+pub fn decode_page_reusing(
+    body: &[u8],
+    expected: RecordKind,
+    spare: Vec<Cdr>,
+) -> Result<Page, ResponseError> {
     // The scanner takes the answers the service sends; whatever it does not
     // take, serde decodes or rejects with a message that names the problem.
     if let Ok(text) = std::str::from_utf8(body)
-        && let Some(page) = scan::decode(text, spare)
+        && let Some(page) = scan::decode(text, expected, spare)
     {
         return Ok(page);
     }
-    decode_with_serde(body)
+    decode_with_serde(body, expected)
 }
 
 /// The `paginationInfo.nextCursor` of a response body, read from its start
@@ -232,11 +339,20 @@ pub fn peek_next_cursor(body: &[u8]) -> Option<String> {
     scan::peek_next_cursor(body)
 }
 
+/// A serde error as a [`ResponseError`]: a body that is not JSON (or is cut
+/// short) is [`ResponseError::Decode`], JSON of another shape
+/// [`ResponseError::Shape`].
+fn serde_error(e: &serde_json::Error) -> ResponseError {
+    let message = e.to_string();
+    match e.classify() {
+        serde_json::error::Category::Data => ResponseError::Shape { message },
+        _ => ResponseError::Decode { message },
+    }
+}
+
 /// The general decoder: every body [`decode_page`] accepts, and the errors.
-fn decode_with_serde(body: &[u8]) -> Result<Page, ResponseError> {
-    let env: Envelope = serde_json::from_slice(body).map_err(|e| ResponseError::Decode {
-        message: e.to_string(),
-    })?;
+fn decode_with_serde(body: &[u8], expected: RecordKind) -> Result<Page, ResponseError> {
+    let env: Envelope = serde_json::from_slice(body).map_err(|e| serde_error(&e))?;
     let has_page = env.data.as_ref().is_some_and(|d| d.cdr_records.is_some());
     if let Some(errors) = env.errors
         && (!errors.is_empty() || !has_page)
@@ -247,15 +363,32 @@ fn decode_with_serde(body: &[u8]) -> Result<Page, ResponseError> {
         .data
         .and_then(|d| d.cdr_records)
         .ok_or(ResponseError::MissingData)?;
-    let Members { records, unknown } = body.cdrs;
-    let info = body.pagination_info;
-    Ok(Page {
-        records,
-        unknown,
-        next_cursor: info.next_cursor,
-        limit: info.limit,
+    let mut page = Page {
+        records: Vec::with_capacity(body.cdrs.len()),
+        unknown: Vec::new(),
+        bad: Vec::new(),
+        next_cursor: body.pagination_info.next_cursor,
+        limit: body.pagination_info.limit,
         export_link: body.export_link.map(ExportLink::new),
-    })
+    };
+    for (index, raw) in body.cdrs.iter().enumerate() {
+        let member =
+            decode_member(raw.get(), index, expected).map_err(|message| ResponseError::Shape {
+                message: format!("data.cdrRecords.cdrs[{index}]: {message}"),
+            })?;
+        page.push(member);
+    }
+    Ok(page)
+}
+
+impl Page {
+    fn push(&mut self, member: Member) {
+        match member {
+            Member::Known(r) => self.records.push(r),
+            Member::Unknown(m) => self.unknown.push(m),
+            Member::Bad(b) => self.bad.push(b),
+        }
+    }
 }
 
 /// Decodes only the `errors` array of a body, if it has one (for non-200 answers).
@@ -271,26 +404,29 @@ pub fn decode_errors(body: &[u8]) -> Option<GraphQlErrors> {
 }
 
 #[derive(Deserialize)]
-struct Envelope {
-    data: Option<Data>,
+struct Envelope<'a> {
+    #[serde(borrow)]
+    data: Option<Data<'a>>,
     errors: Option<Vec<GraphQlError>>,
 }
 
 #[derive(Deserialize)]
-struct Data {
-    #[serde(rename = "cdrRecords")]
-    cdr_records: Option<PageBody>,
+struct Data<'a> {
+    #[serde(rename = "cdrRecords", borrow)]
+    cdr_records: Option<PageBody<'a>>,
 }
 
 /// `paginationInfo`, its `nextCursor` and `cdrs` are required: a page that
 /// lacks them must not pass for the last page (pagination ends only on an
-/// explicit `nextCursor: null`).
+/// explicit `nextCursor: null`). The elements of `cdrs` are kept as text and
+/// decoded one by one, so that a bad one is reported with its own text.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PageBody {
+struct PageBody<'a> {
     export_link: Option<String>,
     pagination_info: PaginationInfo,
-    cdrs: Members,
+    #[serde(borrow)]
+    cdrs: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -307,51 +443,71 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> 
     Option::<String>::deserialize(d)
 }
 
-/// The `cdrs` list, decoded element by element with the index in error paths.
-#[derive(Default)]
-struct Members {
-    records: Vec<Cdr>,
-    unknown: Vec<UnknownMember>,
+/// What one element of `cdrs` is.
+#[allow(clippy::large_enum_variant)] // built once per element and moved straight out
+pub(crate) enum Member {
+    Known(Cdr),
+    Unknown(UnknownMember),
+    Bad(BadRecord),
 }
 
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Members;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of CDR union members")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Members, A::Error> {
-                let mut out = Members {
-                    records: Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1000)),
-                    unknown: Vec::new(),
-                };
-                let mut index = 0usize;
-                while let Some(m) = seq.next_element_seed(MemberSeed { index })? {
-                    match m {
-                        Member::Known(r) => out.records.push(r),
-                        Member::Unknown(typename) => {
-                            out.unknown.push(UnknownMember { index, typename })
-                        }
-                    }
-                    index += 1;
-                }
-                Ok(out)
-            }
+/// Decodes one element of `cdrs` from its JSON text, for a query of member
+/// `expected`. Bad values and unknown members are results, not errors; the
+/// error (a message) is for text that is not a JSON object.
+pub(crate) fn decode_member(
+    raw: &str,
+    index: usize,
+    expected: RecordKind,
+) -> Result<Member, String> {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let verdict = MemberSeed { expected }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| e.to_string())?;
+    Ok(match verdict {
+        Verdict::Known(r) => Member::Known(r),
+        Verdict::Unknown(typename) => Member::Unknown(UnknownMember { index, typename }),
+        Verdict::Bad {
+            typename,
+            field,
+            message,
+        } => Member::Bad(BadRecord {
+            index,
+            typename,
+            field: field.to_string(),
+            message: short(message),
+            raw: raw.to_string(),
+        }),
+    })
+}
+
+/// A message cut to a length fit for one line of a log.
+fn short(mut message: String) -> String {
+    const MAX: usize = 200;
+    if message.len() > MAX {
+        let mut cut = MAX;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
         }
-        d.deserialize_seq(V)
+        message.truncate(cut);
+        message.push('…');
     }
+    message
 }
 
 #[allow(clippy::large_enum_variant)] // built once per element and moved straight out
-enum Member {
+enum Verdict {
     Known(Cdr),
     Unknown(String),
+    Bad {
+        typename: String,
+        field: &'static str,
+        message: String,
+    },
 }
 
 struct MemberSeed {
-    index: usize,
+    expected: RecordKind,
 }
 
 #[derive(Deserialize)]
@@ -421,86 +577,124 @@ struct AnyMember {
     ani_ii: Option<String>,
 }
 
-fn field_error<E: de::Error>(index: usize, field: &str, msg: impl fmt::Display) -> E {
-    E::custom(format_args!("data.cdrRecords.cdrs[{index}].{field}: {msg}"))
-}
-
 impl<'de> DeserializeSeed<'de> for MemberSeed {
-    type Value = Member;
+    type Value = Verdict;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Member, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Verdict, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for MemberSeed {
-    type Value = Member;
+    type Value = Verdict;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "a CDR object at data.cdrRecords.cdrs[{}]", self.index)
+        f.write_str("a CDR object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member, A::Error> {
-        let i = self.index;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Verdict, A::Error> {
         let mut m = AnyMember::default();
-        // Value errors are raised only once the member is known to be ours: an
-        // unknown member's fields are not ours to judge.
-        let mut bad: Option<(&'static str, ValueError)> = None;
-        let mut note = |field: &'static str, e: ValueError| {
+        // Value problems are judged only once the member is known to be ours
+        // (an unknown member's fields are not ours to judge); the first one
+        // in key order is reported.
+        let mut bad: Option<(&'static str, String)> = None;
+        let mut note = |field: &'static str, e: String| {
             bad.get_or_insert((field, e));
         };
+        let mut typename_bad = None;
+        macro_rules! text {
+            ($slot:expr, $name:literal) => {
+                match map.next_value::<Text>()?.0 {
+                    Ok(v) => $slot = v,
+                    Err(e) => note($name, e),
+                }
+            };
+        }
         while let Some(key) = map.next_key::<Field>()? {
             match key {
-                Field::Typename => m.typename = map.next_value()?,
-                Field::Datetime => {
-                    if let Some(DatetimeText(t)) = map.next_value::<Option<DatetimeText>>()? {
-                        m.datetime = t.map_err(|e| note("datetime", e)).ok();
-                    }
-                }
+                Field::Typename => match map.next_value::<Text>()?.0 {
+                    Ok(v) => m.typename = v,
+                    Err(e) => typename_bad = Some(e),
+                },
+                Field::Datetime => match map.next_value::<DatetimeText>()?.0 {
+                    Ok(t) => m.datetime = t,
+                    Err(e) => note("datetime", e),
+                },
                 Field::Charge => {
                     let raw: &RawValue = map.next_value()?;
-                    m.charge = money(raw).map_err(|e| note("charge", e)).ok().flatten();
+                    match money(raw) {
+                        Ok(v) => m.charge = v,
+                        Err(e) => note("charge", e),
+                    }
                 }
                 Field::CalledRate => {
                     let raw: &RawValue = map.next_value()?;
-                    m.called_rate = money(raw).map_err(|e| note("calledRate", e)).ok().flatten();
+                    match money(raw) {
+                        Ok(v) => m.called_rate = v,
+                        Err(e) => note("calledRate", e),
+                    }
                 }
                 Field::SessionTime => {
                     let raw: &RawValue = map.next_value()?;
-                    m.session_time = match raw_text(raw) {
-                        None => None,
-                        Some(t) => parse_integer(&t).map_err(|e| note("sessionTime", e)).ok(),
-                    };
+                    match raw_text(raw).map(|t| parse_integer(&t)).transpose() {
+                        Ok(v) => m.session_time = v,
+                        Err(e) => note("sessionTime", e.to_string()),
+                    }
                 }
-                Field::From => m.from = map.next_value()?,
-                Field::Destination => m.destination = map.next_value()?,
-                Field::Status => m.status = map.next_value()?,
-                Field::Type => m.r#type = map.next_value()?,
-                Field::FromNumber => m.from_number = map.next_value()?,
-                Field::ToNumber => m.to_number = map.next_value()?,
-                Field::Direction => m.direction = map.next_value()?,
-                Field::CallId => m.call_id = map.next_value()?,
-                Field::SourceAni => m.source_ani = map.next_value()?,
-                Field::DestinationNumber => m.destination_number = map.next_value()?,
-                Field::DidUsed => m.did_used = map.next_value()?,
-                Field::CallType => m.call_type = map.next_value()?,
-                Field::AniIi => m.ani_ii = map.next_value()?,
+                Field::From => text!(m.from, "from"),
+                Field::Destination => text!(m.destination, "destination"),
+                Field::Status => text!(m.status, "status"),
+                Field::Type => text!(m.r#type, "type"),
+                Field::FromNumber => text!(m.from_number, "fromNumber"),
+                Field::ToNumber => text!(m.to_number, "toNumber"),
+                Field::Direction => text!(m.direction, "direction"),
+                Field::CallId => text!(m.call_id, "callId"),
+                Field::SourceAni => text!(m.source_ani, "sourceAni"),
+                Field::DestinationNumber => text!(m.destination_number, "destinationNumber"),
+                Field::DidUsed => text!(m.did_used, "didUsed"),
+                Field::CallType => text!(m.call_type, "callType"),
+                Field::AniIi => text!(m.ani_ii, "aniIi"),
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
+        if let Some(message) = typename_bad {
+            return Ok(Verdict::Bad {
+                typename: String::new(),
+                field: "__typename",
+                message,
+            });
+        }
         let typename = m.typename.take().unwrap_or_default();
         let Some(kind) = RecordKind::from_typename(&typename) else {
-            return Ok(Member::Unknown(typename));
+            return Ok(Verdict::Unknown(typename));
         };
-        if let Some((field, e)) = bad {
-            return Err(field_error(i, field, e));
+        if kind != self.expected {
+            return Ok(Verdict::Bad {
+                message: format!(
+                    "a {typename} where {} records were asked for",
+                    self.expected
+                ),
+                typename,
+                field: "__typename",
+            });
         }
-        let datetime = m
-            .datetime
-            .ok_or_else(|| field_error(i, "datetime", "missing or null"))?;
-        Ok(Member::Known(match kind {
+        if let Some((field, message)) = bad {
+            return Ok(Verdict::Bad {
+                typename,
+                field,
+                message,
+            });
+        }
+        let Some(datetime) = m.datetime else {
+            return Ok(Verdict::Bad {
+                typename,
+                field: "datetime",
+                message: "missing or null".into(),
+            });
+        };
+        Ok(Verdict::Known(match kind {
             RecordKind::Api => Cdr::Api(ApiCdr {
                 datetime,
                 from: m.from,
@@ -535,33 +729,123 @@ impl<'de> Visitor<'de> for MemberSeed {
     }
 }
 
-/// A datetime string, parsed without copying; the parse result is kept so that
-/// the caller can add the JSON path to the error.
-struct DatetimeText(Result<DateTime<Utc>, ValueError>);
+/// The JSON type of a value that is not what a field holds, for messages.
+struct Unexpected(&'static str);
+
+impl Unexpected {
+    fn of<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Unexpected, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Unexpected("a list"))
+    }
+
+    fn of_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Unexpected, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Unexpected("an object"))
+    }
+}
+
+/// Implements the visits of values a field does not hold, each reported as
+/// `$what, got <JSON type>` rather than failing the page.
+macro_rules! reject_other_values {
+    ($make:expr, $what:literal) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($make(format!("{}, got a boolean", $what)))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($make(format!("{}, got a number", $what)))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($make(format!("{}, got a number", $what)))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($make(format!("{}, got a number", $what)))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            let Unexpected(t) = Unexpected::of(seq)?;
+            Ok($make(format!("{}, got {t}", $what)))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let Unexpected(t) = Unexpected::of_map(map)?;
+            Ok($make(format!("{}, got {t}", $what)))
+        }
+    };
+}
+
+/// A string or null; another JSON value is kept as the message that says so.
+struct Text(Result<Option<String>, String>);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or null")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(Ok(Some(v.to_string()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text(Ok(Some(v))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(Ok(None)))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(Ok(None)))
+            }
+            reject_other_values!(|m| Text(Err(m)), "expected a string or null");
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A datetime string (parsed without copying) or null; another JSON value,
+/// or a string that is not RFC 3339, is kept as the message that says so.
+struct DatetimeText(Result<Option<DateTime<Utc>>, String>);
 
 impl<'de> Deserialize<'de> for DatetimeText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
+        impl<'de> Visitor<'de> for V {
             type Value = DatetimeText;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an RFC 3339 datetime string")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<DatetimeText, E> {
-                Ok(DatetimeText(parse_datetime(v)))
+                Ok(DatetimeText(
+                    parse_datetime(v).map(Some).map_err(|e| e.to_string()),
+                ))
             }
+            fn visit_unit<E: de::Error>(self) -> Result<DatetimeText, E> {
+                Ok(DatetimeText(Ok(None)))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<DatetimeText, E> {
+                Ok(DatetimeText(Ok(None)))
+            }
+            reject_other_values!(
+                |m| DatetimeText(Err(m)),
+                "expected an RFC 3339 datetime string"
+            );
         }
-        d.deserialize_str(V)
+        d.deserialize_any(V)
     }
 }
 
-/// Reads a money value from the raw JSON text: a number or a string, never via f64.
-fn money(raw: &RawValue) -> Result<Option<Decimal>, ValueError> {
-    raw_text(raw).map(|t| parse_decimal(&t)).transpose()
+/// Reads a money value from the raw JSON text (a number or a string, never
+/// via f64) and checks that the archive can hold it.
+fn money(raw: &RawValue) -> Result<Option<Decimal>, String> {
+    let Some(text) = raw_text(raw) else {
+        return Ok(None);
+    };
+    let d = parse_decimal(&text).map_err(|e| e.to_string())?;
+    check_money(&d).map_err(|e| e.to_string())?;
+    Ok(Some(d))
 }
 
 /// The text of a scalar JSON value: `None` for null, the unescaped content for a
-/// string, the literal for a number.
+/// string, the literal for a number (and the JSON text of anything else,
+/// which no number parser takes).
 fn raw_text(raw: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
     let t = raw.get().trim();
     if t == "null" {
@@ -585,11 +869,15 @@ mod tests {
     use super::*;
     use crate::record::parse_datetime;
 
-    fn page(cdrs: &str) -> Result<Page, ResponseError> {
+    fn page_of(kind: RecordKind, cdrs: &str) -> Result<Page, ResponseError> {
         let body = format!(
             r#"{{"data":{{"cdrRecords":{{"exportLink":"https://x/export?sig=abc","paginationInfo":{{"nextCursor":"c2","limit":100}},"cdrs":[{cdrs}]}}}}}}"#
         );
-        decode_page(body.as_bytes())
+        decode_page(body.as_bytes(), kind)
+    }
+
+    fn page(cdrs: &str) -> Result<Page, ResponseError> {
+        page_of(RecordKind::Message, cdrs)
     }
 
     #[test]
@@ -614,7 +902,7 @@ mod tests {
     #[test]
     fn voice_cdr_with_number_money_exact() {
         // 0.1 is not representable in f64; the decimal must still be exactly 0.1.
-        let p = page(r#"{"datetime":"2026-11-01T00:00:00Z","__typename":"VoiceCdr","callId":"abc","sourceAni":"15550001","destinationNumber":"15550002","didUsed":null,"sessionTime":61,"status":"ANSWERED","calledRate":0.1,"charge":1234567890.12345,"callType":"outbound","aniIi":null}"#).unwrap();
+        let p = page_of(RecordKind::Voice, r#"{"datetime":"2026-11-01T00:00:00Z","__typename":"VoiceCdr","callId":"abc","sourceAni":"15550001","destinationNumber":"15550002","didUsed":null,"sessionTime":61,"status":"ANSWERED","calledRate":0.1,"charge":1234567890.12345,"callType":"outbound","aniIi":null}"#).unwrap();
         let Cdr::Voice(v) = &p.records[0] else {
             panic!("not voice")
         };
@@ -626,38 +914,176 @@ mod tests {
     }
 
     #[test]
-    fn api_cdr_and_unknown_members() {
-        let p = page(r#"{"__typename":"ApiCdr","datetime":"2026-11-01T00:00:00Z","from":"a","destination":"b","status":"ok","charge":null,"type":"lookup"},{"__typename":"FaxCdr","datetime":"2026-11-01T00:00:00Z","pages":3},{"datetime":"x"}"#).unwrap();
+    fn unknown_members_are_named_and_listed_beside_the_records() {
+        let p = page_of(RecordKind::Api, r#"{"__typename":"ApiCdr","datetime":"2026-11-01T00:00:00Z","from":"a","destination":"b","status":"ok","charge":null,"type":"lookup"},{"__typename":"RcsCdr"},{"__typename":"FaxCdr","datetime":"x","pages":3,"charge":"N/A"},{"datetime":"x"},{"__typename":null}"#).unwrap();
         assert_eq!(p.records.len(), 1);
-        assert_eq!(p.len(), 3);
-        assert_eq!(
-            p.unknown[0],
-            UnknownMember {
-                index: 1,
-                typename: "FaxCdr".into()
-            }
+        assert_eq!(p.len(), 5);
+        assert!(
+            p.bad.is_empty(),
+            "an unknown member's fields are not judged"
         );
-        // A member without __typename is unknown too; its fields are not trusted.
-        assert_eq!(p.unknown[1].index, 2);
+        let unknown: Vec<(usize, &str)> = p
+            .unknown
+            .iter()
+            .map(|u| (u.index, u.typename.as_str()))
+            .collect();
+        // A member without a (string) __typename is unknown too, named "".
+        assert_eq!(
+            unknown,
+            [(1, "RcsCdr"), (2, "FaxCdr"), (3, ""), (4, "")],
+            "{p:?}"
+        );
         let Cdr::Api(a) = &p.records[0] else { panic!() };
         assert_eq!(a.charge, None);
         assert_eq!(a.from.as_deref(), Some("a"));
     }
 
+    /// Decodes one element of a message page that must be bad, and returns
+    /// its field and message; the page's other record is kept.
+    fn bad(element: &str) -> (String, String) {
+        let good =
+            r#"{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","charge":"0.5"}"#;
+        let p = page(&format!("{good},{element},{good}"))
+            .unwrap_or_else(|e| panic!("{element}: the page failed: {e}"));
+        assert_eq!(p.records.len(), 2, "{element}: {p:?}");
+        assert_eq!(p.bad.len(), 1, "{element}: {p:?}");
+        let b = &p.bad[0];
+        assert_eq!(b.index, 1);
+        assert_eq!(b.raw, element, "the element's own text");
+        (b.field.clone(), b.message.clone())
+    }
+
     #[test]
-    fn bad_values_name_their_json_path() {
-        let e = page(r#"{"__typename":"ApiCdr","datetime":"2026-11-01T00:00:00Z"},{"__typename":"ApiCdr","datetime":"2026-11-01T00:00:00Z","charge":"abc"}"#).unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.contains("cdrs[1].charge"), "{msg}");
-        let e = page(r#"{"__typename":"VoiceCdr","datetime":"2026-13-01T00:00:00Z"}"#).unwrap_err();
-        assert!(e.to_string().contains("cdrs[0].datetime"), "{e}");
-        let e = page(r#"{"__typename":"VoiceCdr","datetime":null}"#).unwrap_err();
-        assert!(e.to_string().contains("cdrs[0].datetime: missing"), "{e}");
-        let e = page(
-            r#"{"__typename":"VoiceCdr","datetime":"2026-11-01T00:00:00Z","sessionTime":"1.5"}"#,
+    fn bad_values_are_reported_beside_the_records_not_as_errors() {
+        let sms = |field: &str, value: &str| {
+            format!(
+                r#"{{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","{field}":{value}}}"#
+            )
+        };
+        for (element, field, needle) in [
+            (sms("charge", r#""N/A""#), "charge", "invalid decimal `N/A`"),
+            (sms("charge", "true"), "charge", "invalid decimal"),
+            (
+                sms("charge", r#"{"amount":1}"#),
+                "charge",
+                "invalid decimal",
+            ),
+            (
+                sms("charge", "0.123456789012"),
+                "charge",
+                "0.123456789012 has more than 10 decimal places",
+            ),
+            (
+                sms("charge", r#""-12345678901234567890123456789""#),
+                "charge",
+                "more than 28 digits before the decimal point",
+            ),
+            (sms("charge", "1e40"), "charge", "invalid decimal"),
+            (
+                sms("status", "42"),
+                "status",
+                "expected a string or null, got a number",
+            ),
+            (sms("toNumber", "[1]"), "toNumber", "got a list"),
+            (sms("direction", "{}"), "direction", "got an object"),
+            (
+                r#"{"__typename":"MessageCdr","datetime":"2026-13-01T00:00:00Z"}"#.into(),
+                "datetime",
+                "invalid datetime `2026-13-01T00:00:00Z`",
+            ),
+            (
+                r#"{"__typename":"MessageCdr","datetime":1762000000}"#.into(),
+                "datetime",
+                "got a number",
+            ),
+            (
+                r#"{"__typename":"MessageCdr","datetime":null}"#.into(),
+                "datetime",
+                "missing or null",
+            ),
+            (
+                r#"{"__typename":"MessageCdr","charge":"0.1"}"#.into(),
+                "datetime",
+                "missing or null",
+            ),
+            (
+                r#"{"__typename":7,"datetime":"2026-11-01T00:00:00Z"}"#.into(),
+                "__typename",
+                "expected a string or null, got a number",
+            ),
+            // The first bad field in key order is the one reported.
+            (
+                r#"{"__typename":"MessageCdr","charge":"x","datetime":"y"}"#.into(),
+                "charge",
+                "`x`",
+            ),
+        ] {
+            let (got_field, message) = bad(&element);
+            assert_eq!(got_field, field, "{element}");
+            assert!(message.contains(needle), "{element}: {message}");
+        }
+    }
+
+    #[test]
+    fn voice_values_that_cannot_be_stored() {
+        for (value, needle) in [
+            (r#""1.5""#, "invalid whole number `1.5`"),
+            ("1.5", "invalid whole number"),
+            (r#""61s""#, "`61s`"),
+            ("99999999999999999999", "invalid whole number"),
+        ] {
+            let element = format!(
+                r#"{{"__typename":"VoiceCdr","datetime":"2026-11-01T00:00:00Z","sessionTime":{value}}}"#
+            );
+            let p = page_of(RecordKind::Voice, &element).unwrap();
+            assert!(p.records.is_empty());
+            assert_eq!(p.bad[0].field, "sessionTime", "{value}");
+            assert!(p.bad[0].message.contains(needle), "{:?}", p.bad[0]);
+        }
+        let p = page_of(
+            RecordKind::Voice,
+            r#"{"__typename":"VoiceCdr","datetime":"2026-11-01T00:00:00Z","calledRate":"0.00000000001"}"#,
         )
-        .unwrap_err();
-        assert!(e.to_string().contains("sessionTime"), "{e}");
+        .unwrap();
+        assert_eq!(p.bad[0].field, "calledRate");
+        // A whole number written as 61.0 is still a whole number.
+        let p = page_of(
+            RecordKind::Voice,
+            r#"{"__typename":"VoiceCdr","datetime":"2026-11-01T00:00:00Z","sessionTime":61.0}"#,
+        )
+        .unwrap();
+        assert!(p.bad.is_empty() && p.records.len() == 1, "{p:?}");
+    }
+
+    #[test]
+    fn a_known_member_of_another_kind_is_a_bad_record() {
+        let voice =
+            r#"{"__typename":"VoiceCdr","datetime":"2026-11-01T00:00:00Z","sessionTime":5}"#;
+        let (field, message) = bad(voice);
+        assert_eq!(field, "__typename");
+        assert_eq!(
+            message,
+            "a VoiceCdr where MessageCdr records were asked for"
+        );
+        let p = page_of(RecordKind::Voice, voice).unwrap();
+        assert_eq!((p.records.len(), p.bad.len()), (1, 0));
+        // Even a bad value is reported as the wrong member first.
+        let p = page(r#"{"__typename":"ApiCdr","datetime":"2026-11-01T00:00:00Z","charge":"abc"}"#)
+            .unwrap();
+        assert_eq!(p.bad[0].typename, "ApiCdr");
+        assert_eq!(p.bad[0].field, "__typename");
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages_but_kept_in_the_raw_text() {
+        let long = "9".repeat(500);
+        let element = format!(
+            r#"{{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","charge":"{long}x"}}"#
+        );
+        let p = page(&element).unwrap();
+        assert!(p.bad[0].message.len() <= 204, "{}", p.bad[0].message);
+        assert!(p.bad[0].message.ends_with('…'));
+        assert_eq!(p.bad[0].raw, element);
     }
 
     #[test]
@@ -668,46 +1094,62 @@ mod tests {
             r#"{"data":{"cdrRecords":{"paginationInfo":{},"cdrs":[]}}}"#,
             r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null}}}}"#,
             r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":null}}}"#,
+            r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":[null]}}}"#,
+            r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":[1,{}]}}}"#,
         ] {
-            let e = decode_page(body.as_bytes()).unwrap_err();
-            assert!(matches!(e, ResponseError::Decode { .. }), "{body}: {e:?}");
+            let e = decode_page(body.as_bytes(), RecordKind::Message).unwrap_err();
+            assert!(matches!(e, ResponseError::Shape { .. }), "{body}: {e:?}");
         }
+        let e = decode_page(
+            br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":[{},"x"]}}}"#,
+            RecordKind::Message,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("cdrs[1]"), "{e}");
         let last = decode_page(
             br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":[]}}}"#,
+            RecordKind::Message,
         );
         assert_eq!(last.unwrap().next_cursor, None);
     }
 
     #[test]
-    fn truncated_body_is_a_decode_error() {
-        let e = decode_page(br#"{"data":{"cdrRecords":{"cdrs":[{"__typename":"Api"#).unwrap_err();
-        assert!(matches!(e, ResponseError::Decode { .. }), "{e:?}");
+    fn a_body_that_is_not_json_is_a_decode_error() {
+        for body in [
+            &br#"{"data":{"cdrRecords":{"cdrs":[{"__typename":"Api"#[..],
+            b"<html>502 Bad Gateway</html>",
+            b"",
+        ] {
+            let e = decode_page(body, RecordKind::Message).unwrap_err();
+            assert!(matches!(e, ResponseError::Decode { .. }), "{e:?}");
+        }
     }
 
     #[test]
     fn errors_array_is_an_error_even_with_200() {
         let body = br#"{"data":null,"errors":[{"message":"unauthenticated","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
-        let e = decode_page(body).unwrap_err();
+        let e = decode_page(body, RecordKind::Message).unwrap_err();
         assert_eq!(e.class(), Some(ErrorClass::Unauthorized));
         let body =
             br#"{"data":null,"errors":[{"message":"Invalid value for argument \"limit\""}]}"#;
         assert_eq!(
-            decode_page(body).unwrap_err().class(),
+            decode_page(body, RecordKind::Message).unwrap_err().class(),
             Some(ErrorClass::InvalidArgument)
         );
         let body = br#"{"data":null,"errors":[{"message":"Internal server error"}]}"#;
         assert_eq!(
-            decode_page(body).unwrap_err().class(),
+            decode_page(body, RecordKind::Message).unwrap_err().class(),
             Some(ErrorClass::Other)
         );
         assert_eq!(
-            decode_page(br#"{"data":null}"#).unwrap_err(),
+            decode_page(br#"{"data":null}"#, RecordKind::Message).unwrap_err(),
             ResponseError::MissingData
         );
     }
 
     #[test]
     fn error_classification_table() {
+        use ErrorClass::{InvalidArgument, Other, Unauthorized};
         let check = |msg: &str, code: Option<&str>, want: ErrorClass| {
             let e = GraphQlError {
                 message: msg.into(),
@@ -720,24 +1162,69 @@ mod tests {
             };
             assert_eq!(e.class(), want, "{msg} {code:?}");
         };
-        check("Unauthorized", None, ErrorClass::Unauthorized);
-        check(
+        // Every wording of a refused token, before the generic "invalid" rule.
+        for msg in [
+            "Unauthorized",
+            "unauthenticated",
+            "jwt expired",
+            "JWT expired at 2026-11-01T00:00:00Z",
+            "Token expired",
+            "token expired, please log in again",
+            "Expired token",
+            "Invalid token",
+            "invalid token: signature mismatch",
+            "Token is invalid",
+            "The token is invalid or has expired",
+            "Your token has been revoked",
+            "invalid JWT",
+            "jwt malformed",
+            "Bearer token missing",
+            "Invalid credentials",
+            "Not authenticated",
+            "Authentication required",
+            "authentication failed",
             "You must be logged in",
-            Some("UNAUTHENTICATED"),
-            ErrorClass::Unauthorized,
-        );
+            "unauthenticated: the token has expired, log in again",
+        ] {
+            check(msg, None, Unauthorized);
+        }
+        for code in [
+            "UNAUTHENTICATED",
+            "unauthenticated",
+            "UNAUTHORIZED",
+            "INVALID_TOKEN",
+            "TOKEN_EXPIRED",
+        ] {
+            check("Something went wrong", Some(code), Unauthorized);
+            check("Invalid argument", Some(code), Unauthorized);
+        }
+        check("forbidden: the token lacks a scope", None, Unauthorized);
+        // The request's own faults.
         check(
             "Unknown field \"foo\" on type \"ApiCdr\"",
             None,
-            ErrorClass::InvalidArgument,
+            InvalidArgument,
+        );
+        check("limit must be between 1 and 1000", None, InvalidArgument);
+        check("oops", Some("BAD_USER_INPUT"), InvalidArgument);
+        check(
+            "Invalid value for argument \"limit\"",
+            None,
+            InvalidArgument,
         );
         check(
-            "limit must be between 1 and 1000",
+            "invalid cursor: it was modified or belongs to another query",
             None,
-            ErrorClass::InvalidArgument,
+            InvalidArgument,
         );
-        check("oops", Some("BAD_USER_INPUT"), ErrorClass::InvalidArgument);
-        check("database timeout", None, ErrorClass::Other);
+        check("Invalid page token", None, InvalidArgument);
+        check(
+            "Syntax Error: Unexpected token \"}\", invalid input",
+            None,
+            InvalidArgument,
+        );
+        check("database timeout", None, Other);
+        check("forbidden", None, Other);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The column schema of each record type: the single source for Parquet schemas,
-//! CSV headers and the fields the GraphQL query selects.
+//! CSV headers and the fields the GraphQL query selects, and the range of
+//! amounts a money column holds.
 
 use std::fmt;
 
@@ -32,6 +33,70 @@ pub const MONEY_PRECISION: u8 = 38;
 /// Decimal scale used for money columns in typed formats: enough for every
 /// documented value (the provider uses up to 5 decimals) with room to spare.
 pub const MONEY_SCALE: u32 = 10;
+
+/// Digits a money column holds before the decimal point: the precision less
+/// the scale.
+pub const MONEY_INTEGER_DIGITS: u32 = MONEY_PRECISION as u32 - MONEY_SCALE;
+
+/// An amount that a money column (DECIMAL([`MONEY_PRECISION`], [`MONEY_SCALE`]))
+/// cannot hold exactly. Amounts are never rounded, so such a record cannot be
+/// archived as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MoneyError {
+    /// More than [`MONEY_SCALE`] decimal places (trailing zeros aside).
+    #[error("{value} has more than {MONEY_SCALE} decimal places")]
+    TooPrecise { value: String },
+    /// More than [`MONEY_INTEGER_DIGITS`] digits before the decimal point.
+    #[error("{value} has more than {MONEY_INTEGER_DIGITS} digits before the decimal point")]
+    TooLarge { value: String },
+}
+
+/// Checks that `d` fits a money column exactly. This is the one place that
+/// says which amounts the archive can hold: trailing zeros past the scale are
+/// allowed (`0.12345678900` is `0.1234567890`), any other digit there is not.
+///
+/// ```
+/// use cdr_core::{MoneyError, check_money, parse_decimal};
+/// assert!(check_money(&parse_decimal("0.0035")?).is_ok());
+/// assert!(check_money(&parse_decimal("0.12345678900")?).is_ok());
+/// assert!(matches!(
+///     check_money(&parse_decimal("0.123456789012")?),
+///     Err(MoneyError::TooPrecise { .. })
+/// ));
+/// assert!(matches!(
+///     check_money(&parse_decimal("10000000000000000000000000000")?),
+///     Err(MoneyError::TooLarge { .. })
+/// ));
+/// # Ok::<(), cdr_core::ValueError>(())
+/// ```
+pub fn check_money(d: &rust_decimal::Decimal) -> Result<(), MoneyError> {
+    let scale = d.scale();
+    let mantissa = d.mantissa();
+    // The common case, two integer comparisons: few decimals, small mantissa.
+    const SMALL: u128 = 10u128.pow(MONEY_INTEGER_DIGITS);
+    if scale <= MONEY_SCALE && mantissa.unsigned_abs() < SMALL {
+        return Ok(());
+    }
+    if scale > MONEY_SCALE {
+        // A decimal's scale is at most 28, so the divisor fits.
+        let divisor = 10i128.pow(scale - MONEY_SCALE);
+        if mantissa % divisor != 0 {
+            return Err(MoneyError::TooPrecise {
+                value: d.to_string(),
+            });
+        }
+    }
+    // A limit beyond what a decimal holds cannot be exceeded.
+    let too_large = rust_decimal::Decimal::try_from_i128_with_scale(SMALL as i128, 0)
+        .is_ok_and(|limit| d.abs() >= limit);
+    if too_large {
+        return Err(MoneyError::TooLarge {
+            value: d.to_string(),
+        });
+    }
+    Ok(())
+}
 
 /// Version of the column layout below; bumped when a column changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -171,6 +236,37 @@ mod tests {
                 assert_eq!(snake, c.name);
             }
         }
+    }
+
+    #[test]
+    fn money_limits_follow_the_column_type() {
+        use crate::record::parse_decimal;
+        let check = |text: &str, want: Result<(), &str>| {
+            let d = parse_decimal(text).unwrap();
+            let got = check_money(&d).map_err(|e| match e {
+                MoneyError::TooPrecise { .. } => "precise",
+                MoneyError::TooLarge { .. } => "large",
+            });
+            assert_eq!(got, want, "{text}");
+        };
+        check("0", Ok(()));
+        check("-0.00350", Ok(()));
+        check("0.1234567890", Ok(()));
+        check("0.12345678900000", Ok(()));
+        check("0.12345678901", Err("precise"));
+        check("-0.00000000001", Err("precise"));
+        check("999999999999999999.9999999999", Ok(()));
+        check("9999999999999999999999999999", Ok(()));
+        check("10000000000000000000000000000", Err("large"));
+        check("-10000000000000000000000000000", Err("large"));
+        check("79228162514264337593543950335", Err("large"));
+        check("1e27", Ok(()));
+        let e = check_money(&parse_decimal("0.123456789012").unwrap()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "0.123456789012 has more than 10 decimal places"
+        );
+        assert_eq!(MONEY_INTEGER_DIGITS, 28);
     }
 
     #[test]

@@ -187,32 +187,7 @@ impl Destination for LocalDir {
             .await
             .map_err(io("create directory", &self.root))?;
         let root = self.root.clone();
-        let probe = self.root.join(format!(
-            "{PROBE_PREFIX}{}-{}{TMP_SUFFIX}",
-            std::process::id(),
-            UNIQUE.fetch_add(1, Ordering::Relaxed)
-        ));
-        blocking(move || {
-            // Under the root's lock: a probe seen while holding it was left
-            // by a run killed between its write and its remove.
-            let _lock = DirLock::take(&root.join(LOCK_NAME))?;
-            let entries = std::fs::read_dir(&root).map_err(io("list", &root))?;
-            for entry in entries {
-                let entry = entry.map_err(io("list", &root))?;
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                if name.starts_with(PROBE_PREFIX) && name.ends_with(TMP_SUFFIX) {
-                    match std::fs::remove_file(entry.path()) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(io("remove", &entry.path())(e)),
-                    }
-                }
-            }
-            std::fs::write(&probe, b"").map_err(io("write to", &root))?;
-            std::fs::remove_file(&probe).map_err(io("remove", &probe))
-        })
-        .await
+        blocking(move || probe(&root)).await
     }
 
     async fn begin(
@@ -477,6 +452,50 @@ fn remove_temporaries(paths: Vec<PathBuf>) -> Result<u64, StoreError> {
     Ok(n)
 }
 
+/// Writes a byte into `root` and leaves nothing behind, even when the
+/// process is killed meanwhile: an unnamed file (`O_TMPFILE`) where the file
+/// system has them; elsewhere a named probe, removed at once, and probes of
+/// killed runs removed once they are a minute old (a live run's is younger).
+fn probe(root: &Path) -> Result<(), StoreError> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(root)
+        {
+            Ok(mut f) => {
+                return std::io::Write::write_all(&mut f, b"x").map_err(io("write to", root));
+            }
+            // Not supported by this file system: the named probe below.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {}
+            Err(e) => return Err(io("write to", root)(e)),
+        }
+    }
+    const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+    for entry in std::fs::read_dir(root).map_err(io("list", root))? {
+        let entry = entry.map_err(io("list", root))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() >= MAX_AGE);
+        if name.starts_with(PROBE_PREFIX) && name.ends_with(TMP_SUFFIX) && old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let probe = root.join(format!(
+        "{PROBE_PREFIX}{}-{}{TMP_SUFFIX}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&probe, b"x").map_err(io("write to", root))?;
+    std::fs::remove_file(&probe).map_err(io("remove", &probe))
+}
+
 /// The final key of a temporary file's key (`dir/.name.<pid>-<n>.cdr-tmp` ->
 /// `dir/name`), or `None` when it is not one of ours.
 fn final_key_of_temp(key: &str) -> Option<String> {
@@ -702,18 +721,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn probes_left_by_a_killed_run_are_removed() {
+    async fn the_write_check_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let left = dir.path().join(format!("{PROBE_PREFIX}123-0{TMP_SUFFIX}"));
-        std::fs::write(&left, b"").unwrap();
         std::fs::write(dir.path().join("keep.csv"), b"x").unwrap();
         LocalDir::new(dir.path()).check_writable().await.unwrap();
-        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        names.sort();
-        assert_eq!(names, [LOCK_NAME, "keep.csv"]);
+        assert_eq!(names, ["keep.csv"]);
     }
 
     #[test]

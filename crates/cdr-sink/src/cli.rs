@@ -475,12 +475,10 @@ async fn run_archive(args: ArchiveArgs) -> Result<Summary, Failure> {
         );
     }
 
-    let logs_in = matches!(config.auth, Auth::Login { .. });
+    // The client logs in on its first request, so that a run with nothing to
+    // fetch makes none. Refused credentials are remembered: the first unit
+    // to log in fails with them, the others at once, without another login.
     let client = Client::new(config).context("building the HTTP client")?;
-    if logs_in {
-        // Bad credentials end the run here, once, before any unit starts.
-        client.login().await.context("logging in")?;
-    }
     let source = Arc::new(TransportSource::new(
         client,
         plan.limit,

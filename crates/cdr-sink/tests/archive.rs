@@ -88,11 +88,14 @@ async fn parquet_archive_equals_the_ground_truth_and_reruns_skip() {
         "{stdout}"
     );
 
-    // The same command again: every unit is skipped, no page is requested.
-    let before = sim.counters().graphql_requests;
+    // The same command again: every unit is skipped, no page is requested,
+    // and with nothing to fetch there is no login either.
+    let before = sim.counters();
     let (o, summary) = archive(&sim, &out, &["--limit", "250"]).await;
     assert!(o.status.success(), "stderr: {}", text(&o.stderr));
-    assert_eq!(sim.counters().graphql_requests, before);
+    assert_eq!(sim.counters().graphql_requests, before.graphql_requests);
+    assert_eq!(sim.counters().logins, before.logins);
+    assert!(before.logins >= 1, "the first run logged in");
     assert_eq!(summary["types"]["MMS"]["units_skipped"], 4);
     assert_same(&read_parquet_archive(&out), &want);
 }

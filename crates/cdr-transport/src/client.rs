@@ -3,18 +3,20 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use cdr_core::{Cdr, ErrorClass, Page, ResponseError, Token, decode_errors, decode_page_reusing};
+use cdr_core::{
+    Cdr, ErrorClass, Page, RecordKind, ResponseError, Token, decode_errors, decode_page_reusing,
+};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use crate::config::{Auth, ClientConfig, RetryPolicy};
-use crate::error::{AuthProblem, Failure, TransportError};
+use crate::error::{Answered, AuthProblem, Failure, TransportError};
 use crate::retry::{Retrier, parse_retry_after, splitmix64};
 use crate::stats::{Counters, Stats, bump};
 
@@ -40,6 +42,10 @@ pub(crate) struct Inner {
     token: tokio::sync::Mutex<TokenState>,
     /// The newest token generation that the server accepted at least once.
     accepted_generation: AtomicU64,
+    /// Whether login and GraphQL have answered with a success at least once:
+    /// until then, a URL that cannot be reached fails fast.
+    login_answered: AtomicBool,
+    graphql_answered: AtomicBool,
     seed: AtomicU64,
 }
 
@@ -130,11 +136,17 @@ fn under(base: &Url, path: &str) -> Url {
     url
 }
 
-/// The server's error messages in a body, shortened, or nothing.
+/// The server's error messages in a body, on one line and shortened, or
+/// nothing.
 fn server_message(body: &[u8]) -> String {
     const MAX: usize = 300;
     let mut text = decode_errors(body)
-        .map(|e| e.to_string())
+        .map(|e| {
+            e.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default();
     if text.len() > MAX {
         let mut cut = MAX;
@@ -238,6 +250,8 @@ impl Client {
                 login_url,
                 token: tokio::sync::Mutex::new(TokenState::default()),
                 accepted_generation: AtomicU64::new(0),
+                login_answered: AtomicBool::new(false),
+                graphql_answered: AtomicBool::new(false),
                 seed: AtomicU64::new(seed),
             }),
             counters: Arc::default(),
@@ -287,6 +301,16 @@ impl Client {
             &self.counters,
             endpoint,
         )
+    }
+
+    /// Whether the API, and the endpoint `graphql` or login, answered before.
+    fn answered(&self, graphql: bool) -> Answered {
+        let login = self.inner.login_answered.load(Ordering::Relaxed);
+        let query = self.inner.graphql_answered.load(Ordering::Relaxed);
+        Answered {
+            api: login || query,
+            endpoint: if graphql { query } else { login },
+        }
     }
 
     /// The token to send and its generation, logging in when none is cached.
@@ -344,7 +368,7 @@ impl Client {
                         tracing::debug!("logged in");
                         return Ok(token);
                     }
-                    Err(e) => retrier.after_failure(e).await?,
+                    Err(e) => retrier.after_failure_with(e, self.answered(false)).await?,
                 }
             }
         }
@@ -374,6 +398,7 @@ impl Client {
             .await
             .map_err(|e| TransportError::network(endpoint, e))?;
         if status.is_success() {
+            inner.login_answered.store(true, Ordering::Relaxed);
             // serde's messages may quote values, so only the position is kept.
             let answer: LoginAnswer =
                 serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode {
@@ -407,16 +432,25 @@ impl Client {
         }
     }
 
-    /// Sends one GraphQL body (a `cdrRecords` query) and decodes the page,
-    /// with retries, and a fresh login when the token is rejected. The page's
-    /// records reuse the allocations of `spare` (see
+    /// Sends one GraphQL body (a `cdrRecords` query for records of `kind`)
+    /// and decodes the page, with retries, and a fresh login when the token
+    /// is rejected. The page's records reuse the allocations of `spare` (see
     /// [`cdr_core::decode_page_reusing`]).
+    ///
+    /// A rejected token (HTTP 401 or 403, or a GraphQL error that blames
+    /// the token, on any status) leads to one login, shared with concurrent
+    /// requests rejected with the same token, and the request is repeated at
+    /// once, without backoff. A static token is not renewed, and a token from
+    /// a fresh login that is refused at once is not renewed again: both end
+    /// with [`TransportError::Auth`].
     pub(crate) async fn fetch_page(
         &self,
         body: Bytes,
+        kind: RecordKind,
         spare: Vec<Cdr>,
     ) -> Result<Page, TransportError> {
-        self.fetch_page_peeking(body, spare, &mut |_| {}).await
+        self.fetch_page_peeking(body, kind, spare, &mut |_| {})
+            .await
     }
 
     /// Like [`Client::fetch_page`], handing the body of every successful
@@ -424,6 +458,7 @@ impl Client {
     pub(crate) async fn fetch_page_peeking(
         &self,
         body: Bytes,
+        kind: RecordKind,
         spare: Vec<Cdr>,
         peek: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Page, TransportError> {
@@ -434,7 +469,7 @@ impl Client {
         loop {
             let (token, generation) = self.token().await?;
             let spare = spare.take().unwrap_or_default();
-            let attempt = self.graphql_once(body.clone(), &token, spare, &mut *peek);
+            let attempt = self.graphql_once(body.clone(), &token, kind, spare, &mut *peek);
             match attempt.await {
                 Ok(page) => {
                     self.inner
@@ -442,7 +477,9 @@ impl Client {
                         .fetch_max(generation, Ordering::Relaxed);
                     return Ok(page);
                 }
-                Err(Failure::Error(e)) => retrier.after_failure(e).await?,
+                Err(Failure::Error(e)) => {
+                    retrier.after_failure_with(e, self.answered(true)).await?
+                }
                 Err(Failure::Unauthorized { endpoint, detail }) => {
                     if let Auth::Token(_) = &self.inner.auth {
                         return Err(TransportError::Auth {
@@ -473,6 +510,7 @@ impl Client {
         &self,
         body: Bytes,
         token: &Token,
+        kind: RecordKind,
         spare: Vec<Cdr>,
         peek: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Page, Failure> {
@@ -497,8 +535,11 @@ impl Client {
             .await
             .map_err(|e| TransportError::network(endpoint, e))?;
         if status.is_success() {
+            inner.graphql_answered.store(true, Ordering::Relaxed);
             peek(&bytes);
-            return match decode_page_reusing(&bytes, spare) {
+            // Bad values and unknown members are part of the page; only a
+            // body cut short (or not JSON) is worth asking again.
+            return match decode_page_reusing(&bytes, kind, spare) {
                 Ok(page) => Ok(page),
                 Err(ResponseError::GraphQl(errors)) => Err(graphql_failure(endpoint, errors)),
                 Err(ResponseError::Decode { message }) => Err(TransportError::Decode {
@@ -507,15 +548,19 @@ impl Client {
                     message,
                 }
                 .into()),
-                Err(other) => Err(TransportError::Decode {
+                Err(ResponseError::Shape { message }) => Err(TransportError::Unexpected {
                     endpoint: endpoint.to_string(),
-                    attempts: 1,
+                    message,
+                }
+                .into()),
+                Err(other) => Err(TransportError::Unexpected {
+                    endpoint: endpoint.to_string(),
                     message: other.to_string(),
                 }
                 .into()),
             };
         }
-        if status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(Failure::Unauthorized {
                 endpoint: endpoint.to_string(),
                 detail: server_message(&bytes),
@@ -547,7 +592,11 @@ fn graphql_failure(endpoint: &str, errors: cdr_core::GraphQlErrors) -> Failure {
     match errors.class() {
         ErrorClass::Unauthorized => Failure::Unauthorized {
             endpoint: endpoint.to_string(),
-            detail: errors.to_string(),
+            detail: errors
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
         },
         class => Failure::Error(TransportError::GraphQl {
             endpoint: endpoint.to_string(),
@@ -639,6 +688,8 @@ mod tests {
         let body = br#"{"errors":[{"id":"unauthorized","message":"Invalid email or password."}]}"#;
         assert_eq!(server_message(body), "Invalid email or password.");
         assert_eq!(server_message(b"<html>502 Bad Gateway</html>"), "");
+        let lines = br#"{"errors":[{"message":"token expired\n  log in\r\nagain"}]}"#;
+        assert_eq!(server_message(lines), "token expired log in again");
         let long = format!(r#"{{"errors":[{{"message":"{}"}}]}}"#, "é".repeat(400));
         let m = server_message(long.as_bytes());
         assert!(m.len() <= 304 && m.ends_with('…'), "{}", m.len());

@@ -79,7 +79,9 @@ impl Client {
             page: 0,
         };
         let body = Bytes::from(RequestBody::new(&doc, &query, &first).to_vec());
-        let page = self.fetch_page(body, Vec::new()).await?;
+        let page = self
+            .fetch_page(body, cdr_type.record_kind(), Vec::new())
+            .await?;
         let graphql = &self.inner.graphql_endpoint;
         let link_error = |message: &str| TransportError::Decode {
             endpoint: graphql.clone(),

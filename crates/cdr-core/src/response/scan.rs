@@ -3,24 +3,29 @@
 //! where they lie (datetimes and money without an intermediate string) and
 //! copies only the text that ends up in records.
 //!
-//! It accepts a subset of what the serde path accepts and gives up (returns
-//! `None`) on anything else: an `errors` key, a missing or `null` page,
-//! `paginationInfo`, `nextCursor` or `cdrs`, a member of unknown type, an unknown or repeated member field, a
-//! value that does not parse, a key with escapes, malformed JSON. The serde
-//! path then decodes the body and words its errors. For every body the
-//! scanner accepts, its page equals the serde path's (a property test checks
-//! this).
+//! An element of `cdrs` that is not a plain record of the member asked for
+//! (a member of unknown type or of another member, an unknown or repeated
+//! field, a value that does not parse or does not fit, a key with escapes) is
+//! skipped over as JSON and handed, as text, to the element decoder of the
+//! serde path ([`decode_member`]), which reports it.
+//!
+//! For the rest of the body the scanner accepts a subset of what the serde
+//! path accepts and gives up (returns `None`) on anything else: an `errors`
+//! key, a missing or `null` page, `paginationInfo`, `nextCursor` or `cdrs`,
+//! malformed JSON. The serde path then decodes the body and words its
+//! errors. For every body the scanner accepts, its page equals the serde
+//! path's (a property test checks this).
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use super::Page;
+use super::{BadRecord, Member, Page, UnknownMember, decode_member};
 use crate::record::{
     ApiCdr, Cdr, MessageCdr, VoiceCdr, parse_datetime, parse_decimal, parse_integer,
 };
-use crate::schema::RecordKind;
+use crate::schema::{RecordKind, check_money};
 use crate::secret::ExportLink;
 
 /// Deepest nesting followed in skipped values (serde_json stops at 128).
@@ -28,7 +33,7 @@ const MAX_DEPTH: u32 = 100;
 
 /// Decodes a whole body, or gives up. The vector of `spare` and the text of
 /// its records are reused for the page's records.
-pub(super) fn decode(text: &str, spare: Vec<Cdr>) -> Option<Page> {
+pub(super) fn decode(text: &str, expected: RecordKind, spare: Vec<Cdr>) -> Option<Page> {
     let mut s = Scanner {
         text,
         b: text.as_bytes(),
@@ -36,6 +41,7 @@ pub(super) fn decode(text: &str, spare: Vec<Cdr>) -> Option<Page> {
         day: None,
         order: Vec::with_capacity(KEYS.len()),
         spare,
+        expected,
     };
     let page = s.envelope()?;
     s.ws();
@@ -58,6 +64,7 @@ pub(super) fn peek_next_cursor(body: &[u8]) -> Option<String> {
         day: None,
         order: Vec::new(),
         spare: Vec::new(),
+        expected: RecordKind::Message,
     };
     for outer in ["data", "cdrRecords"] {
         s.eat(b'{')?;
@@ -261,6 +268,15 @@ struct Scanner<'a> {
     order: Vec<F>,
     /// Records of an earlier page whose allocations the members reuse.
     spare: Vec<Cdr>,
+    /// The member the query asked for.
+    expected: RecordKind,
+}
+
+/// The elements of `cdrs`, sorted.
+struct Members {
+    records: Vec<Cdr>,
+    unknown: Vec<UnknownMember>,
+    bad: Vec<BadRecord>,
 }
 
 impl<'a> Scanner<'a> {
@@ -561,9 +577,15 @@ impl<'a> Scanner<'a> {
         })?;
         // Both are required: a page without them must not pass for the last.
         let (next_cursor, limit) = info?;
+        let Members {
+            records,
+            unknown,
+            bad,
+        } = cdrs?;
         Some(Page {
-            records: cdrs?,
-            unknown: Vec::new(),
+            records,
+            unknown,
+            bad,
             next_cursor,
             limit,
             export_link: link.flatten().map(ExportLink::new),
@@ -596,7 +618,7 @@ impl<'a> Scanner<'a> {
         t.parse().ok()
     }
 
-    fn members(&mut self) -> Option<Vec<Cdr>> {
+    fn members(&mut self) -> Option<Members> {
         self.eat(b'[')?;
         // Records are written over the spare ones, reusing their text.
         let mut out = std::mem::take(&mut self.spare);
@@ -604,15 +626,43 @@ impl<'a> Scanner<'a> {
             // A page's records are at least about 100 bytes each.
             out.reserve(((self.b.len() - self.i) / 100).min(1000));
         }
+        let mut unknown = Vec::new();
+        let mut bad = Vec::new();
         let mut n = 0;
+        let mut index = 0;
         if !self.eat_if(b']') {
             loop {
-                let record = self.member(out.get_mut(n))?;
-                match out.get_mut(n) {
-                    Some(slot) => *slot = record,
-                    None => out.push(record),
+                self.ws();
+                let start = self.i;
+                let record = match self.member(out.get_mut(n)) {
+                    Some(record) => Some(record),
+                    None => {
+                        // Not a plain record of ours: the element decoder
+                        // judges its text.
+                        self.i = start;
+                        self.skip_value(0)?;
+                        let raw = self.text.get(start..self.i)?;
+                        match decode_member(raw, index, self.expected).ok()? {
+                            Member::Known(record) => Some(record),
+                            Member::Unknown(m) => {
+                                unknown.push(m);
+                                None
+                            }
+                            Member::Bad(b) => {
+                                bad.push(b);
+                                None
+                            }
+                        }
+                    }
+                };
+                if let Some(record) = record {
+                    match out.get_mut(n) {
+                        Some(slot) => *slot = record,
+                        None => out.push(record),
+                    }
+                    n += 1;
                 }
-                n += 1;
+                index += 1;
                 match self.next_byte()? {
                     b',' => {}
                     b']' => break,
@@ -621,7 +671,11 @@ impl<'a> Scanner<'a> {
             }
         }
         out.truncate(n);
-        Some(out)
+        Some(Members {
+            records: out,
+            unknown,
+            bad,
+        })
     }
 
     /// Consumes `"key":` of field `f` if it comes next, exactly so.
@@ -694,6 +748,9 @@ impl<'a> Scanner<'a> {
             }
         }
         let kind = m.kind?;
+        if kind != self.expected {
+            return None;
+        }
         let allowed = match kind {
             RecordKind::Api => API_FIELDS,
             RecordKind::Message => MESSAGE_FIELDS,
@@ -737,16 +794,19 @@ impl<'a> Scanner<'a> {
         })
     }
 
-    /// Money: a JSON number or string, read from its text; `Some(None)` for null.
+    /// Money: a JSON number or string, read from its text, that a money
+    /// column holds; `Some(None)` for null.
     fn money(&mut self) -> Option<Option<Decimal>> {
-        match self.peek()? {
-            b'n' => self.literal(b"null").map(|_| None),
+        let d = match self.peek()? {
+            b'n' => return self.literal(b"null").map(|_| None),
             b'"' => {
                 let t = self.string()?;
-                decimal(&t).map(Some)
+                decimal(&t)?
             }
-            _ => decimal(self.number()?).map(Some),
-        }
+            _ => decimal(self.number()?)?,
+        };
+        check_money(&d).ok()?;
+        Some(Some(d))
     }
 
     /// A whole number: a JSON number or string; `Some(None)` for null.

@@ -142,13 +142,14 @@ impl PageSource for Memory {
                 Ok(PageData {
                     records: c.to_vec(),
                     unknown: Vec::new(),
+                    bad: Vec::new(),
                     retries: 1,
                 })
             })
             .collect();
         if let Some(at) = fail_at {
             pages.truncate(at);
-            pages.push(Err(SourceError("connection reset by peer".into())));
+            pages.push(Err(SourceError::new("connection reset by peer")));
         }
         Box::pin(futures_util::stream::iter(pages))
     }

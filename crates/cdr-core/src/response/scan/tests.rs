@@ -1,6 +1,7 @@
 //! The scanner against the serde decoder: on every body the scanner takes, the
 //! two pages are identical (decimal scales included); the answers the service
-//! sends, in any JSON layout, are taken.
+//! sends, in any JSON layout, are taken, also when they hold members of
+//! unknown type, members of another kind and values that cannot be stored.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use proptest::prelude::*;
@@ -9,7 +10,49 @@ use rust_decimal::Decimal;
 use super::decode;
 use crate::record::{ApiCdr, Cdr, MessageCdr, Value, VoiceCdr};
 use crate::response::{Page, decode_with_serde};
-use crate::schema::RecordKind;
+use crate::schema::{ColumnType, RecordKind};
+
+/// One element of `cdrs` as a test writes it.
+#[derive(Debug, Clone)]
+enum Element {
+    /// A record of the member the query asked for.
+    Record(Cdr),
+    /// A member this version does not know: `__typename` alone, or with
+    /// fields of its own (some of which would be bad values for a known one).
+    Unknown { typename: String, fields: bool },
+    /// A record of another member than the one asked for.
+    Foreign(Cdr),
+    /// A record with the value of column `column` replaced by JSON text that
+    /// cannot be stored.
+    Corrupt {
+        record: Cdr,
+        column: usize,
+        raw: &'static str,
+    },
+}
+
+/// JSON values that a column of each type cannot hold.
+fn bad_values(ty: ColumnType) -> &'static [&'static str] {
+    match ty {
+        ColumnType::Timestamp => &[
+            r#""2026-13-01T00:00:00Z""#,
+            r#""yesterday""#,
+            "1762000000",
+            "null",
+            "{}",
+        ],
+        ColumnType::Decimal => &[
+            r#""N/A""#,
+            "0.123456789012",
+            r#""12345678901234567890123456789""#,
+            "1e40",
+            "true",
+            "[]",
+        ],
+        ColumnType::Int64 => &[r#""1.5""#, "1.5", r#""abc""#, "99999999999999999999"],
+        ColumnType::Utf8 => &["42", "true", r#"{"a":"\"b\""}"#, "[1,null]"],
+    }
+}
 
 /// How a body is written.
 #[derive(Debug, Clone)]
@@ -61,6 +104,11 @@ fn datetime_text(t: &DateTime<Utc>, offsets: bool) -> String {
 }
 
 fn member(r: &Cdr, style: &Style) -> String {
+    member_with(r, style, None)
+}
+
+/// A record's object; with `corrupt`, one column's value is that JSON text.
+fn member_with(r: &Cdr, style: &Style, corrupt: Option<(usize, &str)>) -> String {
     let kind = r.kind();
     let mut fields = vec![(
         "__typename".to_string(),
@@ -74,6 +122,10 @@ fn member(r: &Cdr, style: &Style) -> String {
             Value::Decimal(d) => d.to_string(),
             Value::Int64(n) => n.to_string(),
             Value::Str(s) => json_string(s, style.unicode_escapes),
+        };
+        let value = match corrupt {
+            Some((column, raw)) if column == i => raw.to_string(),
+            _ => value,
         };
         fields.push((c.graphql.to_string(), value));
     }
@@ -91,7 +143,34 @@ fn object(fields: &[(String, String)], style: &Style) -> String {
     format!("{{{sp}{}{sp}}}", body.join(","))
 }
 
+fn element(e: &Element, style: &Style) -> String {
+    match e {
+        Element::Record(r) | Element::Foreign(r) => member(r, style),
+        Element::Corrupt {
+            record,
+            column,
+            raw,
+        } => member_with(record, style, Some((*column, raw))),
+        Element::Unknown { typename, fields } => {
+            let mut f = vec![("__typename".to_string(), json_string(typename, false))];
+            if *fields {
+                f.push(("datetime".into(), r#""2026-11-01T00:00:00Z""#.into()));
+                f.push(("charge".into(), r#""N/A""#.into()));
+                f.push(("channel".into(), r#"{"kind":["rcs"]}"#.into()));
+                let n = f.len();
+                f.rotate_left(style.rotate % n);
+            }
+            object(&f, style)
+        }
+    }
+}
+
 fn body(records: &[Cdr], style: &Style) -> String {
+    let elements: Vec<Element> = records.iter().cloned().map(Element::Record).collect();
+    body_of(&elements, style)
+}
+
+fn body_of(elements: &[Element], style: &Style) -> String {
     let sp = if style.spaced { "\r\n " } else { "" };
     let opt = |v: &Option<String>| {
         v.as_deref()
@@ -108,7 +187,7 @@ fn body(records: &[Cdr], style: &Style) -> String {
     if style.extra_keys {
         info.push(extra.clone());
     }
-    let members: Vec<String> = records.iter().map(|r| member(r, style)).collect();
+    let members: Vec<String> = elements.iter().map(|e| element(e, style)).collect();
     let mut page = vec![
         ("paginationInfo".to_string(), object(&info, style)),
         (
@@ -163,7 +242,9 @@ fn money() -> impl Strategy<Value = Option<Decimal>> {
     prop_oneof![
         1 => Just(None),
         4 => (-10_000_000i64..10_000_000, 0u32..6).prop_map(|(m, s)| Some(Decimal::new(m, s))),
-        1 => (any::<i64>(), 0u32..20).prop_map(|(m, s)| Some(Decimal::new(m, s))),
+        // Any amount a money column holds (up to 10 decimals); others are
+        // written by `Element::Corrupt`.
+        1 => (any::<i64>(), 0u32..=10).prop_map(|(m, s)| Some(Decimal::new(m, s))),
     ]
 }
 
@@ -226,13 +307,83 @@ fn record(kind: RecordKind) -> BoxedStrategy<Cdr> {
     }
 }
 
-fn records() -> impl Strategy<Value = Vec<Cdr>> {
+fn kind() -> impl Strategy<Value = RecordKind> {
     prop_oneof![
         Just(RecordKind::Api),
         Just(RecordKind::Message),
         Just(RecordKind::Voice)
     ]
-    .prop_flat_map(|k| prop::collection::vec(record(k), 0..12))
+}
+
+fn records() -> impl Strategy<Value = Vec<Cdr>> {
+    kind().prop_flat_map(|k| prop::collection::vec(record(k), 0..12))
+}
+
+fn any_element(k: RecordKind) -> BoxedStrategy<Element> {
+    let others: Vec<RecordKind> = RecordKind::ALL.into_iter().filter(|o| *o != k).collect();
+    let columns = k.columns().len();
+    prop_oneof![
+        8 => record(k).prop_map(Element::Record),
+        1 => (
+            "[A-Z][a-z]{1,6}(Cdr)?".prop_filter("a member this version knows", |n| {
+                RecordKind::from_typename(n).is_none()
+            }),
+            any::<bool>(),
+        )
+            .prop_map(|(typename, fields)| Element::Unknown { typename, fields }),
+        1 => prop::sample::select(others)
+            .prop_flat_map(record)
+            .prop_map(Element::Foreign),
+        2 => (record(k), 0..columns, any::<prop::sample::Index>()).prop_map(
+            move |(record, column, pick)| {
+                let values = bad_values(k.columns()[column].ty);
+                Element::Corrupt {
+                    record,
+                    column,
+                    raw: values[pick.index(values.len())],
+                }
+            }
+        ),
+    ]
+    .boxed()
+}
+
+/// A page's kind and elements of every sort.
+fn elements() -> impl Strategy<Value = (RecordKind, Vec<Element>)> {
+    kind().prop_flat_map(|k| (Just(k), prop::collection::vec(any_element(k), 0..12)))
+}
+
+/// What a page of `elements` must hold: records, unknown members (index,
+/// typename) and bad records (index, field).
+type Expected = (Vec<Cdr>, Vec<(usize, String)>, Vec<(usize, String)>);
+
+fn expected(kind: RecordKind, elements: &[Element]) -> Expected {
+    let mut out: Expected = Default::default();
+    for (i, e) in elements.iter().enumerate() {
+        match e {
+            Element::Record(r) => out.0.push(r.clone()),
+            Element::Unknown { typename, .. } => out.1.push((i, typename.clone())),
+            Element::Foreign(_) => out.2.push((i, "__typename".into())),
+            Element::Corrupt { column, .. } => {
+                out.2.push((i, kind.columns()[*column].graphql.to_string()))
+            }
+        }
+    }
+    out
+}
+
+fn found(page: &Page) -> Expected {
+    (
+        page.records.clone(),
+        page.unknown
+            .iter()
+            .map(|u| (u.index, u.typename.clone()))
+            .collect(),
+        page.bad
+            .iter()
+            .map(|b| (b.index, b.field.clone()))
+            .collect(),
+    )
 }
 
 fn style() -> impl Strategy<Value = Style> {
@@ -270,18 +421,23 @@ proptest! {
 
     #[test]
     fn the_scanner_takes_service_answers_and_agrees_with_serde(
-        records in records(),
+        (kind, elements) in elements(),
         other in records(),
         style in style(),
     ) {
-        let text = body(&records, &style);
-        let slow = decode_with_serde(text.as_bytes());
+        let text = body_of(&elements, &style);
+        let slow = decode_with_serde(text.as_bytes(), kind);
         let slow = slow.map_err(|e| TestCaseError::fail(format!("serde: {e}\n{text}")))?;
-        let fast = decode(&text, Vec::new());
+        let fast = decode(&text, kind, Vec::new());
         prop_assert!(fast.is_some(), "the scanner gave up on\n{}", text);
         let fast = fast.expect("checked");
         prop_assert!(same(&fast, &slow), "{:?}\n!=\n{:?}\n{}", fast, slow, text);
-        prop_assert_eq!(&fast.records, &records);
+        prop_assert_eq!(found(&fast), expected(kind, &elements), "{}", text);
+        // A bad record carries its element's own text.
+        for b in &fast.bad {
+            prop_assert!(text.contains(&b.raw), "{:?}", b);
+            prop_assert!(b.raw.starts_with('{') && b.raw.ends_with('}'), "{:?}", b);
+        }
         // The cursor read ahead is the page's, when it can be read ahead.
         let peeked = super::peek_next_cursor(text.as_bytes());
         prop_assert!(peeked.is_none() || peeked == fast.next_cursor, "{:?} {:?}", peeked, fast.next_cursor);
@@ -289,14 +445,17 @@ proptest! {
             prop_assert_eq!(&peeked, &fast.next_cursor);
         }
         // Reusing the records of another page changes nothing.
-        let spare = decode(&body(&other, &style), Vec::new()).map(|p| p.records).unwrap_or_default();
-        let reused = decode(&text, spare);
+        let other_kind = other.first().map_or(kind, Cdr::kind);
+        let spare = decode(&body(&other, &style), other_kind, Vec::new())
+            .map(|p| p.records)
+            .unwrap_or_default();
+        let reused = decode(&text, kind, spare);
         prop_assert!(reused.as_ref().is_some_and(|r| same(r, &slow)), "{:?}\n!=\n{:?}", reused, slow);
     }
 
     #[test]
     fn what_the_scanner_takes_serde_takes_alike(
-        records in records(),
+        (kind, elements) in elements(),
         style in style(),
         at in any::<prop::sample::Index>(),
         len in 0usize..4,
@@ -305,7 +464,7 @@ proptest! {
             "\"x\":1,", "\u{1}", " ", "é", "\\u12", "\\ud800",
         ]),
     ) {
-        let text = body(&records, &style);
+        let text = body_of(&elements, &style);
         let cut = at.index(text.len() + 1);
         let mut cut = cut;
         while !text.is_char_boundary(cut) {
@@ -316,8 +475,8 @@ proptest! {
             end += 1;
         }
         let mutated = format!("{}{}{}", &text[..cut], insert, &text[end..]);
-        if let Some(fast) = decode(&mutated, Vec::new()) {
-            match decode_with_serde(mutated.as_bytes()) {
+        if let Some(fast) = decode(&mutated, kind, Vec::new()) {
+            match decode_with_serde(mutated.as_bytes(), kind) {
                 Ok(slow) => prop_assert!(same(&fast, &slow), "{:?}\n!=\n{:?}\n{}", fast, slow, mutated),
                 Err(e) => prop_assert!(false, "the scanner took what serde refuses ({e}):\n{mutated}"),
             }
@@ -325,13 +484,15 @@ proptest! {
     }
 }
 
-fn check(body: &str, taken: bool) {
-    let fast = decode(body, Vec::new());
+/// Whether the scanner takes `body` of a message page; when it does, serde
+/// decodes it alike. Returns the page.
+fn check(body: &str, taken: bool) -> Option<Page> {
+    let fast = decode(body, RecordKind::Message, Vec::new());
     assert_eq!(fast.is_some(), taken, "{body}");
-    if let Some(fast) = fast {
-        let slow = decode_with_serde(body.as_bytes()).expect("serde takes it too");
-        assert!(same(&fast, &slow), "{fast:?} != {slow:?}");
-    }
+    let fast = fast?;
+    let slow = decode_with_serde(body.as_bytes(), RecordKind::Message).expect("serde takes it too");
+    assert!(same(&fast, &slow), "{fast:?} != {slow:?}");
+    Some(fast)
 }
 
 #[test]
@@ -344,22 +505,57 @@ fn what_the_scanner_leaves_to_serde() {
     let sms = r#"{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","charge":"0.0040"}"#;
     check(&page(sms), true);
     check(&page(""), true);
-    // Unknown members, unknown or repeated fields, fields of another member.
-    check(
-        &page(r#"{"__typename":"FaxCdr","datetime":"2026-11-01T00:00:00Z"}"#),
-        false,
+    // Elements that are not plain records of ours are taken, element by
+    // element: unknown members, unknown or repeated fields, fields of another
+    // member, values that do not parse or fit, nulls where a value is
+    // required, members of another kind.
+    let counts = |body: String| {
+        let p = check(&body, true).expect("taken");
+        (p.records.len(), p.unknown.len(), p.bad.len())
+    };
+    assert_eq!(
+        counts(page(r#"{"__typename":"FaxCdr","datetime":"x"}"#)),
+        (0, 1, 0)
     );
-    check(&page(r#"{"datetime":"2026-11-01T00:00:00Z"}"#), false);
-    check(&page(&sms.replace("\"charge\"", "\"pages\"")), false);
-    check(&page(&sms.replace("}", r#","charge":"1"}"#)), false);
-    check(&page(&sms.replace("charge", "callId")), false);
-    // Values that do not parse, and nulls where a value is required.
-    check(&page(&sms.replace("0.0040", "abc")), false);
-    check(
-        &page(&sms.replace("\"2026-11-01T00:00:00Z\"", "null")),
-        false,
+    assert_eq!(
+        counts(page(r#"{"datetime":"2026-11-01T00:00:00Z"}"#)),
+        (0, 1, 0)
     );
-    check(&page(&sms.replace("\"MessageCdr\"", "null")), false);
+    assert_eq!(
+        counts(page(&sms.replace("\"charge\"", "\"pages\""))),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        counts(page(&sms.replace("}", r#","charge":"1"}"#))),
+        (1, 0, 0)
+    );
+    assert_eq!(counts(page(&sms.replace("charge", "callId"))), (1, 0, 0));
+    assert_eq!(counts(page(&sms.replace("0.0040", "abc"))), (0, 0, 1));
+    assert_eq!(
+        counts(page(&sms.replace("0.0040", "0.00000000001"))),
+        (0, 0, 1)
+    );
+    assert_eq!(
+        counts(page(&sms.replace("\"2026-11-01T00:00:00Z\"", "null"))),
+        (0, 0, 1)
+    );
+    assert_eq!(
+        counts(page(&sms.replace("\"MessageCdr\"", "null"))),
+        (0, 1, 0)
+    );
+    assert_eq!(
+        counts(page(&sms.replace("MessageCdr", "VoiceCdr"))),
+        (0, 0, 1)
+    );
+    assert_eq!(
+        counts(page(&format!(
+            "{sms}, {{\"__typename\":\"RcsCdr\"}} ,{sms}"
+        ))),
+        (2, 1, 0)
+    );
+    // An element that is not an object is not a page the scanner takes.
+    check(&page("null"), false);
+    check(&page(&format!("{sms},[]")), false);
     // Other forms of values are read as serde reads them.
     check(&page(&sms.replace("\"0.0040\"", "4.0e-3")), true);
     check(&page(&sms.replace("\"0.0040\"", "\" -0.0040\"")), true);
