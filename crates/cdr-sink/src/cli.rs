@@ -178,6 +178,13 @@ struct ArchiveArgs {
     /// rest and count them in the ledger).
     #[arg(long, default_value = "fail", value_name = "fail|skip")]
     on_unknown: String,
+    /// What to do with a record whose values cannot be stored (a charge of "N/A", money
+    /// with more than 10 decimal places, a record of another type): fail (the window is
+    /// not finished; the error names the record's position and field) or quarantine
+    /// (its raw JSON goes to _cdr_sink/quarantine/, the rest is archived and the count
+    /// is kept in the ledger).
+    #[arg(long, default_value = "fail", value_name = "fail|quarantine")]
+    on_bad_record: String,
     /// How long a claim on a unit lasts without renewal. Runs on the same --out share
     /// the work through claims under _cdr_sink/claims/; a killed run's units are taken
     /// over by others once its lease has expired (e.g. 30s, 5m).
@@ -439,6 +446,7 @@ async fn run_archive(args: ArchiveArgs) -> Result<Summary, Failure> {
         redo: args.redo,
         lease: args.lease,
         on_unknown: args.on_unknown,
+        on_bad_record: args.on_bad_record,
         allow_shrink: args.allow_shrink,
         keep_replaced: args.keep_replaced,
     };

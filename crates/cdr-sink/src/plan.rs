@@ -114,6 +114,30 @@ impl OnUnknown {
     }
 }
 
+/// What to do with a record whose values cannot be stored (a charge of
+/// "N/A", money beyond the archive's precision, the wrong member).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnBadRecord {
+    /// The unit fails at once, naming the record's position and field.
+    #[default]
+    Fail,
+    /// The record's raw JSON goes to `_cdr_sink/quarantine/`; the rest is archived.
+    Quarantine,
+}
+
+impl OnBadRecord {
+    /// Parses `--on-bad-record`.
+    pub fn parse(s: &str) -> Result<OnBadRecord, PlanError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "fail" => Ok(OnBadRecord::Fail),
+            "quarantine" => Ok(OnBadRecord::Quarantine),
+            _ => Err(PlanError::new(format!(
+                "--on-bad-record `{s}` is unknown: use fail or quarantine"
+            ))),
+        }
+    }
+}
+
 /// One unit of work: one type over one window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Unit {
@@ -158,6 +182,8 @@ pub struct RawArchive {
     pub lease: String,
     /// `--on-unknown`; empty for the default (fail).
     pub on_unknown: String,
+    /// `--on-bad-record`; empty for the default (fail).
+    pub on_bad_record: String,
     /// `--allow-shrink`: a replacement may leave a window with fewer records.
     pub allow_shrink: bool,
     /// `--keep-replaced`; empty for the default.
@@ -210,6 +236,8 @@ pub struct ArchivePlan {
     pub lease: std::time::Duration,
     /// `--on-unknown`.
     pub on_unknown: OnUnknown,
+    /// `--on-bad-record`.
+    pub on_bad_record: OnBadRecord,
     /// `--allow-shrink`.
     pub allow_shrink: bool,
     /// `--keep-replaced`: how long replaced files are kept before removal.
@@ -345,6 +373,7 @@ impl ArchivePlan {
             true,
         )?;
         let on_unknown = OnUnknown::parse(&raw.on_unknown)?;
+        let on_bad_record = OnBadRecord::parse(&raw.on_bad_record)?;
         let mut out = ArchivePlan {
             types,
             start: now,
@@ -363,6 +392,7 @@ impl ArchivePlan {
             settle,
             lease: lease.to_std().unwrap_or(crate::claim::DEFAULT_LEASE),
             on_unknown,
+            on_bad_record,
             allow_shrink: raw.allow_shrink,
             keep_replaced,
         };
