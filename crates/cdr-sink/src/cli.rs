@@ -54,7 +54,7 @@ enum Command {
     /// comes from the ledger (for scheduled runs); --rescan re-checks recent windows and
     /// replaces those whose records changed.
     #[command(after_help = AFTER_HELP, args_override_self = true)]
-    Archive(ArchiveArgs),
+    Archive(Box<ArchiveArgs>),
     /// Check an archive against its ledger without calling the API: every listed file
     /// exists with its recorded size, SHA-256 and row count, every data file is listed,
     /// and each type's finished windows have no gap or overlap. Exits 1 on any problem
@@ -266,7 +266,7 @@ const BAD_INPUT: u8 = 2;
 /// Runs a parsed command line and maps the outcome to an exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Archive(args) => run_archive(args).await.map(|s| s.is_ok()),
+        Command::Archive(args) => run_archive(*args).await.map(|s| s.is_ok()),
         Command::Export(args) => run_export(args).await.map(|_| true),
         Command::Verify(args) => run_verify(args).await,
         Command::Status(args) => run_status(args).await.map(|_| true),
