@@ -70,7 +70,7 @@ enum Command {
     /// retried as two half windows, recursively, so the file still holds one header and
     /// every row exactly once, in datetime order.
     #[command(after_help = AFTER_HELP, args_override_self = true)]
-    Export(ExportArgs),
+    Export(Box<ExportArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -267,7 +267,7 @@ const BAD_INPUT: u8 = 2;
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Archive(args) => run_archive(*args).await.map(|s| s.is_ok()),
-        Command::Export(args) => run_export(args).await.map(|_| true),
+        Command::Export(args) => run_export(*args).await.map(|_| true),
         Command::Verify(args) => run_verify(args).await,
         Command::Status(args) => run_status(args).await.map(|_| true),
     };
