@@ -104,6 +104,10 @@ pub struct TypeReport {
     pub records: u64,
     pub files: u64,
     pub bytes: u64,
+    /// Records of unknown union members skipped (`--on-unknown skip`).
+    pub skipped: u64,
+    /// Records kept in quarantine files (`--on-bad-record quarantine`).
+    pub quarantined: u64,
 }
 
 /// The result of a verification.
@@ -241,6 +245,8 @@ pub async fn verify(
             records: mine.values().map(|e| e.records).sum(),
             files: mine.values().map(|e| e.files.len() as u64).sum(),
             bytes: mine.values().map(UnitEntry::bytes).sum(),
+            skipped: mine.values().map(|e| e.skipped).sum(),
+            quarantined: mine.values().map(|e| e.quarantined).sum(),
         };
         if !options.types.is_empty() && windows.is_empty() {
             found.problem(
@@ -783,11 +789,19 @@ impl fmt::Display for VerifyReport {
             };
             writeln!(
                 f,
-                "{t:<6} {range}  {} windows  {} records  {} files  {} bytes",
+                "{t:<6} {range}  {} windows  {} records  {} files  {} bytes{}{}",
                 crate::progress::group(r.windows),
                 crate::progress::group(r.records),
                 crate::progress::group(r.files),
-                crate::progress::group(r.bytes)
+                crate::progress::group(r.bytes),
+                match r.skipped {
+                    0 => String::new(),
+                    n => format!("  {} skipped (unknown members)", crate::progress::group(n)),
+                },
+                match r.quarantined {
+                    0 => String::new(),
+                    n => format!("  {} quarantined", crate::progress::group(n)),
+                }
             )?;
         }
         if self.problems.is_empty() {

@@ -179,6 +179,18 @@ async fn a_value_that_cannot_be_stored_fails_at_once_or_is_quarantined() {
     assert_eq!(lines[1]["position"], 31);
     assert_eq!(lines[1]["record"]["__typename"], "MessageCdr");
     assert_eq!(summary(&out)["types"]["SMS"]["quarantined"], 2);
+    let o = bin(&sim)
+        .args(["verify", "--out"])
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("2 quarantined"),
+        "{}",
+        text(&o.stdout)
+    );
     assert_same(
         &read_csv_archive(&out),
         &truth(&sim, &[CdrType::Sms], &[window(START, END)]),
