@@ -76,7 +76,7 @@ pub use schema::{
     SCHEMA_VERSION, check_money,
 };
 pub use secret::{ExportLink, Password, Token};
-pub use window::{Plan, Step, Window, WindowError, plan, whole_second};
+pub use window::{Plan, Step, Window, WindowError, parse_duration, plan, whole_second};
 
 /// Re-exported so that users of the record types need no direct dependency.
 pub use chrono;

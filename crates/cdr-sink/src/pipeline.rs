@@ -155,16 +155,17 @@ pub async fn archive(
             location: dest.describe(),
             source,
         })?;
+    // Bad input found in the ledger (an --incremental start) ends the run
+    // before anything is written.
+    let finished = finished_windows(plan, dest.as_ref()).await?;
+    let plan = &plan.resolve(&finished)?;
+
     claim::probe(dest.as_ref(), &options.owner).await?;
     let claims = Arc::new(Claims::new(dest.clone(), options.owner.clone(), plan.lease));
-
     rescan::remove_old_replaced(dest.as_ref(), plan.keep_replaced).await?;
     clean_state(dest.as_ref()).await?;
     claim::remove_expired(dest.as_ref(), &plan.types).await?;
     let recovered = recover_replacements(dest.as_ref(), &claims).await?;
-
-    let finished = finished_windows(plan, dest.as_ref()).await?;
-    let plan = &plan.resolve(&finished)?;
     let mut todo = Vec::new();
     for unit in &plan.units {
         let c = progress.of(unit.cdr_type);
@@ -186,6 +187,16 @@ pub async fn archive(
         }
         todo.push(*unit);
     }
+    info!(
+        "archiving {} units ({}) to {}",
+        plan.units.len(),
+        plan.types
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        dest.describe()
+    );
     let skipped = plan.units.len() - todo.len();
     if skipped > 0 {
         info!(

@@ -246,7 +246,10 @@ async fn bad_input_fails_before_any_request_with_one_line() {
         ),
         (vec!["--end".into(), "tomorrow".into()], "--end `tomorrow`"),
         (vec!["--window".into(), "7h".into()], "--window"),
-        (vec!["--format".into(), "orc".into()], "use parquet or csv"),
+        (
+            vec!["--format".into(), "orc".into()],
+            "invalid value 'orc' for '--format <FORMAT>' [possible values: parquet, csv]",
+        ),
     ];
     for (extra, needle) in cases {
         let mut args = base(&out);
