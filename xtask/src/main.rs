@@ -65,9 +65,15 @@ fn strs(v: &[String]) -> Vec<&str> {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with(args, &[])
+}
+
+/// Runs cargo with `args` and extra environment variables.
+fn cargo_with(args: &[&str], env: &[(&str, &std::path::Path)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .with_context(|| format!("running cargo {}", args.join(" ")))?;
     if !status.success() {
@@ -81,17 +87,10 @@ fn test(extra: &[String]) -> Result<()> {
     testenv::ensure(&layout)?;
     // cdr-testkit starts moto, and the query-doc test runs Python, from here.
     let python = layout.python();
-    let args = [&["test", "--workspace"], &strs(extra)[..]].concat();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
-        .args(&args)
-        .env("CDR_TEST_PYTHON", &python)
-        .status()
-        .with_context(|| format!("running cargo {}", args.join(" ")))?;
-    if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
-    }
-    Ok(())
+    cargo_with(
+        &[&["test", "--workspace"], &strs(extra)[..]].concat(),
+        &[("CDR_TEST_PYTHON", &python)],
+    )
 }
 
 fn test_env(args: &[String]) -> Result<()> {
