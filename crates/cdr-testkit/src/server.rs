@@ -36,10 +36,7 @@ pub enum TestkitError {
     TestEnvMissing { python: PathBuf },
     #[error("moto server not found in the test environment: {INSTALL_HINT}")]
     MotoNotFound,
-    #[error(
-        "moto {found} is too old (the SDK rejects its multipart answers, and it does not check \
-         conditional writes): {INSTALL_HINT}"
-    )]
+    #[error("moto {found} is too old (the SDK rejects its multipart answers): {INSTALL_HINT}")]
     MotoTooOld { found: String },
     #[error("could not start moto server: {0}")]
     Spawn(#[source] std::io::Error),
