@@ -17,6 +17,10 @@ proxy) never holds up the others.
 `--ignore-conditions` strips `If-None-Match` and `If-Match` from every request:
 a store that ignores conditional writes, which the archiver must detect and
 refuse.
+
+Multipart uploads are listed with the time they were started, as S3 lists
+them (moto 5.2.5 gives every one the same fixed date in 2010): the archiver
+leaves young unfinished uploads alone, since they may be another run's.
 """
 
 import argparse
@@ -103,6 +107,55 @@ class OneRequestAtATime:
         return [body]
 
 
+def list_uploads_with_their_start(moto_s3_models, moto_s3_responses):
+    """Patches moto's S3 so that ListMultipartUploads gives each upload's real
+    start time (`Initiated`), as S3 does."""
+    from datetime import datetime, timezone
+
+    fake = moto_s3_models.FakeMultipart
+    started = fake.__init__
+
+    def init(self, *args, **kwargs):
+        started(self, *args, **kwargs)
+        self.initiated = datetime.now(timezone.utc)
+
+    fake.__init__ = init
+
+    def list_multipart_uploads(self):
+        # moto 5.2.5's own method, with the start time of each upload.
+        multiparts = list(self.backend.list_multipart_uploads(self.bucket_name).values())
+        if "prefix" in self.querystring:
+            prefix = self.querystring.get("prefix", [None])[0]
+            multiparts = [u for u in multiparts if u.key_name.startswith(prefix)]
+        uploads = [
+            {
+                "Key": upload.key_name,
+                "UploadId": upload.id,
+                "Initiator": {"ID": "cdr-testkit", "DisplayName": "cdr-testkit"},
+                "Owner": {"ID": "cdr-testkit", "DisplayName": "cdr-testkit"},
+                "StorageClass": "STANDARD",
+                "Initiated": getattr(upload, "initiated", datetime.now(timezone.utc))
+                .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+                + "Z",
+                "ChecksumAlgorithm": upload.metadata.get("x-amz-checksum-algorithm"),
+                "ChecksumType": upload.metadata.get("x-amz-checksum-type"),
+            }
+            for upload in multiparts
+        ]
+        result = {
+            "Bucket": self.bucket_name,
+            "KeyMarker": "",
+            "UploadIdMarker": "",
+            "MaxUploads": 1000,
+            "IsTruncated": False,
+            "Uploads": uploads,
+        }
+        self.data["Action"] = "ListMultipartUploads"
+        return self.serialized(moto_s3_responses.ActionResult(result))
+
+    moto_s3_responses.S3Response.list_multipart_uploads = list_multipart_uploads
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -128,6 +181,11 @@ def main(argv):
     if version_tuple(moto.__version__) < MIN_MOTO:
         print(moto.__version__, file=sys.stderr)
         sys.exit(EXIT_MOTO_TOO_OLD)
+
+    import moto.s3.models
+    import moto.s3.responses
+
+    list_uploads_with_their_start(moto.s3.models, moto.s3.responses)
 
     # moto builds some URLs of its own from this, as its own `main` does.
     os.environ.setdefault("MOTO_PORT", str(args.port))
