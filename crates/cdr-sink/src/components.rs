@@ -142,6 +142,20 @@ pub fn format_for(choice: FormatChoice, compression: Compression) -> Arc<dyn For
     }
 }
 
+/// Every format this version writes, with default options.
+pub fn known_formats() -> Vec<Arc<dyn Format>> {
+    [FormatChoice::Parquet, FormatChoice::Csv]
+        .into_iter()
+        .map(|c| format_for(c, Compression::default()))
+        .collect()
+}
+
+/// The format whose [`Format::name`] is `name` (as a ledger entry records
+/// it), to read back its files.
+pub fn format_named(name: &str) -> Option<Arc<dyn Format>> {
+    known_formats().into_iter().find(|f| f.name() == name)
+}
+
 /// Opens `out` as a destination; makes no request and writes nothing.
 pub async fn destination(out: &Output, s3: &S3Options) -> Result<Arc<dyn Destination>, PlanError> {
     match out {
