@@ -7,7 +7,8 @@
 //! [`Variables`] of `cdrRecords`, decoding of its responses ([`decode_page`]:
 //! records, [`UnknownMember`]s and [`BadRecord`]s), the classification of
 //! GraphQL errors ([`ErrorClass`]), the money range the archive holds
-//! ([`check_money`]), and the sans-I/O pagination state machine [`Paginator`].
+//! ([`check_money`]), the sans-I/O pagination state machine [`Paginator`], and
+//! [`sanitize`], which makes server text safe to print.
 //!
 //! What it is not: it performs no I/O of any kind. It has no HTTP client, no
 //! async runtime, no file access and no clock (`now` is always an argument).
@@ -54,6 +55,7 @@ mod paginator;
 mod query;
 mod record;
 mod response;
+mod sanitize;
 mod schema;
 mod secret;
 mod window;
@@ -71,6 +73,7 @@ pub use response::{
     BadRecord, ErrorClass, GraphQlError, GraphQlErrors, Page, ResponseError, UnknownMember,
     decode_errors, decode_page, decode_page_reusing, peek_next_cursor,
 };
+pub use sanitize::{REDACTED, SANITIZED_MAX_CHARS, sanitize, sanitize_to};
 pub use schema::{
     Column, ColumnType, MONEY_INTEGER_DIGITS, MONEY_PRECISION, MONEY_SCALE, MoneyError, RecordKind,
     SCHEMA_VERSION, check_money,
