@@ -51,6 +51,7 @@
 
 mod cdr_type;
 mod paginator;
+mod parse;
 mod query;
 mod record;
 mod response;
@@ -62,11 +63,9 @@ pub use cdr_type::{CdrType, UnknownCdrType, parse_type_list};
 pub use paginator::{
     Checkpoint, Limit, LimitError, PageQuery, PageRequest, PaginationError, Paginator,
 };
+pub use parse::{ValueError, format_datetime, parse_datetime, parse_decimal, parse_integer};
 pub use query::{RequestBody, Selection, UnknownField, Variables, document};
-pub use record::{
-    ApiCdr, Cdr, MessageCdr, Timestamped, Value, ValueError, VoiceCdr, format_datetime,
-    parse_datetime, parse_decimal, parse_integer,
-};
+pub use record::{ApiCdr, Cdr, MessageCdr, Timestamped, Value, VoiceCdr};
 pub use response::{
     BadRecord, ErrorClass, GraphQlError, GraphQlErrors, Page, ResponseError, UnknownMember,
     decode_errors, decode_page, decode_page_reusing, peek_next_cursor,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::paginator::{PageQuery, PageRequest};
-use crate::record::format_datetime;
+use crate::parse::format_datetime;
 use crate::schema::{Column, RecordKind};
 
 /// Which fields each union member selects. `__typename` is selected for every

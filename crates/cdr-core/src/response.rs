@@ -25,9 +25,8 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::record::{
-    ApiCdr, Cdr, MessageCdr, VoiceCdr, parse_datetime, parse_decimal, parse_integer,
-};
+use crate::parse::{parse_datetime, parse_decimal, parse_integer};
+use crate::record::{ApiCdr, Cdr, MessageCdr, VoiceCdr};
 use crate::schema::{RecordKind, check_money};
 use crate::secret::ExportLink;
 
@@ -867,7 +866,7 @@ fn raw_text(raw: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::parse_datetime;
+    use crate::parse::parse_datetime;
 
     fn page_of(kind: RecordKind, cdrs: &str) -> Result<Page, ResponseError> {
         let body = format!(

@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn money_limits_follow_the_column_type() {
-        use crate::record::parse_decimal;
+        use crate::parse::parse_decimal;
         let check = |text: &str, want: Result<(), &str>| {
             let d = parse_decimal(text).unwrap();
             let got = check_money(&d).map_err(|e| match e {

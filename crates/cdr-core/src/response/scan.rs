@@ -22,9 +22,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::{BadRecord, Member, Page, UnknownMember, decode_member};
-use crate::record::{
-    ApiCdr, Cdr, MessageCdr, VoiceCdr, parse_datetime, parse_decimal, parse_integer,
-};
+use crate::parse::{parse_datetime, parse_decimal, parse_integer};
+use crate::record::{ApiCdr, Cdr, MessageCdr, VoiceCdr};
 use crate::schema::{RecordKind, check_money};
 use crate::secret::ExportLink;
 
