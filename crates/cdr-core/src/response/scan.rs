@@ -21,7 +21,8 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use super::{BadRecord, Member, Page, UnknownMember, decode_member};
+use super::element::decode_member;
+use super::page::{BadRecord, Member, Page, UnknownMember};
 use crate::parse::{parse_datetime, parse_decimal, parse_integer};
 use crate::record::{ApiCdr, Cdr, MessageCdr, VoiceCdr};
 use crate::schema::{RecordKind, check_money};

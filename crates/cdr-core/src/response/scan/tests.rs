@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 
 use super::decode;
 use crate::record::{ApiCdr, Cdr, MessageCdr, Value, VoiceCdr};
-use crate::response::{Page, decode_with_serde};
+use crate::response::envelope::decode_with_serde;
+use crate::response::page::Page;
 use crate::schema::{ColumnType, RecordKind};
 
 /// One element of `cdrs` as a test writes it.
