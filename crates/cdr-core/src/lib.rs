@@ -50,6 +50,7 @@
 //! ```
 
 mod cdr_type;
+mod field;
 mod paginator;
 mod parse;
 mod query;
@@ -60,18 +61,19 @@ mod secret;
 mod window;
 
 pub use cdr_type::{CdrType, UnknownCdrType, parse_type_list};
+pub use field::Value;
 pub use paginator::{
     Checkpoint, Limit, LimitError, PageQuery, PageRequest, PaginationError, Paginator,
 };
 pub use parse::{ValueError, format_datetime, parse_datetime, parse_decimal, parse_integer};
 pub use query::{RequestBody, Selection, UnknownField, Variables, document};
-pub use record::{ApiCdr, Cdr, MessageCdr, Timestamped, Value, VoiceCdr};
+pub use record::{ApiCdr, Cdr, MessageCdr, RecordKind, Timestamped, VoiceCdr};
 pub use response::{
     BadRecord, ErrorClass, GraphQlError, GraphQlErrors, Page, ResponseError, UnknownMember,
     decode_errors, decode_page, decode_page_reusing, peek_next_cursor,
 };
 pub use schema::{
-    Column, ColumnType, MONEY_INTEGER_DIGITS, MONEY_PRECISION, MONEY_SCALE, MoneyError, RecordKind,
+    Column, ColumnType, MONEY_INTEGER_DIGITS, MONEY_PRECISION, MONEY_SCALE, MoneyError,
     SCHEMA_VERSION, check_money,
 };
 pub use secret::{ExportLink, Password, Token};

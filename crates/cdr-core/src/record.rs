@@ -1,74 +1,58 @@
-//! CDR records: one struct per union member, the union [`Cdr`], and typed access
-//! to column values for encoders.
+//! The records: one struct per member of the `cdrs` union, the union
+//! [`Cdr`], and [`RecordKind`], which member a record is.
+//!
+//! The table below is the one declaration of the members and their fields.
+//! Everything that follows the list of fields comes from it (see
+//! [`members!`](declare::members)): the structs, the columns of each kind
+//! (and so Parquet schemas, CSV headers and the fields the query selects),
+//! and typed access by column for encoders. Adding a field is one row here.
+
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::schema::RecordKind;
+mod declare;
 
-/// A record of the `ApiCdr` union member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiCdr {
-    pub datetime: DateTime<Utc>,
-    pub from: Option<String>,
-    pub destination: Option<String>,
-    pub status: Option<String>,
-    pub charge: Option<Decimal>,
-    pub r#type: Option<String>,
-}
+use declare::members;
 
-/// A record of the `MessageCdr` union member (answers `SMS` and `MMS`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageCdr {
-    pub datetime: DateTime<Utc>,
-    pub from_number: Option<String>,
-    pub to_number: Option<String>,
-    pub direction: Option<String>,
-    pub status: Option<String>,
-    pub charge: Option<Decimal>,
-    pub r#type: Option<String>,
-}
+members! {
+    /// A record of the `ApiCdr` union member.
+    Api(ApiCdr) {
+        datetime: DateTime<Utc> = "datetime",
+        from: Option<String> = "from",
+        destination: Option<String> = "destination",
+        status: Option<String> = "status",
+        charge: Option<Decimal> = "charge",
+        r#type: Option<String> = "type",
+    }
 
-/// A record of the `VoiceCdr` union member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VoiceCdr {
-    pub datetime: DateTime<Utc>,
-    pub call_id: Option<String>,
-    pub source_ani: Option<String>,
-    pub destination_number: Option<String>,
-    pub did_used: Option<String>,
-    /// Whole seconds.
-    pub session_time: Option<i64>,
-    pub status: Option<String>,
-    pub called_rate: Option<Decimal>,
-    pub charge: Option<Decimal>,
-    pub call_type: Option<String>,
-    pub ani_ii: Option<String>,
-}
+    /// A record of the `MessageCdr` union member (answers `SMS` and `MMS`).
+    Message(MessageCdr) {
+        datetime: DateTime<Utc> = "datetime",
+        from_number: Option<String> = "fromNumber",
+        to_number: Option<String> = "toNumber",
+        direction: Option<String> = "direction",
+        status: Option<String> = "status",
+        charge: Option<Decimal> = "charge",
+        r#type: Option<String> = "type",
+    }
 
-/// One element of the `cdrs` union.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cdr {
-    Api(ApiCdr),
-    Message(MessageCdr),
-    Voice(VoiceCdr),
-}
-
-/// A borrowed, typed cell value, in the logical types of [`crate::ColumnType`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Value<'a> {
-    Null,
-    Timestamp(DateTime<Utc>),
-    Decimal(Decimal),
-    Int64(i64),
-    Str(&'a str),
-}
-
-fn s(v: &Option<String>) -> Value<'_> {
-    v.as_deref().map_or(Value::Null, Value::Str)
-}
-fn d(v: &Option<Decimal>) -> Value<'static> {
-    v.map_or(Value::Null, Value::Decimal)
+    /// A record of the `VoiceCdr` union member.
+    Voice(VoiceCdr) {
+        datetime: DateTime<Utc> = "datetime",
+        call_id: Option<String> = "callId",
+        source_ani: Option<String> = "sourceAni",
+        destination_number: Option<String> = "destinationNumber",
+        did_used: Option<String> = "didUsed",
+        /// Whole seconds.
+        session_time: Option<i64> = "sessionTime",
+        status: Option<String> = "status",
+        called_rate: Option<Decimal> = "calledRate",
+        charge: Option<Decimal> = "charge",
+        call_type: Option<String> = "callType",
+        ani_ii: Option<String> = "aniIi",
+    }
 }
 
 /// Anything with a record datetime (used by the paginator's window checks).
@@ -77,70 +61,35 @@ pub trait Timestamped {
     fn datetime(&self) -> DateTime<Utc>;
 }
 
-impl Cdr {
-    /// Which union member this is.
-    pub fn kind(&self) -> RecordKind {
-        match self {
-            Cdr::Api(_) => RecordKind::Api,
-            Cdr::Message(_) => RecordKind::Message,
-            Cdr::Voice(_) => RecordKind::Voice,
-        }
+impl RecordKind {
+    /// The position of this kind in [`RecordKind::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
     }
 
-    /// The value of column `index` of [`RecordKind::columns`] for this record's kind;
-    /// [`Value::Null`] past the last column.
-    pub fn value(&self, index: usize) -> Value<'_> {
-        match self {
-            Cdr::Api(r) => match index {
-                0 => Value::Timestamp(r.datetime),
-                1 => s(&r.from),
-                2 => s(&r.destination),
-                3 => s(&r.status),
-                4 => d(&r.charge),
-                5 => s(&r.r#type),
-                _ => Value::Null,
-            },
-            Cdr::Message(r) => match index {
-                0 => Value::Timestamp(r.datetime),
-                1 => s(&r.from_number),
-                2 => s(&r.to_number),
-                3 => s(&r.direction),
-                4 => s(&r.status),
-                5 => d(&r.charge),
-                6 => s(&r.r#type),
-                _ => Value::Null,
-            },
-            Cdr::Voice(r) => match index {
-                0 => Value::Timestamp(r.datetime),
-                1 => s(&r.call_id),
-                2 => s(&r.source_ani),
-                3 => s(&r.destination_number),
-                4 => s(&r.did_used),
-                5 => r.session_time.map_or(Value::Null, Value::Int64),
-                6 => s(&r.status),
-                7 => d(&r.called_rate),
-                8 => d(&r.charge),
-                9 => s(&r.call_type),
-                10 => s(&r.ani_ii),
-                _ => Value::Null,
-            },
-        }
+    /// The kind with this `__typename`, if it is one we know.
+    pub fn from_typename(name: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.typename() == name)
+    }
+
+    /// Finds a column by its GraphQL or snake_case name.
+    pub fn column_index(self, name: &str) -> Option<usize> {
+        self.columns()
+            .iter()
+            .position(|c| c.graphql == name || c.name == name)
     }
 }
 
-impl Timestamped for Cdr {
-    fn datetime(&self) -> DateTime<Utc> {
-        match self {
-            Cdr::Api(r) => r.datetime,
-            Cdr::Message(r) => r.datetime,
-            Cdr::Voice(r) => r.datetime,
-        }
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.typename())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field::Value;
     use crate::parse::{parse_datetime, parse_decimal};
 
     #[test]
@@ -172,5 +121,52 @@ mod tests {
             }
         }
         assert_eq!(r.value(cols.len()), Value::Null);
+    }
+
+    #[test]
+    fn kinds_are_numbered_in_their_order() {
+        for (i, k) in RecordKind::ALL.into_iter().enumerate() {
+            assert_eq!(k.index(), i);
+        }
+    }
+
+    #[test]
+    fn datetime_is_first_and_required_everywhere() {
+        for k in RecordKind::ALL {
+            let c = k.columns()[0];
+            assert_eq!(c.name, "datetime");
+            assert!(!c.nullable);
+            assert!(k.columns()[1..].iter().all(|c| c.nullable));
+        }
+    }
+
+    #[test]
+    fn names_are_snake_case_forms_of_graphql_fields() {
+        for k in RecordKind::ALL {
+            for c in k.columns() {
+                let mut snake = String::new();
+                for ch in c.graphql.chars() {
+                    if ch.is_ascii_uppercase() {
+                        snake.push('_');
+                        snake.push(ch.to_ascii_lowercase());
+                    } else {
+                        snake.push(ch);
+                    }
+                }
+                assert_eq!(snake, c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn lookups_by_either_name() {
+        assert_eq!(RecordKind::Voice.column_index("sessionTime"), Some(5));
+        assert_eq!(RecordKind::Voice.column_index("session_time"), Some(5));
+        assert_eq!(RecordKind::Api.column_index("fromNumber"), None);
+        assert_eq!(
+            RecordKind::from_typename("VoiceCdr"),
+            Some(RecordKind::Voice)
+        );
+        assert_eq!(RecordKind::from_typename("FaxCdr"), None);
     }
 }

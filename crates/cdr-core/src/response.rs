@@ -32,7 +32,7 @@ pub use errors::{ErrorClass, GraphQlError, GraphQlErrors, ResponseError, decode_
 pub use page::{BadRecord, Page, UnknownMember};
 
 use crate::record::Cdr;
-use crate::schema::RecordKind;
+use crate::record::RecordKind;
 use envelope::decode_with_serde;
 
 /// Decodes a `cdrRecords` response body of a query for records of member

@@ -15,8 +15,9 @@ use serde_json::value::RawValue;
 
 use super::page::{BadRecord, Member, UnknownMember};
 use crate::parse::{parse_datetime, parse_decimal, parse_integer};
+use crate::record::RecordKind;
 use crate::record::{ApiCdr, Cdr, MessageCdr, VoiceCdr};
-use crate::schema::{RecordKind, check_money};
+use crate::schema::check_money;
 
 /// Decodes one element of `cdrs` from its JSON text, for a query of member
 /// `expected`. Bad values and unknown members are results, not errors; the

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use super::element::decode_member;
 use super::errors::{GraphQlError, GraphQlErrors, ResponseError};
 use super::page::Page;
-use crate::schema::RecordKind;
+use crate::record::RecordKind;
 use crate::secret::ExportLink;
 
 /// A serde error as a [`ResponseError`]: a body that is not JSON (or is cut

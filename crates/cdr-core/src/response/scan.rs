@@ -27,7 +27,7 @@ mod values;
 
 use super::page::Page;
 use crate::record::Cdr;
-use crate::schema::RecordKind;
+use crate::record::RecordKind;
 use body::Scanner;
 use lexer::Lexer;
 

@@ -7,10 +7,10 @@ use rust_decimal::Decimal;
 
 use super::lexer::{Lexer, Reader};
 use super::values::{self, Datetimes};
+use crate::record::RecordKind;
 use crate::record::{ApiCdr, Cdr, MessageCdr, VoiceCdr};
 use crate::response::element::decode_member;
 use crate::response::page::{BadRecord, Member, Page, UnknownMember};
-use crate::schema::RecordKind;
 use crate::secret::ExportLink;
 
 /// Member fields, with their bit in a member's set of seen fields.

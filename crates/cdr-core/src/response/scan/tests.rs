@@ -8,10 +8,12 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 use super::decode;
-use crate::record::{ApiCdr, Cdr, MessageCdr, Value, VoiceCdr};
+use crate::field::Value;
+use crate::record::RecordKind;
+use crate::record::{ApiCdr, Cdr, MessageCdr, VoiceCdr};
 use crate::response::envelope::decode_with_serde;
 use crate::response::page::Page;
-use crate::schema::{ColumnType, RecordKind};
+use crate::schema::ColumnType;
 
 /// One element of `cdrs` as a test writes it.
 #[derive(Debug, Clone)]
