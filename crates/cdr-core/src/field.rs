@@ -1,7 +1,8 @@
 //! The Rust types a record field may have, each with the column type it is
-//! stored as, and typed access to one field: [`Value`] to read it (encoders).
-//! A new kind of field (a nullable timestamp, say) is a new [`FieldType`]
-//! here; a new field of a known type needs nothing here.
+//! stored as, and typed access to one field: [`Value`] to read it (encoders),
+//! [`Slot`] to write it (decoders). A new kind of field (a nullable
+//! timestamp, say) is a new [`FieldType`] here and one more arm in each
+//! decoder; a new field of a known type needs nothing here.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -18,48 +19,104 @@ pub enum Value<'a> {
     Str(&'a str),
 }
 
+/// One field of a record, to be written by a decoder: the variant says the
+/// column type, and so which value may go in.
+#[derive(Debug)]
+pub(crate) enum Slot<'a> {
+    /// A required instant.
+    Timestamp(&'a mut DateTime<Utc>),
+    Decimal(&'a mut Option<Decimal>),
+    Int64(&'a mut Option<i64>),
+    Utf8(&'a mut Option<String>),
+}
+
+impl Slot<'_> {
+    /// Sets a nullable field to null; `false` for a required one, which
+    /// cannot be.
+    pub(crate) fn clear(self) -> bool {
+        match self {
+            Slot::Timestamp(_) => return false,
+            Slot::Decimal(v) => *v = None,
+            Slot::Int64(v) => *v = None,
+            Slot::Utf8(v) => *v = None,
+        }
+        true
+    }
+}
+
 /// A Rust type a record field may have.
 pub(crate) trait FieldType {
     /// The column type it is stored as.
     const COLUMN_TYPE: ColumnType;
     /// Whether it may be null (an `Option`).
     const NULLABLE: bool;
+    /// The value of a field not yet read.
+    fn empty() -> Self;
     fn value(&self) -> Value<'_>;
+    fn slot(&mut self) -> Slot<'_>;
 }
 
 impl FieldType for DateTime<Utc> {
     const COLUMN_TYPE: ColumnType = ColumnType::Timestamp;
     const NULLABLE: bool = false;
+    fn empty() -> Self {
+        DateTime::UNIX_EPOCH
+    }
     #[inline]
     fn value(&self) -> Value<'_> {
         Value::Timestamp(*self)
+    }
+    #[inline]
+    fn slot(&mut self) -> Slot<'_> {
+        Slot::Timestamp(self)
     }
 }
 
 impl FieldType for Option<Decimal> {
     const COLUMN_TYPE: ColumnType = ColumnType::Decimal;
     const NULLABLE: bool = true;
+    fn empty() -> Self {
+        None
+    }
     #[inline]
     fn value(&self) -> Value<'_> {
         self.map_or(Value::Null, Value::Decimal)
+    }
+    #[inline]
+    fn slot(&mut self) -> Slot<'_> {
+        Slot::Decimal(self)
     }
 }
 
 impl FieldType for Option<i64> {
     const COLUMN_TYPE: ColumnType = ColumnType::Int64;
     const NULLABLE: bool = true;
+    fn empty() -> Self {
+        None
+    }
     #[inline]
     fn value(&self) -> Value<'_> {
         self.map_or(Value::Null, Value::Int64)
+    }
+    #[inline]
+    fn slot(&mut self) -> Slot<'_> {
+        Slot::Int64(self)
     }
 }
 
 impl FieldType for Option<String> {
     const COLUMN_TYPE: ColumnType = ColumnType::Utf8;
     const NULLABLE: bool = true;
+    fn empty() -> Self {
+        None
+    }
     #[inline]
     fn value(&self) -> Value<'_> {
         self.as_deref().map_or(Value::Null, Value::Str)
+    }
+    #[inline]
+    fn slot(&mut self) -> Slot<'_> {
+        Slot::Utf8(self)
     }
 }
 

@@ -5,7 +5,8 @@
 //! Everything that follows the list of fields comes from it (see
 //! [`members!`](declare::members)): the structs, the columns of each kind
 //! (and so Parquet schemas, CSV headers and the fields the query selects),
-//! and typed access by column for encoders. Adding a field is one row here.
+//! typed access by column for encoders and decoders, and so the keys both
+//! response decoders look for. Adding a field is one row here.
 
 use std::fmt;
 
@@ -55,6 +56,18 @@ members! {
     }
 }
 
+/// The most columns a kind may have: the decoders keep one bit per column
+/// in a `u64` (the scanner one more, for `__typename`).
+pub(crate) const MAX_COLUMNS: usize = 63;
+
+const _: () = {
+    let mut i = 0;
+    while i < RecordKind::ALL.len() {
+        assert!(RecordKind::ALL[i].columns().len() <= MAX_COLUMNS);
+        i += 1;
+    }
+};
+
 /// Anything with a record datetime (used by the paginator's window checks).
 pub trait Timestamped {
     /// The record's datetime, in UTC.
@@ -77,6 +90,11 @@ impl RecordKind {
         self.columns()
             .iter()
             .position(|c| c.graphql == name || c.name == name)
+    }
+
+    /// Finds a column by its GraphQL name alone, as a response names it.
+    pub(crate) fn graphql_index(self, key: &str) -> Option<usize> {
+        self.columns().iter().position(|c| c.graphql == key)
     }
 }
 
@@ -124,9 +142,21 @@ mod tests {
     }
 
     #[test]
+    fn a_field_name_has_one_column_type_in_every_member() {
+        // The element decoder reads a field before it knows the member.
+        let all: Vec<_> = RecordKind::ALL.iter().flat_map(|k| k.columns()).collect();
+        for a in &all {
+            for b in all.iter().filter(|b| b.graphql == a.graphql) {
+                assert_eq!((a.name, a.ty, a.nullable), (b.name, b.ty, b.nullable));
+            }
+        }
+    }
+
+    #[test]
     fn kinds_are_numbered_in_their_order() {
         for (i, k) in RecordKind::ALL.into_iter().enumerate() {
             assert_eq!(k.index(), i);
+            assert_eq!(Cdr::empty(k).kind(), k);
         }
     }
 

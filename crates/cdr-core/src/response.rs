@@ -221,6 +221,12 @@ mod tests {
             ),
             (sms("toNumber", "[1]"), "toNumber", "got a list"),
             (sms("direction", "{}"), "direction", "got an object"),
+            // A field of another member is read by its type too.
+            (
+                sms("callId", "42"),
+                "callId",
+                "expected a string or null, got a number",
+            ),
             (
                 r#"{"__typename":"MessageCdr","datetime":"2026-13-01T00:00:00Z"}"#.into(),
                 "datetime",

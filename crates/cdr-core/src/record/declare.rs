@@ -10,14 +10,17 @@
 ///   and [`columns`](crate::RecordKind::columns) (GraphQL name, snake_case
 ///   name, column type and nullability of each row, in table order);
 /// - the union [`Cdr`](crate::Cdr), with [`kind`](crate::Cdr::kind) and
-///   [`value`](crate::Cdr::value) (read a column, for encoders);
+///   [`value`](crate::Cdr::value) (read a column, for encoders), and, for the
+///   decoders, `empty` (a record with nothing read yet) and `slot` (write a
+///   column);
 /// - [`Timestamped`](crate::Timestamped) for `Cdr`, from each member's
 ///   `datetime`.
 ///
 /// A row is `field: Type = "graphqlName"`: the Rust field name is the column
 /// name (`r#type` is `type`), the type one of those in
 /// [`FieldType`](crate::field::FieldType), which gives the column type.
-/// Columns are numbered in row order, so `value(i)` is the `i`th row.
+/// Columns are numbered in row order, so `value(i)` and `slot(i)` are the
+/// `i`th row.
 macro_rules! members {
     (
         $(
@@ -75,7 +78,13 @@ macro_rules! members {
                     $($crate::field::column::<$ty>($graphql, stringify!($field)),)+
                 ];
 
-                // The `if` chain below compares with constants (`at` is
+                fn empty() -> $name {
+                    $name {
+                        $($field: $crate::field::FieldType::empty(),)+
+                    }
+                }
+
+                // The `if` chains below compare with constants (`at` is
                 // known at each step), which the compiler turns into a jump
                 // table, as it would a `match` on literals.
 
@@ -90,6 +99,19 @@ macro_rules! members {
                     )+
                     let _ = at;
                     $crate::field::Value::Null
+                }
+
+                #[inline]
+                fn slot(&mut self, index: usize) -> Option<$crate::field::Slot<'_>> {
+                    let mut at = 0;
+                    $(
+                        if index == at {
+                            return Some($crate::field::FieldType::slot(&mut self.$field));
+                        }
+                        at += 1;
+                    )+
+                    let _ = at;
+                    None
                 }
             }
         )+
@@ -118,6 +140,24 @@ macro_rules! members {
             pub fn value(&self, index: usize) -> $crate::field::Value<'_> {
                 match self {
                     $(Cdr::$kind(r) => r.value(index),)+
+                }
+            }
+
+            /// A record of `kind` with nothing read yet: every nullable
+            /// field null, required ones at a placeholder that a decoder
+            /// must overwrite.
+            pub(crate) fn empty(kind: RecordKind) -> Cdr {
+                match kind {
+                    $(RecordKind::$kind => Cdr::$kind($name::empty()),)+
+                }
+            }
+
+            /// Column `index` of this record's kind, to be written; `None`
+            /// past the last column.
+            #[inline]
+            pub(crate) fn slot(&mut self, index: usize) -> Option<$crate::field::Slot<'_>> {
+                match self {
+                    $(Cdr::$kind(r) => r.slot(index),)+
                 }
             }
         }

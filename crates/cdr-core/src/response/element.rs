@@ -14,10 +14,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::value::RawValue;
 
 use super::page::{BadRecord, Member, UnknownMember};
+use crate::field::Slot;
 use crate::parse::{parse_datetime, parse_decimal, parse_integer};
-use crate::record::RecordKind;
-use crate::record::{ApiCdr, Cdr, MessageCdr, VoiceCdr};
-use crate::schema::check_money;
+use crate::record::{Cdr, RecordKind};
+use crate::schema::{Column, ColumnType, check_money};
 
 /// Decodes one element of `cdrs` from its JSON text, for a query of member
 /// `expected`. Bad values and unknown members are results, not errors; the
@@ -78,71 +78,99 @@ struct MemberSeed {
     expected: RecordKind,
 }
 
-#[derive(Deserialize)]
-#[serde(field_identifier)]
-enum Field {
-    #[serde(rename = "__typename")]
+/// A key of a member object.
+enum Key {
     Typename,
-    #[serde(rename = "datetime")]
-    Datetime,
-    #[serde(rename = "from")]
-    From,
-    #[serde(rename = "destination")]
-    Destination,
-    #[serde(rename = "status")]
-    Status,
-    #[serde(rename = "charge")]
-    Charge,
-    #[serde(rename = "type")]
-    Type,
-    #[serde(rename = "fromNumber")]
-    FromNumber,
-    #[serde(rename = "toNumber")]
-    ToNumber,
-    #[serde(rename = "direction")]
-    Direction,
-    #[serde(rename = "callId")]
-    CallId,
-    #[serde(rename = "sourceAni")]
-    SourceAni,
-    #[serde(rename = "destinationNumber")]
-    DestinationNumber,
-    #[serde(rename = "didUsed")]
-    DidUsed,
-    #[serde(rename = "sessionTime")]
-    SessionTime,
-    #[serde(rename = "calledRate")]
-    CalledRate,
-    #[serde(rename = "callType")]
-    CallType,
-    #[serde(rename = "aniIi")]
-    AniIi,
-    #[serde(other)]
+    /// A field of some member: the first column with that GraphQL name in
+    /// [`RecordKind::ALL`] order (a name has one type in every member).
+    Field(&'static Column),
+    /// Not a field of any member: skipped.
     Other,
 }
 
-/// Every field of every member; the member is chosen by `__typename` at the end,
-/// so the object is read once, in any key order, without buffering.
-#[derive(Default)]
-struct AnyMember {
-    typename: Option<String>,
-    datetime: Option<DateTime<Utc>>,
-    from: Option<String>,
-    destination: Option<String>,
-    status: Option<String>,
-    charge: Option<Decimal>,
-    r#type: Option<String>,
-    from_number: Option<String>,
-    to_number: Option<String>,
-    direction: Option<String>,
-    call_id: Option<String>,
-    source_ani: Option<String>,
-    destination_number: Option<String>,
-    did_used: Option<String>,
-    session_time: Option<i64>,
-    called_rate: Option<Decimal>,
-    call_type: Option<String>,
-    ani_ii: Option<String>,
+impl Key {
+    fn of(name: &str) -> Key {
+        if name == "__typename" {
+            return Key::Typename;
+        }
+        RecordKind::ALL
+            .iter()
+            .flat_map(|k| k.columns())
+            .find(|c| c.graphql == name)
+            .map_or(Key::Other, Key::Field)
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key::of(v))
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+/// The value of a field, read before the member is known.
+enum Cell {
+    Null,
+    Timestamp(DateTime<Utc>),
+    Decimal(Decimal),
+    Int64(i64),
+    Text(String),
+}
+
+/// Reads the next value of `map` as a value of a column of type `ty`; the
+/// inner error is the message that says why it cannot be stored.
+fn read_cell<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    ty: ColumnType,
+) -> Result<Result<Cell, String>, A::Error> {
+    let or_null = |v: Option<Cell>| v.unwrap_or(Cell::Null);
+    Ok(match ty {
+        ColumnType::Utf8 => map
+            .next_value::<Text>()?
+            .0
+            .map(|v| or_null(v.map(Cell::Text))),
+        ColumnType::Timestamp => map
+            .next_value::<DatetimeText>()?
+            .0
+            .map(|v| or_null(v.map(Cell::Timestamp))),
+        ColumnType::Decimal => {
+            let raw: &RawValue = map.next_value()?;
+            money(raw).map(|v| or_null(v.map(Cell::Decimal)))
+        }
+        ColumnType::Int64 => {
+            let raw: &RawValue = map.next_value()?;
+            match raw_text(raw).map(|t| parse_integer(&t)).transpose() {
+                Ok(v) => Ok(or_null(v.map(Cell::Int64))),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    })
+}
+
+/// Writes `cell` into `slot`; whether the field now holds a value (null, or
+/// a value of another type, which one type per name rules out, leaves a
+/// nullable field null and a required one not given).
+fn fill(slot: Slot<'_>, cell: Cell) -> bool {
+    match (slot, cell) {
+        (Slot::Timestamp(s), Cell::Timestamp(v)) => *s = v,
+        (Slot::Decimal(s), Cell::Decimal(v)) => *s = Some(v),
+        (Slot::Int64(s), Cell::Int64(v)) => *s = Some(v),
+        (Slot::Utf8(s), Cell::Text(v)) => *s = Some(v),
+        (slot, _) => {
+            slot.clear();
+            return false;
+        }
+    }
+    true
 }
 
 impl<'de> DeserializeSeed<'de> for MemberSeed {
@@ -161,68 +189,27 @@ impl<'de> Visitor<'de> for MemberSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Verdict, A::Error> {
-        let mut m = AnyMember::default();
+        let mut typename = None;
+        let mut typename_bad = None;
+        // The values of the fields of any member, in key order.
+        let mut cells: Vec<(&'static Column, Cell)> = Vec::new();
         // Value problems are judged only once the member is known to be ours
         // (an unknown member's fields are not ours to judge); the first one
         // in key order is reported.
         let mut bad: Option<(&'static str, String)> = None;
-        let mut note = |field: &'static str, e: String| {
-            bad.get_or_insert((field, e));
-        };
-        let mut typename_bad = None;
-        macro_rules! text {
-            ($slot:expr, $name:literal) => {
-                match map.next_value::<Text>()?.0 {
-                    Ok(v) => $slot = v,
-                    Err(e) => note($name, e),
-                }
-            };
-        }
-        while let Some(key) = map.next_key::<Field>()? {
+        while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Field::Typename => match map.next_value::<Text>()?.0 {
-                    Ok(v) => m.typename = v,
+                Key::Typename => match map.next_value::<Text>()?.0 {
+                    Ok(v) => typename = v,
                     Err(e) => typename_bad = Some(e),
                 },
-                Field::Datetime => match map.next_value::<DatetimeText>()?.0 {
-                    Ok(t) => m.datetime = t,
-                    Err(e) => note("datetime", e),
+                Key::Field(column) => match read_cell(&mut map, column.ty)? {
+                    Ok(cell) => cells.push((column, cell)),
+                    Err(e) => {
+                        bad.get_or_insert((column.graphql, e));
+                    }
                 },
-                Field::Charge => {
-                    let raw: &RawValue = map.next_value()?;
-                    match money(raw) {
-                        Ok(v) => m.charge = v,
-                        Err(e) => note("charge", e),
-                    }
-                }
-                Field::CalledRate => {
-                    let raw: &RawValue = map.next_value()?;
-                    match money(raw) {
-                        Ok(v) => m.called_rate = v,
-                        Err(e) => note("calledRate", e),
-                    }
-                }
-                Field::SessionTime => {
-                    let raw: &RawValue = map.next_value()?;
-                    match raw_text(raw).map(|t| parse_integer(&t)).transpose() {
-                        Ok(v) => m.session_time = v,
-                        Err(e) => note("sessionTime", e.to_string()),
-                    }
-                }
-                Field::From => text!(m.from, "from"),
-                Field::Destination => text!(m.destination, "destination"),
-                Field::Status => text!(m.status, "status"),
-                Field::Type => text!(m.r#type, "type"),
-                Field::FromNumber => text!(m.from_number, "fromNumber"),
-                Field::ToNumber => text!(m.to_number, "toNumber"),
-                Field::Direction => text!(m.direction, "direction"),
-                Field::CallId => text!(m.call_id, "callId"),
-                Field::SourceAni => text!(m.source_ani, "sourceAni"),
-                Field::DestinationNumber => text!(m.destination_number, "destinationNumber"),
-                Field::DidUsed => text!(m.did_used, "didUsed"),
-                Field::CallType => text!(m.call_type, "callType"),
-                Field::AniIi => text!(m.ani_ii, "aniIi"),
-                Field::Other => {
+                Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -234,7 +221,7 @@ impl<'de> Visitor<'de> for MemberSeed {
                 message,
             });
         }
-        let typename = m.typename.take().unwrap_or_default();
+        let typename = typename.unwrap_or_default();
         let Some(kind) = RecordKind::from_typename(&typename) else {
             return Ok(Verdict::Unknown(typename));
         };
@@ -255,45 +242,34 @@ impl<'de> Visitor<'de> for MemberSeed {
                 message,
             });
         }
-        let Some(datetime) = m.datetime else {
+        // The member's own fields, the last value of each; fields of other
+        // members are not its own.
+        let mut record = Cdr::empty(kind);
+        let mut given = 0u64;
+        for (column, cell) in cells {
+            if let Some(i) = kind.graphql_index(column.graphql)
+                && let Some(slot) = record.slot(i)
+            {
+                if fill(slot, cell) {
+                    given |= 1 << i;
+                } else {
+                    given &= !(1 << i);
+                }
+            }
+        }
+        let missing = kind
+            .columns()
+            .iter()
+            .enumerate()
+            .find(|(i, c)| !c.nullable && given & (1 << i) == 0);
+        if let Some((_, column)) = missing {
             return Ok(Verdict::Bad {
                 typename,
-                field: "datetime",
+                field: column.graphql,
                 message: "missing or null".into(),
             });
-        };
-        Ok(Verdict::Known(match kind {
-            RecordKind::Api => Cdr::Api(ApiCdr {
-                datetime,
-                from: m.from,
-                destination: m.destination,
-                status: m.status,
-                charge: m.charge,
-                r#type: m.r#type,
-            }),
-            RecordKind::Message => Cdr::Message(MessageCdr {
-                datetime,
-                from_number: m.from_number,
-                to_number: m.to_number,
-                direction: m.direction,
-                status: m.status,
-                charge: m.charge,
-                r#type: m.r#type,
-            }),
-            RecordKind::Voice => Cdr::Voice(VoiceCdr {
-                datetime,
-                call_id: m.call_id,
-                source_ani: m.source_ani,
-                destination_number: m.destination_number,
-                did_used: m.did_used,
-                session_time: m.session_time,
-                status: m.status,
-                called_rate: m.called_rate,
-                charge: m.charge,
-                call_type: m.call_type,
-                ani_ii: m.ani_ii,
-            }),
-        }))
+        }
+        Ok(Verdict::Known(record))
     }
 }
 
