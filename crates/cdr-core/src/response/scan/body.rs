@@ -2,186 +2,66 @@
 //! `paginationInfo` and the elements of `cdrs`, each element decoded into a
 //! record of the member asked for, or handed to the element decoder.
 
-use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
-
 use super::lexer::{Lexer, Reader};
 use super::values::{self, Datetimes};
-use crate::record::RecordKind;
-use crate::record::{ApiCdr, Cdr, MessageCdr, VoiceCdr};
+use crate::record::{Cdr, MAX_COLUMNS, RecordKind};
 use crate::response::element::decode_member;
 use crate::response::page::{BadRecord, Member, Page, UnknownMember};
+use crate::schema::Column;
 use crate::secret::ExportLink;
 
-/// Member fields, with their bit in a member's set of seen fields.
+/// A key of a member object the scanner takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum F {
-    Typename = 0,
-    Datetime,
-    SessionTime,
-    Charge,
-    CalledRate,
-    // Text fields, in the order of `Fields::text`.
-    From,
-    Destination,
-    Status,
-    Type,
-    FromNumber,
-    ToNumber,
-    Direction,
-    CallId,
-    SourceAni,
-    DestinationNumber,
-    DidUsed,
-    CallType,
-    AniIi,
+enum Key {
+    Typename,
+    /// Column `i` of the member asked for.
+    Column(usize),
 }
 
-const FIRST_TEXT: usize = F::From as usize;
-const TEXT_FIELDS: usize = F::AniIi as usize - FIRST_TEXT + 1;
-
-/// Every field with its key, in the order of [`F`].
-pub(super) const KEYS: [(F, &str); 18] = [
-    (F::Typename, "__typename"),
-    (F::Datetime, "datetime"),
-    (F::SessionTime, "sessionTime"),
-    (F::Charge, "charge"),
-    (F::CalledRate, "calledRate"),
-    (F::From, "from"),
-    (F::Destination, "destination"),
-    (F::Status, "status"),
-    (F::Type, "type"),
-    (F::FromNumber, "fromNumber"),
-    (F::ToNumber, "toNumber"),
-    (F::Direction, "direction"),
-    (F::CallId, "callId"),
-    (F::SourceAni, "sourceAni"),
-    (F::DestinationNumber, "destinationNumber"),
-    (F::DidUsed, "didUsed"),
-    (F::CallType, "callType"),
-    (F::AniIi, "aniIi"),
-];
-
-pub(super) fn field_of(key: &str) -> Option<F> {
-    KEYS.iter().find(|(_, k)| *k == key).map(|(f, _)| *f)
-}
-
-const fn bits(fields: &[F]) -> u32 {
-    let mut out = 0;
-    let mut i = 0;
-    while i < fields.len() {
-        out |= 1 << fields[i] as u32;
-        i += 1;
-    }
-    out
-}
-
-/// The fields each kind has; a member with any other field is left to serde.
-const API_FIELDS: u32 = bits(&[
-    F::Typename,
-    F::Datetime,
-    F::From,
-    F::Destination,
-    F::Status,
-    F::Charge,
-    F::Type,
-]);
-const MESSAGE_FIELDS: u32 = bits(&[
-    F::Typename,
-    F::Datetime,
-    F::FromNumber,
-    F::ToNumber,
-    F::Direction,
-    F::Status,
-    F::Charge,
-    F::Type,
-]);
-const VOICE_FIELDS: u32 = bits(&[
-    F::Typename,
-    F::Datetime,
-    F::CallId,
-    F::SourceAni,
-    F::DestinationNumber,
-    F::DidUsed,
-    F::SessionTime,
-    F::Status,
-    F::CalledRate,
-    F::Charge,
-    F::CallType,
-    F::AniIi,
-]);
-
-/// The values of one member as they are read.
-#[derive(Default)]
-struct Fields {
-    kind: Option<RecordKind>,
-    datetime: Option<DateTime<Utc>>,
-    session_time: Option<i64>,
-    charge: Option<Decimal>,
-    called_rate: Option<Decimal>,
-    text: [Option<String>; TEXT_FIELDS],
-    /// Strings of a record no longer needed, to be filled anew.
-    spare: [Option<String>; TEXT_FIELDS],
-}
-
-impl Fields {
-    fn take(&mut self, f: F) -> Option<String> {
-        self.text
-            .get_mut(f as usize - FIRST_TEXT)
-            .and_then(Option::take)
+impl Key {
+    /// The key named `name` among `columns`.
+    fn of(columns: &[Column], name: &str) -> Option<Key> {
+        if name == "__typename" {
+            return Some(Key::Typename);
+        }
+        columns
+            .iter()
+            .position(|c| c.graphql == name)
+            .map(Key::Column)
     }
 
-    /// Moves the strings of `old` into the spares. Large ones are left to be
-    /// freed, so that one long value does not keep memory for the rest of a
-    /// stream of pages.
-    fn recycle(&mut self, old: &mut Cdr) {
-        const KEEP: usize = 256;
-        let mut put = |f: F, s: &mut Option<String>| {
-            if let Some(slot) = self.spare.get_mut(f as usize - FIRST_TEXT)
-                && s.as_ref().is_some_and(|s| s.capacity() <= KEEP)
-            {
-                *slot = s.take();
-            }
-        };
-        match old {
-            Cdr::Api(r) => {
-                put(F::From, &mut r.from);
-                put(F::Destination, &mut r.destination);
-                put(F::Status, &mut r.status);
-                put(F::Type, &mut r.r#type);
-            }
-            Cdr::Message(r) => {
-                put(F::FromNumber, &mut r.from_number);
-                put(F::ToNumber, &mut r.to_number);
-                put(F::Direction, &mut r.direction);
-                put(F::Status, &mut r.status);
-                put(F::Type, &mut r.r#type);
-            }
-            Cdr::Voice(r) => {
-                put(F::CallId, &mut r.call_id);
-                put(F::SourceAni, &mut r.source_ani);
-                put(F::DestinationNumber, &mut r.destination_number);
-                put(F::DidUsed, &mut r.did_used);
-                put(F::Status, &mut r.status);
-                put(F::CallType, &mut r.call_type);
-                put(F::AniIi, &mut r.ani_ii);
-            }
+    fn name(self, columns: &[Column]) -> &str {
+        match self {
+            Key::Typename => "__typename",
+            Key::Column(i) => columns.get(i).map_or("", |c| c.graphql),
+        }
+    }
+
+    /// Its bit in a member's set of seen keys.
+    fn bit(self) -> u64 {
+        match self {
+            Key::Typename => TYPENAME,
+            Key::Column(i) => 1 << i,
         }
     }
 }
+
+/// The bit of `__typename`, above those of the columns ([`MAX_COLUMNS`]).
+const TYPENAME: u64 = 1 << MAX_COLUMNS;
 
 /// Reads a body into a page.
 pub(super) struct Scanner<'a> {
     lx: Lexer<'a>,
     datetimes: Datetimes,
-    /// The fields of the last member, in its key order: the next member most
+    /// The keys of the last member, in its order: the next member most
     /// likely has the same keys in the same order, and a key that is where it
     /// is expected is recognised with one comparison.
-    order: Vec<F>,
+    order: Vec<Key>,
     /// Records of an earlier page whose allocations the members reuse.
     spare: Vec<Cdr>,
-    /// The member the query asked for.
+    /// The member the query asked for, and its columns.
     expected: RecordKind,
+    columns: &'static [Column],
 }
 
 /// The elements of `cdrs`, sorted.
@@ -203,9 +83,10 @@ impl<'a> Scanner<'a> {
         Scanner {
             lx: Lexer::new(text),
             datetimes: Datetimes::default(),
-            order: Vec::with_capacity(KEYS.len()),
+            order: Vec::with_capacity(expected.columns().len() + 1),
             spare,
             expected,
+            columns: expected.columns(),
         }
     }
 
@@ -305,34 +186,29 @@ impl<'a> Scanner<'a> {
             loop {
                 self.lx.ws();
                 let start = self.lx.pos();
-                let record = match self.member(out.get_mut(n)) {
-                    Some(record) => Some(record),
-                    None => {
-                        // Not a plain record of ours: the element decoder
-                        // judges its text.
-                        self.lx.rewind(start);
-                        self.lx.skip_value(0)?;
-                        let raw = self.lx.since(start)?;
-                        match decode_member(raw, index, self.expected).ok()? {
-                            Member::Known(record) => Some(record),
-                            Member::Unknown(m) => {
-                                unknown.push(m);
-                                None
-                            }
-                            Member::Bad(b) => {
-                                bad.push(b);
-                                None
-                            }
-                        }
-                    }
-                };
-                if let Some(record) = record {
-                    match out.get_mut(n) {
-                        Some(slot) => *slot = record,
-                        None => out.push(record),
-                    }
-                    n += 1;
+                // The next record is read over a spare one of the same kind.
+                match out.get_mut(n) {
+                    Some(r) if r.kind() == self.expected => {}
+                    Some(r) => *r = Cdr::empty(self.expected),
+                    None => out.push(Cdr::empty(self.expected)),
                 }
+                let mut taken = self.member(&mut out[n]).is_some();
+                if !taken {
+                    // Not a plain record of ours: the element decoder judges
+                    // its text.
+                    self.lx.rewind(start);
+                    self.lx.skip_value(0)?;
+                    let raw = self.lx.since(start)?;
+                    match decode_member(raw, index, self.expected).ok()? {
+                        Member::Known(record) => {
+                            out[n] = record;
+                            taken = true;
+                        }
+                        Member::Unknown(m) => unknown.push(m),
+                        Member::Bad(b) => bad.push(b),
+                    }
+                }
+                n += usize::from(taken);
                 index += 1;
                 match self.lx.next_byte()? {
                     b',' => {}
@@ -349,50 +225,45 @@ impl<'a> Scanner<'a> {
         })
     }
 
+    /// The next key of a member and its colon.
     #[inline]
-    fn member_key(&mut self, position: usize) -> Option<F> {
-        if let Some(&f) = self.order.get(position)
-            && self.lx.expected_key(KEYS[f as usize].1)
+    fn member_key(&mut self, position: usize) -> Option<Key> {
+        if let Some(&key) = self.order.get(position)
+            && self.lx.expected_key(key.name(self.columns))
         {
-            return Some(f);
+            return Some(key);
         }
-        let f = field_of(self.lx.key()?)?;
+        let key = Key::of(self.columns, self.lx.key()?)?;
         self.lx.eat(b':')?;
         self.order.truncate(position);
-        self.order.push(f);
-        Some(f)
+        self.order.push(key);
+        Some(key)
     }
 
-    fn member(&mut self, old: Option<&mut Cdr>) -> Option<Cdr> {
-        let mut m = Fields::default();
-        if let Some(old) = old {
-            m.recycle(old);
-        }
-        let mut seen = 0u32;
+    /// Reads a member into `record`, a record of the member asked for, if it
+    /// is a plain one: that `__typename`, each key at most once, only keys
+    /// of the member, every value read and storable, the required ones
+    /// given. Keys not given leave their fields null.
+    fn member(&mut self, record: &mut Cdr) -> Option<()> {
+        let mut seen = 0u64;
         self.lx.eat(b'{')?;
         let mut position = 0;
         if !self.lx.eat_if(b'}') {
             loop {
-                let f = self.member_key(position)?;
+                let key = self.member_key(position)?;
                 position += 1;
-                let bit = 1 << f as u32;
-                if seen & bit != 0 {
+                if seen & key.bit() != 0 {
                     return None;
                 }
-                seen |= bit;
-                match f {
-                    F::Typename => {
-                        let name = self.lx.string()?;
-                        m.kind = Some(RecordKind::from_typename(&name)?);
+                seen |= key.bit();
+                match key {
+                    Key::Typename => {
+                        if self.lx.string()? != self.expected.typename() {
+                            return None;
+                        }
                     }
-                    F::Datetime => m.datetime = Some(self.datetimes.read(&mut self.lx)?),
-                    F::SessionTime => m.session_time = values::integer(&mut self.lx)?,
-                    F::Charge => m.charge = values::money(&mut self.lx)?,
-                    F::CalledRate => m.called_rate = values::money(&mut self.lx)?,
-                    text => {
-                        let i = text as usize - FIRST_TEXT;
-                        let value = self.lx.opt_string_into(m.spare.get_mut(i)?.take())?;
-                        *m.text.get_mut(i)? = value;
+                    Key::Column(i) => {
+                        values::read(&mut self.lx, &mut self.datetimes, record.slot(i)?)?
                     }
                 }
                 match self.lx.next_byte()? {
@@ -402,50 +273,17 @@ impl<'a> Scanner<'a> {
                 }
             }
         }
-        let kind = m.kind?;
-        if kind != self.expected {
+        if seen & TYPENAME == 0 {
             return None;
         }
-        let allowed = match kind {
-            RecordKind::Api => API_FIELDS,
-            RecordKind::Message => MESSAGE_FIELDS,
-            RecordKind::Voice => VOICE_FIELDS,
-        };
-        if seen & !allowed != 0 {
-            return None;
+        let all = (1 << self.columns.len()) - 1;
+        if seen & all != all {
+            for i in (0..self.columns.len()).filter(|i| seen & (1 << i) == 0) {
+                if !record.slot(i)?.clear() {
+                    return None;
+                }
+            }
         }
-        let datetime = m.datetime?;
-        Some(match kind {
-            RecordKind::Api => Cdr::Api(ApiCdr {
-                datetime,
-                from: m.take(F::From),
-                destination: m.take(F::Destination),
-                status: m.take(F::Status),
-                charge: m.charge,
-                r#type: m.take(F::Type),
-            }),
-            RecordKind::Message => Cdr::Message(MessageCdr {
-                datetime,
-                from_number: m.take(F::FromNumber),
-                to_number: m.take(F::ToNumber),
-                direction: m.take(F::Direction),
-                status: m.take(F::Status),
-                charge: m.charge,
-                r#type: m.take(F::Type),
-            }),
-            RecordKind::Voice => Cdr::Voice(VoiceCdr {
-                datetime,
-                call_id: m.take(F::CallId),
-                source_ani: m.take(F::SourceAni),
-                destination_number: m.take(F::DestinationNumber),
-                did_used: m.take(F::DidUsed),
-                session_time: m.session_time,
-                status: m.take(F::Status),
-                called_rate: m.called_rate,
-                charge: m.charge,
-                call_type: m.take(F::CallType),
-                ani_ii: m.take(F::AniIi),
-            }),
-        })
+        Some(())
     }
 }

@@ -244,23 +244,10 @@ impl<'a> Lexer<'a> {
 
     /// A string or null, owned.
     pub(super) fn opt_string(&mut self) -> Option<Option<String>> {
-        self.opt_string_into(None)
-    }
-
-    /// A string or null, owned: in `spare`'s allocation when there is one.
-    #[inline]
-    pub(super) fn opt_string_into(&mut self, spare: Option<String>) -> Option<Option<String>> {
         if self.null() {
             return Some(None);
         }
-        Some(Some(match (self.string()?, spare) {
-            (Cow::Borrowed(s), Some(mut buf)) => {
-                buf.clear();
-                buf.push_str(s);
-                buf
-            }
-            (s, _) => s.into_owned(),
-        }))
+        Some(Some(self.string()?.into_owned()))
     }
 
     /// A JSON number, checked against the grammar, as its text.

@@ -589,11 +589,3 @@ fn what_the_scanner_leaves_to_serde() {
         false,
     );
 }
-
-#[test]
-fn keys_are_listed_in_field_order() {
-    for (i, (f, key)) in super::body::KEYS.iter().enumerate() {
-        assert_eq!(*f as usize, i, "{key}");
-        assert_eq!(super::body::field_of(key), Some(*f));
-    }
-}

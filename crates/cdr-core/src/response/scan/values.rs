@@ -4,12 +4,47 @@
 //! parsers of [`crate::parse`]. Each gives `None` for a value the scanner
 //! does not take, which the element decoder then judges.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::lexer::Lexer;
+use crate::field::Slot;
 use crate::parse::{parse_datetime, parse_decimal, parse_integer};
 use crate::schema::check_money;
+
+/// Reads the next value into a field, by the field's column type.
+#[inline]
+pub(super) fn read(lx: &mut Lexer<'_>, datetimes: &mut Datetimes, field: Slot<'_>) -> Option<()> {
+    match field {
+        Slot::Timestamp(v) => *v = datetimes.read(lx)?,
+        Slot::Decimal(v) => *v = money(lx)?,
+        Slot::Int64(v) => *v = integer(lx)?,
+        Slot::Utf8(v) => text(lx, v)?,
+    }
+    Some(())
+}
+
+/// A string or null, into `field`. The field's allocation, from a record of
+/// an earlier page, is reused unless it is large, so that one long value
+/// does not keep memory for the rest of a stream of pages.
+#[inline]
+fn text(lx: &mut Lexer<'_>, field: &mut Option<String>) -> Option<()> {
+    const KEEP: usize = 256;
+    if lx.null() {
+        *field = None;
+        return Some(());
+    }
+    match (lx.string()?, field) {
+        (Cow::Borrowed(s), Some(buf)) if buf.capacity() <= KEEP => {
+            buf.clear();
+            buf.push_str(s);
+        }
+        (s, field) => *field = Some(s.into_owned()),
+    }
+    Some(())
+}
 
 /// Money: a JSON number or string, read from its text, that a money column
 /// holds; `Some(None)` for null.
