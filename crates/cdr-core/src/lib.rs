@@ -5,7 +5,8 @@
 //! [`Cdr`], the column [schema](RecordKind::columns) every sink uses, half-open
 //! time [`Window`]s and their [planning](plan), the GraphQL [`document`] and
 //! [`Variables`] of `cdrRecords`, decoding of its responses ([`decode_page`]:
-//! records, [`UnknownMember`]s and [`BadRecord`]s), the classification of
+//! records, [`UnknownMember`]s and [`BadRecord`]s; [`PageDecoder`] for a text
+//! limit other than [`MAX_TEXT_BYTES`]), the classification of
 //! GraphQL errors ([`ErrorClass`]), the money range the archive holds
 //! ([`check_money`]), and the sans-I/O pagination state machine [`Paginator`].
 //!
@@ -69,8 +70,9 @@ pub use parse::{ValueError, format_datetime, parse_datetime, parse_decimal, pars
 pub use query::{RequestBody, Selection, UnknownField, Variables, document};
 pub use record::{ApiCdr, Cdr, MessageCdr, RecordKind, Timestamped, VoiceCdr};
 pub use response::{
-    BadRecord, ErrorClass, GraphQlError, GraphQlErrors, Page, ResponseError, UnknownMember,
-    decode_errors, decode_page, decode_page_reusing, peek_next_cursor,
+    BadRecord, ErrorClass, GraphQlError, GraphQlErrors, MAX_TEXT_BYTES, Page, PageDecoder,
+    ResponseError, UnknownMember, decode_errors, decode_page, decode_page_reusing,
+    peek_next_cursor,
 };
 pub use schema::{
     Column, ColumnType, MONEY_INTEGER_DIGITS, MONEY_PRECISION, MONEY_SCALE, MoneyError,

@@ -5,8 +5,9 @@
 //! A page is decoded into three lists: the records of the member the query
 //! asked for, the members of unknown type ([`UnknownMember`]), and the bad
 //! records ([`BadRecord`]): known members with a value that cannot be read or
-//! stored, or of another member than the one asked for. Neither fails the
-//! page; only a body that is not a `cdrRecords` answer does.
+//! stored (text longer than [`MAX_TEXT_BYTES`] included), or of another
+//! member than the one asked for. Neither fails the page; only a body that
+//! is not a `cdrRecords` answer does. [`PageDecoder`] sets the text limit.
 //!
 //! Two decoders share the work. A scanner ([`scan`]) reads the answers the
 //! service sends in one pass over the body, parsing values where they lie and
@@ -35,8 +36,88 @@ use crate::record::Cdr;
 use crate::record::RecordKind;
 use envelope::decode_with_serde;
 
+/// The longest text a string field of a record may hold unless the caller
+/// sets another limit ([`PageDecoder::with_max_text_bytes`]): 64 KiB of
+/// UTF-8. The service sends short values (numbers, statuses, ids); a longer
+/// one makes its record a [`BadRecord`], so that a server that sends
+/// megabytes in one field cannot fill the archive (or memory) with them.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// Decodes the answers to a query for records of one member, with limits on
+/// what one record may hold. [`decode_page`] and [`decode_page_reusing`] are
+/// its defaults.
+///
+/// ```
+/// use cdr_core::{PageDecoder, RecordKind};
+/// let body = br#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},
+///   "cdrs":[{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","status":"delivered to the handset"}]}}}"#;
+/// let decoder = PageDecoder::new(RecordKind::Message).with_max_text_bytes(16);
+/// let page = decoder.decode(body)?;
+/// assert_eq!(page.bad[0].field, "status");
+/// assert_eq!(page.bad[0].message, "a text of 24 bytes, longer than the limit of 16 bytes");
+/// # Ok::<(), cdr_core::ResponseError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageDecoder {
+    expected: RecordKind,
+    max_text: usize,
+}
+
+impl PageDecoder {
+    /// A decoder of pages of records of member `expected` (see
+    /// [`CdrType::record_kind`](crate::CdrType::record_kind)), with text
+    /// fields of up to [`MAX_TEXT_BYTES`].
+    pub const fn new(expected: RecordKind) -> PageDecoder {
+        PageDecoder {
+            expected,
+            max_text: MAX_TEXT_BYTES,
+        }
+    }
+
+    /// The same decoder with text fields of up to `bytes` bytes of UTF-8
+    /// (as decoded, escapes resolved): a record with a longer one is a
+    /// [`BadRecord`] naming the field.
+    pub const fn with_max_text_bytes(self, bytes: usize) -> PageDecoder {
+        PageDecoder {
+            max_text: bytes,
+            ..self
+        }
+    }
+
+    /// The member asked for.
+    pub const fn expected(&self) -> RecordKind {
+        self.expected
+    }
+
+    /// The longest text a field may hold, in bytes.
+    pub const fn max_text_bytes(&self) -> usize {
+        self.max_text
+    }
+
+    /// Decodes a `cdrRecords` response body, as [`decode_page`] does.
+    pub fn decode(&self, body: &[u8]) -> Result<Page, ResponseError> {
+        self.decode_reusing(body, Vec::new())
+    }
+
+    /// Decodes a `cdrRecords` response body into the allocations of `spare`,
+    /// as [`decode_page_reusing`] does.
+    pub fn decode_reusing(&self, body: &[u8], spare: Vec<Cdr>) -> Result<Page, ResponseError> {
+        // The scanner takes the answers the service sends; whatever it does
+        // not take, serde decodes or rejects with a message that names the
+        // problem.
+        if let Ok(text) = std::str::from_utf8(body)
+            && let Some(page) = scan::decode(text, self.expected, self.max_text, spare)
+        {
+            return Ok(page);
+        }
+        decode_with_serde(body, self.expected, self.max_text)
+    }
+}
+
 /// Decodes a `cdrRecords` response body of a query for records of member
-/// `expected` (see [`CdrType::record_kind`](crate::CdrType::record_kind)).
+/// `expected` (see [`CdrType::record_kind`](crate::CdrType::record_kind)),
+/// with text fields of up to [`MAX_TEXT_BYTES`] ([`PageDecoder`] sets
+/// another limit).
 ///
 /// ```
 /// use cdr_core::RecordKind;
@@ -51,7 +132,7 @@ use envelope::decode_with_serde;
 /// assert_eq!(page.next_cursor, None);
 /// ```
 pub fn decode_page(body: &[u8], expected: RecordKind) -> Result<Page, ResponseError> {
-    decode_page_reusing(body, expected, Vec::new())
+    PageDecoder::new(expected).decode(body)
 }
 
 /// Decodes a `cdrRecords` response body like [`decode_page`], reusing the
@@ -74,14 +155,7 @@ pub fn decode_page_reusing(
     expected: RecordKind,
     spare: Vec<Cdr>,
 ) -> Result<Page, ResponseError> {
-    // The scanner takes the answers the service sends; whatever it does not
-    // take, serde decodes or rejects with a message that names the problem.
-    if let Ok(text) = std::str::from_utf8(body)
-        && let Some(page) = scan::decode(text, expected, spare)
-    {
-        return Ok(page);
-    }
-    decode_with_serde(body, expected)
+    PageDecoder::new(expected).decode_reusing(body, spare)
 }
 
 /// The `paginationInfo.nextCursor` of a response body, read from its start
@@ -325,6 +399,46 @@ mod tests {
         assert!(p.bad[0].message.len() <= 204, "{}", p.bad[0].message);
         assert!(p.bad[0].message.ends_with('…'));
         assert_eq!(p.bad[0].raw, element);
+    }
+
+    #[test]
+    fn a_text_longer_than_the_limit_makes_its_record_bad() {
+        let sms = |status: &str| {
+            format!(
+                r#"{{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","status":"{status}","charge":"0.5"}}"#
+            )
+        };
+        let p = page(&sms(&"x".repeat(MAX_TEXT_BYTES + 1))).unwrap();
+        assert_eq!((p.records.len(), p.bad[0].field.as_str()), (0, "status"));
+        assert_eq!(
+            p.bad[0].message,
+            "a text of 65537 bytes, longer than the limit of 65536 bytes"
+        );
+        assert_eq!(
+            page(&sms(&"x".repeat(MAX_TEXT_BYTES)))
+                .unwrap()
+                .records
+                .len(),
+            1
+        );
+        // Another limit, counted in bytes of the text, escapes resolved.
+        let decoder = PageDecoder::new(RecordKind::Message).with_max_text_bytes(4);
+        for (status, kept) in [
+            ("abcd", true),
+            ("abcde", false),
+            ("éé", true),
+            ("ééé", false),
+            (r"\u00e9\u00e9", true),
+            (r"\u00e9\u00e9a", false),
+            (r"a\nb\tc", false),
+        ] {
+            let body = format!(
+                r#"{{"data":{{"cdrRecords":{{"paginationInfo":{{"nextCursor":null}},"cdrs":[{}]}}}}}}"#,
+                sms(status)
+            );
+            let p = decoder.decode(body.as_bytes()).unwrap();
+            assert_eq!(p.records.len() == 1, kept, "{status}: {p:?}");
+        }
     }
 
     #[test]

@@ -20,15 +20,17 @@ use crate::record::{Cdr, RecordKind};
 use crate::schema::{Column, ColumnType, check_money};
 
 /// Decodes one element of `cdrs` from its JSON text, for a query of member
-/// `expected`. Bad values and unknown members are results, not errors; the
-/// error (a message) is for text that is not a JSON object.
+/// `expected`, whose text fields may hold up to `max_text` bytes. Bad values
+/// and unknown members are results, not errors; the error (a message) is
+/// for text that is not a JSON object.
 pub(crate) fn decode_member(
     raw: &str,
     index: usize,
     expected: RecordKind,
+    max_text: usize,
 ) -> Result<Member, String> {
     let mut de = serde_json::Deserializer::from_str(raw);
-    let verdict = MemberSeed { expected }
+    let verdict = MemberSeed { expected, max_text }
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v))
         .map_err(|e| e.to_string())?;
@@ -76,6 +78,7 @@ enum Verdict {
 
 struct MemberSeed {
     expected: RecordKind,
+    max_text: usize,
 }
 
 /// A key of a member object.
@@ -126,17 +129,18 @@ enum Cell {
     Text(String),
 }
 
-/// Reads the next value of `map` as a value of a column of type `ty`; the
-/// inner error is the message that says why it cannot be stored.
+/// Reads the next value of `map` as a value of a column of type `ty`, text
+/// of at most `max_text` bytes; the inner error is the message that says why
+/// it cannot be stored.
 fn read_cell<'de, A: MapAccess<'de>>(
     map: &mut A,
     ty: ColumnType,
+    max_text: usize,
 ) -> Result<Result<Cell, String>, A::Error> {
     let or_null = |v: Option<Cell>| v.unwrap_or(Cell::Null);
     Ok(match ty {
         ColumnType::Utf8 => map
-            .next_value::<Text>()?
-            .0
+            .next_value_seed(Text { max: max_text })?
             .map(|v| or_null(v.map(Cell::Text))),
         ColumnType::Timestamp => map
             .next_value::<DatetimeText>()?
@@ -199,11 +203,11 @@ impl<'de> Visitor<'de> for MemberSeed {
         let mut bad: Option<(&'static str, String)> = None;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::Typename => match map.next_value::<Text>()?.0 {
+                Key::Typename => match map.next_value_seed(Text { max: usize::MAX })? {
                     Ok(v) => typename = v,
                     Err(e) => typename_bad = Some(e),
                 },
-                Key::Field(column) => match read_cell(&mut map, column.ty)? {
+                Key::Field(column) => match read_cell(&mut map, column.ty, self.max_text)? {
                     Ok(cell) => cells.push((column, cell)),
                     Err(e) => {
                         bad.get_or_insert((column.graphql, e));
@@ -315,33 +319,56 @@ macro_rules! reject_other_values {
     };
 }
 
-/// A string or null; another JSON value is kept as the message that says so.
-struct Text(Result<Option<String>, String>);
+/// A string of at most `max` bytes, or null; another JSON value, or a longer
+/// string, is kept as the message that says so.
+struct Text {
+    max: usize,
+}
 
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or null")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
-                Ok(Text(Ok(Some(v.to_string()))))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
-                Ok(Text(Ok(Some(v))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
-                Ok(Text(Ok(None)))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Text, E> {
-                Ok(Text(Ok(None)))
-            }
-            reject_other_values!(|m| Text(Err(m)), "expected a string or null");
-        }
-        d.deserialize_any(V)
+impl<'de> DeserializeSeed<'de> for Text {
+    type Value = Result<Option<String>, String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
     }
+}
+
+impl<'de> Visitor<'de> for Text {
+    type Value = Result<Option<String>, String>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or null")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        // Measured before it is copied: a long value is not copied at all.
+        Ok(match too_long(v, self.max) {
+            Some(message) => Err(message),
+            None => Ok(Some(v.to_string())),
+        })
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(match too_long(&v, self.max) {
+            Some(message) => Err(message),
+            None => Ok(Some(v)),
+        })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Ok(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Ok(None))
+    }
+    reject_other_values!(Err, "expected a string or null");
+}
+
+/// Why `text` cannot be stored in a text field of at most `max` bytes, if it
+/// cannot. The message gives the lengths, never the text.
+fn too_long(text: &str, max: usize) -> Option<String> {
+    (text.len() > max).then(|| {
+        format!(
+            "a text of {} bytes, longer than the limit of {max} bytes",
+            text.len()
+        )
+    })
 }
 
 /// A datetime string (parsed without copying) or null; another JSON value,

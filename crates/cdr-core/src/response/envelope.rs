@@ -22,8 +22,14 @@ fn serde_error(e: &serde_json::Error) -> ResponseError {
     }
 }
 
-/// The general decoder: every body [`decode_page`](super::decode_page) accepts, and the errors.
-pub(crate) fn decode_with_serde(body: &[u8], expected: RecordKind) -> Result<Page, ResponseError> {
+/// The general decoder: every body [`decode_page`](super::decode_page)
+/// accepts, and the errors. Records of member `expected` with a text field
+/// longer than `max_text` bytes are bad.
+pub(crate) fn decode_with_serde(
+    body: &[u8],
+    expected: RecordKind,
+    max_text: usize,
+) -> Result<Page, ResponseError> {
     let env: Envelope = serde_json::from_slice(body).map_err(|e| serde_error(&e))?;
     let has_page = env.data.as_ref().is_some_and(|d| d.cdr_records.is_some());
     if let Some(errors) = env.errors
@@ -44,10 +50,11 @@ pub(crate) fn decode_with_serde(body: &[u8], expected: RecordKind) -> Result<Pag
         export_link: body.export_link.map(ExportLink::new),
     };
     for (index, raw) in body.cdrs.iter().enumerate() {
-        let member =
-            decode_member(raw.get(), index, expected).map_err(|message| ResponseError::Shape {
+        let member = decode_member(raw.get(), index, expected, max_text).map_err(|message| {
+            ResponseError::Shape {
                 message: format!("data.cdrRecords.cdrs[{index}]: {message}"),
-            })?;
+            }
+        })?;
         page.push(member);
     }
     Ok(page)

@@ -18,9 +18,10 @@ pub struct UnknownMember {
 /// A record of a known member that cannot be stored as it is: a value that
 /// cannot be read (a charge of `"N/A"`, a datetime that is not RFC 3339, a
 /// `sessionTime` that is not a whole number), money that does not fit the
-/// archive's columns ([`check_money`](crate::check_money)), or a member
-/// other than the one the query asked for. It is not an error of the page:
-/// the caller decides.
+/// archive's columns ([`check_money`](crate::check_money)), text longer than
+/// the limit ([`MAX_TEXT_BYTES`](crate::MAX_TEXT_BYTES) unless set
+/// otherwise), or a member other than the one the query asked for. It is not
+/// an error of the page: the caller decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRecord {
     /// Position in the page's `cdrs` list.

@@ -5,7 +5,8 @@
 //!
 //! An element of `cdrs` that is not a plain record of the member asked for
 //! (a member of unknown type or of another member, an unknown or repeated
-//! field, a value that does not parse or does not fit, a key with escapes) is
+//! field, a value that does not parse or does not fit, text longer than the
+//! limit, a key with escapes) is
 //! skipped over as JSON and handed, as text, to the element decoder of the
 //! serde path ([`decode_member`](super::element::decode_member)), which reports
 //! it.
@@ -31,10 +32,16 @@ use crate::record::RecordKind;
 use body::Scanner;
 use lexer::Lexer;
 
-/// Decodes a whole body, or gives up. The vector of `spare` and the text of
-/// its records are reused for the page's records.
-pub(super) fn decode(text: &str, expected: RecordKind, spare: Vec<Cdr>) -> Option<Page> {
-    Scanner::new(text, expected, spare).body()
+/// Decodes a whole body of a query for member `expected`, whose text fields
+/// hold at most `max_text` bytes, or gives up. The vector of `spare` and the
+/// text of its records are reused for the page's records.
+pub(super) fn decode(
+    text: &str,
+    expected: RecordKind,
+    max_text: usize,
+    spare: Vec<Cdr>,
+) -> Option<Page> {
+    Scanner::new(text, expected, max_text, spare).body()
 }
 
 /// The `nextCursor` of a body that starts with `data.cdrRecords` and has

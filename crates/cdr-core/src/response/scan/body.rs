@@ -62,6 +62,8 @@ pub(super) struct Scanner<'a> {
     /// The member the query asked for, and its columns.
     expected: RecordKind,
     columns: &'static [Column],
+    /// The longest text a field may hold, in bytes.
+    max_text: usize,
 }
 
 /// The elements of `cdrs`, sorted.
@@ -79,7 +81,12 @@ impl<'a> Reader<'a> for Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
-    pub(super) fn new(text: &'a str, expected: RecordKind, spare: Vec<Cdr>) -> Scanner<'a> {
+    pub(super) fn new(
+        text: &'a str,
+        expected: RecordKind,
+        max_text: usize,
+        spare: Vec<Cdr>,
+    ) -> Scanner<'a> {
         Scanner {
             lx: Lexer::new(text),
             datetimes: Datetimes::default(),
@@ -87,6 +94,7 @@ impl<'a> Scanner<'a> {
             spare,
             expected,
             columns: expected.columns(),
+            max_text,
         }
     }
 
@@ -199,7 +207,7 @@ impl<'a> Scanner<'a> {
                     self.lx.rewind(start);
                     self.lx.skip_value(0)?;
                     let raw = self.lx.since(start)?;
-                    match decode_member(raw, index, self.expected).ok()? {
+                    match decode_member(raw, index, self.expected, self.max_text).ok()? {
                         Member::Known(record) => {
                             out[n] = record;
                             taken = true;
@@ -263,7 +271,8 @@ impl<'a> Scanner<'a> {
                         }
                     }
                     Key::Column(i) => {
-                        values::read(&mut self.lx, &mut self.datetimes, record.slot(i)?)?
+                        let field = record.slot(i)?;
+                        values::read(&mut self.lx, &mut self.datetimes, field, self.max_text)?;
                     }
                 }
                 match self.lx.next_byte()? {

@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use super::decode;
 use crate::field::{Slot, Value};
 use crate::record::{Cdr, RecordKind};
+use crate::response::MAX_TEXT_BYTES;
 use crate::response::envelope::decode_with_serde;
 use crate::response::page::Page;
 use crate::schema::ColumnType;
@@ -111,10 +112,16 @@ fn member(r: &Cdr, style: &Style) -> String {
     member_with(r, style, None)
 }
 
-/// A record's object; with `corrupt`, one column's value is that JSON text.
-fn member_with(r: &Cdr, style: &Style, corrupt: Option<(usize, &str)>) -> String {
+/// A record's keys and values as written, each with its column (`None` for
+/// `__typename`); with `corrupt`, one column's value is that JSON text.
+fn written(
+    r: &Cdr,
+    style: &Style,
+    corrupt: Option<(usize, &str)>,
+) -> Vec<(Option<usize>, String, String)> {
     let kind = r.kind();
     let mut fields = vec![(
+        None,
         "__typename".to_string(),
         json_string(kind.typename(), false),
     )];
@@ -132,10 +139,19 @@ fn member_with(r: &Cdr, style: &Style, corrupt: Option<(usize, &str)>) -> String
             _ if style.omit_nulls && value == "null" => continue,
             _ => value,
         };
-        fields.push((c.graphql.to_string(), value));
+        fields.push((Some(i), c.graphql.to_string(), value));
     }
     let n = fields.len();
     fields.rotate_left(style.rotate % n);
+    fields
+}
+
+/// A record's object; with `corrupt`, one column's value is that JSON text.
+fn member_with(r: &Cdr, style: &Style, corrupt: Option<(usize, &str)>) -> String {
+    let fields: Vec<(String, String)> = written(r, style, corrupt)
+        .into_iter()
+        .map(|(_, k, v)| (k, v))
+        .collect();
     object(&fields, style)
 }
 
@@ -311,9 +327,32 @@ fn spare(k: RecordKind) -> impl Strategy<Value = Vec<Cdr>> {
     prop_oneof![prop::collection::vec(record(k), 0..12), records()]
 }
 
-fn any_element(k: RecordKind) -> BoxedStrategy<Element> {
+/// The longest text of a case: the default, or a limit so small that many
+/// texts pass it.
+fn max_text() -> impl Strategy<Value = usize> {
+    prop_oneof![2 => Just(MAX_TEXT_BYTES), 1 => 0usize..40]
+}
+
+/// Text of exactly `len` bytes of UTF-8, with two-byte characters (six bytes
+/// each when written with escapes) among ASCII ones.
+fn text_of(len: usize) -> String {
+    let mut s = String::with_capacity(len);
+    while s.len() + 2 <= len {
+        s.push(if s.len().is_multiple_of(7) { 'é' } else { 'a' });
+    }
+    while s.len() < len {
+        s.push('z');
+    }
+    s
+}
+
+/// Elements of a page of `k` whose text fields hold up to `max_text` bytes.
+fn any_element(k: RecordKind, max_text: usize) -> BoxedStrategy<Element> {
     let others: Vec<RecordKind> = RecordKind::ALL.into_iter().filter(|o| *o != k).collect();
     let columns = k.columns().len();
+    let texts: Vec<usize> = (0..columns)
+        .filter(|&i| k.columns()[i].ty == ColumnType::Utf8)
+        .collect();
     prop_oneof![
         8 => record(k).prop_map(Element::Record),
         1 => (
@@ -336,32 +375,84 @@ fn any_element(k: RecordKind) -> BoxedStrategy<Element> {
                 }
             }
         ),
+        // A text one byte short of the limit, at it, or past it.
+        1 => (record(k), prop::sample::select(texts), 0usize..4).prop_map(
+            move |(mut record, column, over)| {
+                if let Some(Slot::Utf8(text)) = record.slot(column) {
+                    *text = Some(text_of((max_text + over).saturating_sub(1)));
+                }
+                Element::Record(record)
+            }
+        ),
     ]
     .boxed()
 }
 
-/// A page's kind and elements of every sort.
-fn elements() -> impl Strategy<Value = (RecordKind, Vec<Element>)> {
-    kind().prop_flat_map(|k| (Just(k), prop::collection::vec(any_element(k), 0..12)))
+/// A page's kind, its text limit and elements of every sort.
+fn elements() -> impl Strategy<Value = (RecordKind, usize, Vec<Element>)> {
+    (kind(), max_text()).prop_flat_map(|(k, max)| {
+        (
+            Just(k),
+            Just(max),
+            prop::collection::vec(any_element(k, max), 0..12),
+        )
+    })
 }
 
 /// What a page of `elements` must hold: records, unknown members (index,
 /// typename) and bad records (index, field).
 type Expected = (Vec<Cdr>, Vec<(usize, String)>, Vec<(usize, String)>);
 
-fn expected(kind: RecordKind, elements: &[Element]) -> Expected {
+fn expected(elements: &[Element], style: &Style, max_text: usize) -> Expected {
     let mut out: Expected = Default::default();
     for (i, e) in elements.iter().enumerate() {
         match e {
-            Element::Record(r) => out.0.push(r.clone()),
+            Element::Record(r) => match bad_field(r, style, max_text, None) {
+                Some(field) => out.2.push((i, field)),
+                None => out.0.push(r.clone()),
+            },
             Element::Unknown { typename, .. } => out.1.push((i, typename.clone())),
             Element::Foreign(_) => out.2.push((i, "__typename".into())),
-            Element::Corrupt { column, .. } => {
-                out.2.push((i, kind.columns()[*column].graphql.to_string()))
+            Element::Corrupt {
+                record,
+                column,
+                raw,
+            } => {
+                let field = bad_field(record, style, max_text, Some((*column, raw)));
+                out.2.push((i, field.expect("a corrupt record is bad")));
             }
         }
     }
     out
+}
+
+/// The field a bad record of ours is reported by, if it is bad: the first
+/// in key order of the corrupt value and the texts longer than `max_text`;
+/// else a required field that is null.
+fn bad_field(
+    r: &Cdr,
+    style: &Style,
+    max_text: usize,
+    corrupt: Option<(usize, &str)>,
+) -> Option<String> {
+    let columns = r.kind().columns();
+    let is_bad = |i: usize| match corrupt {
+        // A null where a value is required is not a value that cannot be
+        // read: it is reported only when no value is bad.
+        Some((column, raw)) if column == i => raw != "null" || columns[i].nullable,
+        _ => matches!(r.value(i), Value::Str(s) if s.len() > max_text),
+    };
+    let in_key_order = written(r, style, corrupt)
+        .into_iter()
+        .filter_map(|(i, ..)| i);
+    let missing = corrupt
+        .filter(|&(i, raw)| raw == "null" && !columns[i].nullable)
+        .map(|(i, _)| i);
+    in_key_order
+        .into_iter()
+        .find(|&i| is_bad(i))
+        .or(missing)
+        .map(|i| columns[i].graphql.to_string())
 }
 
 fn found(page: &Page) -> Expected {
@@ -414,24 +505,30 @@ proptest! {
 
     #[test]
     fn the_scanner_takes_service_answers_and_agrees_with_serde(
-        ((kind, elements), other) in elements().prop_flat_map(|e| {
+        ((kind, max_text, elements), other) in elements().prop_flat_map(|e| {
             let k = e.0;
             (Just(e), spare(k))
         }),
         style in style(),
     ) {
         let text = body_of(&elements, &style);
-        let slow = decode_with_serde(text.as_bytes(), kind);
+        let slow = decode_with_serde(text.as_bytes(), kind, max_text);
         let slow = slow.map_err(|e| TestCaseError::fail(format!("serde: {e}\n{text}")))?;
-        let fast = decode(&text, kind, Vec::new());
+        let fast = decode(&text, kind, max_text, Vec::new());
         prop_assert!(fast.is_some(), "the scanner gave up on\n{}", text);
         let fast = fast.expect("checked");
         prop_assert!(same(&fast, &slow), "{:?}\n!=\n{:?}\n{}", fast, slow, text);
-        prop_assert_eq!(found(&fast), expected(kind, &elements), "{}", text);
-        // A bad record carries its element's own text.
+        prop_assert_eq!(found(&fast), expected(&elements, &style, max_text), "{}", text);
+        // A bad record carries its element's own text; its message is short,
+        // whatever the value.
         for b in &fast.bad {
             prop_assert!(text.contains(&b.raw), "{:?}", b);
             prop_assert!(b.raw.starts_with('{') && b.raw.ends_with('}'), "{:?}", b);
+            prop_assert!(b.message.len() <= 204, "{:?}", b);
+            if b.message.contains("longer than the limit") {
+                let limit = format!("the limit of {max_text} bytes");
+                prop_assert!(b.message.ends_with(&limit), "{:?}", b);
+            }
         }
         // The cursor read ahead is the page's, when it can be read ahead.
         let peeked = super::peek_next_cursor(text.as_bytes());
@@ -441,16 +538,16 @@ proptest! {
         }
         // Reusing the records of another page changes nothing.
         let other_kind = other.first().map_or(kind, Cdr::kind);
-        let spare = decode(&body(&other, &style), other_kind, Vec::new())
+        let spare = decode(&body(&other, &style), other_kind, MAX_TEXT_BYTES, Vec::new())
             .map(|p| p.records)
             .unwrap_or_default();
-        let reused = decode(&text, kind, spare);
+        let reused = decode(&text, kind, max_text, spare);
         prop_assert!(reused.as_ref().is_some_and(|r| same(r, &slow)), "{:?}\n!=\n{:?}", reused, slow);
     }
 
     #[test]
     fn what_the_scanner_takes_serde_takes_alike(
-        (kind, elements) in elements(),
+        (kind, max_text, elements) in elements(),
         style in style(),
         at in any::<prop::sample::Index>(),
         len in 0usize..4,
@@ -470,8 +567,8 @@ proptest! {
             end += 1;
         }
         let mutated = format!("{}{}{}", &text[..cut], insert, &text[end..]);
-        if let Some(fast) = decode(&mutated, kind, Vec::new()) {
-            match decode_with_serde(mutated.as_bytes(), kind) {
+        if let Some(fast) = decode(&mutated, kind, max_text, Vec::new()) {
+            match decode_with_serde(mutated.as_bytes(), kind, max_text) {
                 Ok(slow) => prop_assert!(same(&fast, &slow), "{:?}\n!=\n{:?}\n{}", fast, slow, mutated),
                 Err(e) => prop_assert!(false, "the scanner took what serde refuses ({e}):\n{mutated}"),
             }
@@ -482,10 +579,11 @@ proptest! {
 /// Whether the scanner takes `body` of a message page; when it does, serde
 /// decodes it alike. Returns the page.
 fn check(body: &str, taken: bool) -> Option<Page> {
-    let fast = decode(body, RecordKind::Message, Vec::new());
+    let fast = decode(body, RecordKind::Message, MAX_TEXT_BYTES, Vec::new());
     assert_eq!(fast.is_some(), taken, "{body}");
     let fast = fast?;
-    let slow = decode_with_serde(body.as_bytes(), RecordKind::Message).expect("serde takes it too");
+    let slow = decode_with_serde(body.as_bytes(), RecordKind::Message, MAX_TEXT_BYTES)
+        .expect("serde takes it too");
     assert!(same(&fast, &slow), "{fast:?} != {slow:?}");
     Some(fast)
 }
@@ -593,9 +691,10 @@ fn fields_not_given_are_null_also_over_a_spare_record() {
         r#"{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","fromNumber":"+15550001","status":"sent","charge":"0.5","type":"SMS"}"#,
     );
     let narrow = page(r#"{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:01Z"}"#);
-    let spare = decode(&full, RecordKind::Message, Vec::new()).expect("taken");
-    let fresh = decode(&narrow, RecordKind::Message, Vec::new()).expect("taken");
-    let reused = decode(&narrow, RecordKind::Message, spare.records).expect("taken");
+    let spare = decode(&full, RecordKind::Message, MAX_TEXT_BYTES, Vec::new()).expect("taken");
+    let fresh = decode(&narrow, RecordKind::Message, MAX_TEXT_BYTES, Vec::new()).expect("taken");
+    let reused =
+        decode(&narrow, RecordKind::Message, MAX_TEXT_BYTES, spare.records).expect("taken");
     assert_eq!(reused, fresh);
     let Cdr::Message(m) = &reused.records[0] else {
         panic!("{reused:?}")

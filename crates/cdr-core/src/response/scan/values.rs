@@ -14,29 +14,40 @@ use crate::field::Slot;
 use crate::parse::{parse_datetime, parse_decimal, parse_integer};
 use crate::schema::check_money;
 
-/// Reads the next value into a field, by the field's column type.
+/// Reads the next value into a field, by the field's column type; text of
+/// at most `max_text` bytes.
 #[inline]
-pub(super) fn read(lx: &mut Lexer<'_>, datetimes: &mut Datetimes, field: Slot<'_>) -> Option<()> {
+pub(super) fn read(
+    lx: &mut Lexer<'_>,
+    datetimes: &mut Datetimes,
+    field: Slot<'_>,
+    max_text: usize,
+) -> Option<()> {
     match field {
         Slot::Timestamp(v) => *v = datetimes.read(lx)?,
         Slot::Decimal(v) => *v = money(lx)?,
         Slot::Int64(v) => *v = integer(lx)?,
-        Slot::Utf8(v) => text(lx, v)?,
+        Slot::Utf8(v) => text(lx, v, max_text)?,
     }
     Some(())
 }
 
-/// A string or null, into `field`. The field's allocation, from a record of
-/// an earlier page, is reused unless it is large, so that one long value
-/// does not keep memory for the rest of a stream of pages.
+/// A string of at most `max` bytes or null, into `field`. The field's
+/// allocation, from a record of an earlier page, is reused unless it is
+/// large, so that one long value does not keep memory for the rest of a
+/// stream of pages.
 #[inline]
-fn text(lx: &mut Lexer<'_>, field: &mut Option<String>) -> Option<()> {
+fn text(lx: &mut Lexer<'_>, field: &mut Option<String>, max: usize) -> Option<()> {
     const KEEP: usize = 256;
     if lx.null() {
         *field = None;
         return Some(());
     }
-    match (lx.string()?, field) {
+    let s = lx.string()?;
+    if s.len() > max {
+        return None;
+    }
+    match (s, field) {
         (Cow::Borrowed(s), Some(buf)) if buf.capacity() <= KEEP => {
             buf.clear();
             buf.push_str(s);
