@@ -91,11 +91,6 @@ impl RecordKind {
             .iter()
             .position(|c| c.graphql == name || c.name == name)
     }
-
-    /// Finds a column by its GraphQL name alone, as a response names it.
-    pub(crate) fn graphql_index(self, key: &str) -> Option<usize> {
-        self.columns().iter().position(|c| c.graphql == key)
-    }
 }
 
 impl fmt::Display for RecordKind {

@@ -81,46 +81,62 @@ struct MemberSeed {
     max_text: usize,
 }
 
-/// A key of a member object.
+/// A key of a member object, for a query of member `expected`.
 enum Key {
     Typename,
-    /// A field of some member: the first column with that GraphQL name in
-    /// [`RecordKind::ALL`] order (a name has one type in every member).
-    Field(&'static Column),
+    /// A field of some member: a column with that GraphQL name (a name has
+    /// one type in every member) and its index among the columns of the
+    /// member asked for, if it is one of its fields.
+    Field(&'static Column, Option<usize>),
     /// Not a field of any member: skipped.
     Other,
 }
 
 impl Key {
-    fn of(name: &str) -> Key {
-        if name == "__typename" {
+    fn of(expected: RecordKind, name: &str) -> Key {
+        if is(name, "__typename") {
             return Key::Typename;
+        }
+        let columns = expected.columns();
+        if let Some(i) = columns.iter().position(|c| is(name, c.graphql)) {
+            return Key::Field(&columns[i], Some(i));
         }
         RecordKind::ALL
             .iter()
             .flat_map(|k| k.columns())
-            .find(|c| c.graphql == name)
-            .map_or(Key::Other, Key::Field)
+            .find(|c| is(name, c.graphql))
+            .map_or(Key::Other, |c| Key::Field(c, None))
     }
 }
 
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(Key::of(v))
-            }
-        }
-        d.deserialize_identifier(V)
+/// `key == name`, most often told by the length and the first byte.
+#[inline]
+fn is(key: &str, name: &str) -> bool {
+    key.len() == name.len() && key.as_bytes().first() == name.as_bytes().first() && key == name
+}
+
+/// Reads a key of a member object of the member asked for.
+struct KeySeed(RecordKind);
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_identifier(self)
     }
 }
 
-/// The value of a field, read before the member is known.
+impl Visitor<'_> for KeySeed {
+    type Value = Key;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+        Ok(Key::of(self.0, v))
+    }
+}
+
+/// The value of a field, read by its column type.
 enum Cell {
     Null,
     Timestamp(DateTime<Utc>),
@@ -163,6 +179,7 @@ fn read_cell<'de, A: MapAccess<'de>>(
 /// Writes `cell` into `slot`; whether the field now holds a value (null, or
 /// a value of another type, which one type per name rules out, leaves a
 /// nullable field null and a required one not given).
+#[inline]
 fn fill(slot: Slot<'_>, cell: Cell) -> bool {
     match (slot, cell) {
         (Slot::Timestamp(s), Cell::Timestamp(v)) => *s = v,
@@ -195,20 +212,33 @@ impl<'de> Visitor<'de> for MemberSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Verdict, A::Error> {
         let mut typename = None;
         let mut typename_bad = None;
-        // The values of the fields of any member, in key order.
-        let mut cells: Vec<(&'static Column, Cell)> = Vec::new();
+        // Read as a record of the member asked for, the only one that is
+        // kept; the fields of other members are read and judged, not kept.
+        let mut record = Cdr::empty(self.expected);
+        // The fields of `record` that hold a value (last value of a key wins).
+        let mut given = 0u64;
         // Value problems are judged only once the member is known to be ours
         // (an unknown member's fields are not ours to judge); the first one
         // in key order is reported.
         let mut bad: Option<(&'static str, String)> = None;
-        while let Some(key) = map.next_key::<Key>()? {
+        while let Some(key) = map.next_key_seed(KeySeed(self.expected))? {
             match key {
                 Key::Typename => match map.next_value_seed(Text { max: usize::MAX })? {
                     Ok(v) => typename = v,
                     Err(e) => typename_bad = Some(e),
                 },
-                Key::Field(column) => match read_cell(&mut map, column.ty, self.max_text)? {
-                    Ok(cell) => cells.push((column, cell)),
+                Key::Field(column, own) => match read_cell(&mut map, column.ty, self.max_text)? {
+                    Ok(cell) => {
+                        if let Some(i) = own
+                            && let Some(slot) = record.slot(i)
+                        {
+                            if fill(slot, cell) {
+                                given |= 1 << i;
+                            } else {
+                                given &= !(1 << i);
+                            }
+                        }
+                    }
                     Err(e) => {
                         bad.get_or_insert((column.graphql, e));
                     }
@@ -245,21 +275,6 @@ impl<'de> Visitor<'de> for MemberSeed {
                 field,
                 message,
             });
-        }
-        // The member's own fields, the last value of each; fields of other
-        // members are not its own.
-        let mut record = Cdr::empty(kind);
-        let mut given = 0u64;
-        for (column, cell) in cells {
-            if let Some(i) = kind.graphql_index(column.graphql)
-                && let Some(slot) = record.slot(i)
-            {
-                if fill(slot, cell) {
-                    given |= 1 << i;
-                } else {
-                    given &= !(1 << i);
-                }
-            }
         }
         let missing = kind
             .columns()
