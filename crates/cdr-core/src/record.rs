@@ -2,11 +2,11 @@
 //! [`Cdr`], and [`RecordKind`], which member a record is.
 //!
 //! The table below is the one declaration of the members and their fields.
-//! Everything that follows the list of fields comes from it (see
+//! Everything that depends on the list of fields comes from it (see
 //! [`members!`](declare::members)): the structs, the columns of each kind
-//! (and so Parquet schemas, CSV headers and the fields the query selects),
-//! typed access by column for encoders and decoders, and so the keys both
-//! response decoders look for. Adding a field is one row here.
+//! (and so Parquet schemas, CSV headers, the fields the query selects and
+//! the keys both response decoders look for), and typed access by column
+//! for encoders and decoders. Adding a field is one row here.
 
 use std::fmt;
 

@@ -1,7 +1,8 @@
 //! The element decoder: one element of `cdrs`, from its JSON text, into a
 //! record, an unknown member or a bad record. It reads the object once, in
-//! any key order, and chooses the member by `__typename` at the end; values
-//! that cannot be read or stored are reported, not raised. Both the serde
+//! any key order, into a record of the member asked for (the only one it
+//! keeps), and judges the element by `__typename` at the end; values that
+//! cannot be read or stored are reported, not raised. Both the serde
 //! decoder of whole bodies and the scanner (for the elements it does not
 //! take) judge elements here.
 
