@@ -10,11 +10,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
-use cdr_core::chrono::{DateTime, Utc};
-use cdr_core::rust_decimal::Decimal;
-use cdr_core::{
-    Cdr, Column, ColumnType, MONEY_PRECISION, MONEY_SCALE, SCHEMA_VERSION, Value, format_datetime,
-};
+use cdr_core::{Cdr, Column, ColumnType, MONEY_PRECISION, SCHEMA_VERSION};
 use cdr_sink_api::{ColumnSet, EncodeError, Encoder};
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
@@ -22,6 +18,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::sync::Arc;
 
+use crate::convert::{Cell, cell, format_error};
 use crate::options::ParquetOptions;
 use crate::schema::{DECIMAL_SCALE, TIMESTAMP_TZ, arrow_schema};
 
@@ -37,83 +34,10 @@ pub const BATCH_ROWS: usize = 4096;
 /// that very long text cannot grow the builders without bound.
 const BATCH_TEXT_BYTES: usize = 16 * 1024 * 1024;
 
-/// Longest accepted text value. Arrow `Utf8` offsets are 32-bit, so one batch
-/// holds less than 2 GiB of text per column; a batch ends once it holds
-/// 16 MiB of text, which leaves room for one value of this size.
-pub const MAX_TEXT_BYTES: usize = 1024 * 1024 * 1024;
-
 /// Key-value metadata keys written into every file's footer.
 pub const METADATA_RECORD_KIND: &str = "cdr.record_kind";
 /// See [`METADATA_RECORD_KIND`].
 pub const METADATA_SCHEMA_VERSION: &str = "cdr.schema_version";
-
-const FORMAT: &str = "parquet";
-
-/// 10^MONEY_PRECISION: the first magnitude a money column cannot hold.
-const DECIMAL_LIMIT: i128 = 10i128.pow(MONEY_PRECISION as u32);
-
-fn format_error(e: impl std::fmt::Display) -> EncodeError {
-    EncodeError::Format {
-        format: FORMAT,
-        message: e.to_string(),
-    }
-}
-
-fn value_error(column: &Column, message: String) -> EncodeError {
-    EncodeError::Value {
-        column: column.name,
-        message,
-    }
-}
-
-/// A timestamp as microseconds since the epoch, refusing what a microsecond
-/// timestamp cannot hold instead of truncating it.
-pub(crate) fn timestamp_micros(t: DateTime<Utc>) -> Result<i64, String> {
-    let nanos = t.timestamp_subsec_nanos();
-    if nanos >= 1_000_000_000 {
-        return Err(format!(
-            "{} is a leap second, which a Parquet timestamp cannot hold",
-            format_datetime(&t)
-        ));
-    }
-    if !nanos.is_multiple_of(1000) {
-        return Err(format!(
-            "{} has sub-microsecond precision; Parquet timestamps hold whole microseconds \
-             and values are never truncated",
-            format_datetime(&t)
-        ));
-    }
-    Ok(t.timestamp_micros())
-}
-
-/// A decimal as the unscaled value of DECIMAL(MONEY_PRECISION, MONEY_SCALE),
-/// exactly: never rounded.
-pub(crate) fn money_units(d: Decimal) -> Result<i128, String> {
-    let scale = d.scale();
-    let mantissa = d.mantissa();
-    let units = if scale > MONEY_SCALE {
-        // Only trailing zeros may go: 0.100000000000 is 0.1000000000.
-        let divisor = 10i128.pow(scale - MONEY_SCALE);
-        if mantissa % divisor != 0 {
-            return Err(format!(
-                "{d} has {scale} decimal places; DECIMAL({MONEY_PRECISION}, {MONEY_SCALE}) \
-                 holds at most {MONEY_SCALE} and values are never rounded"
-            ));
-        }
-        Some(mantissa / divisor)
-    } else {
-        mantissa.checked_mul(10i128.pow(MONEY_SCALE - scale))
-    };
-    units
-        .filter(|u| u.unsigned_abs() < DECIMAL_LIMIT.unsigned_abs())
-        .ok_or_else(|| {
-            format!(
-                "{d} does not fit DECIMAL({MONEY_PRECISION}, {MONEY_SCALE}): at most {} digits \
-                 before the decimal point",
-                MONEY_PRECISION as u32 - MONEY_SCALE
-            )
-        })
-}
 
 /// Columns whose values are nearly unique per record: phone numbers and call
 /// ids.
@@ -142,48 +66,6 @@ fn dictionary_pays(column: &Column) -> bool {
         ColumnType::Utf8 => !NEARLY_UNIQUE.contains(&column.name),
         ColumnType::Int64 => true,
         ColumnType::Timestamp | ColumnType::Decimal => false,
-    }
-}
-
-/// One value, converted to what its column's builder takes.
-#[derive(Debug, Clone, Copy)]
-enum Cell<'a> {
-    Null,
-    Timestamp(i64),
-    Decimal(i128),
-    Int64(i64),
-    Str(&'a str),
-}
-
-fn value_kind(v: &Value<'_>) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Timestamp(_) => "timestamp",
-        Value::Decimal(_) => "decimal",
-        Value::Int64(_) => "integer",
-        Value::Str(_) => "text",
-    }
-}
-
-fn cell<'a>(column: &Column, value: Value<'a>) -> Result<Cell<'a>, EncodeError> {
-    let err = |m| value_error(column, m);
-    match (column.ty, value) {
-        (_, Value::Null) if column.nullable => Ok(Cell::Null),
-        (_, Value::Null) => Err(err("is required, but the record has no value".into())),
-        (ColumnType::Timestamp, Value::Timestamp(t)) => {
-            timestamp_micros(t).map(Cell::Timestamp).map_err(err)
-        }
-        (ColumnType::Decimal, Value::Decimal(d)) => money_units(d).map(Cell::Decimal).map_err(err),
-        (ColumnType::Int64, Value::Int64(n)) => Ok(Cell::Int64(n)),
-        (ColumnType::Utf8, Value::Str(s)) if s.len() <= MAX_TEXT_BYTES => Ok(Cell::Str(s)),
-        (ColumnType::Utf8, Value::Str(s)) => Err(err(format!(
-            "text of {} bytes is longer than the {MAX_TEXT_BYTES} bytes a value may have",
-            s.len()
-        ))),
-        (ty, v) => Err(err(format!(
-            "a {} value in a {ty:?} column",
-            value_kind(&v)
-        ))),
     }
 }
 
@@ -670,63 +552,5 @@ impl Encoder for ParquetEncoder {
             State::Finished => self.handed_out,
             _ => self.estimate.max(self.current_estimate()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dec(s: &str) -> Decimal {
-        cdr_core::parse_decimal(s).unwrap()
-    }
-
-    #[test]
-    fn money_is_rescaled_exactly() {
-        for (text, units) in [
-            ("0.1", 1_000_000_000),
-            ("0.00350", 35_000_000),
-            ("-0.00001", -100_000),
-            ("1234567890.12345", 12_345_678_901_234_500_000),
-            ("0", 0),
-            ("0.1000000000000", 1_000_000_000),
-            ("0.0000000001", 1),
-        ] {
-            assert_eq!(money_units(dec(text)), Ok(units), "{text}");
-        }
-    }
-
-    #[test]
-    fn money_is_never_rounded() {
-        let err = money_units(dec("0.00000000001")).unwrap_err();
-        assert!(err.contains("11 decimal places"), "{err}");
-        let err = money_units(dec("1.00000000005")).unwrap_err();
-        assert!(err.contains("never rounded"), "{err}");
-    }
-
-    #[test]
-    fn money_beyond_precision_is_refused() {
-        // 28 integer digits need 38 digits at scale 10 ...
-        let ok = "9999999999999999999999999999";
-        assert_eq!(
-            money_units(dec(ok)),
-            Ok(dec(ok).mantissa() * 10i128.pow(10))
-        );
-        // ... and the largest rust_decimal values need 39.
-        let err = money_units(Decimal::MAX).unwrap_err();
-        assert!(err.contains("does not fit DECIMAL(38, 10)"), "{err}");
-        assert!(money_units(Decimal::MIN).is_err());
-    }
-
-    #[test]
-    fn timestamps_keep_microseconds_and_refuse_less() {
-        let t = cdr_core::parse_datetime("2026-11-01T00:00:00.123456Z").unwrap();
-        assert_eq!(timestamp_micros(t), Ok(1_793_491_200_123_456));
-        let t = cdr_core::parse_datetime("1969-12-31T23:59:59.999999Z").unwrap();
-        assert_eq!(timestamp_micros(t), Ok(-1));
-        let t = cdr_core::parse_datetime("2026-11-01T00:00:00.1234567Z").unwrap();
-        assert!(timestamp_micros(t).unwrap_err().contains("sub-microsecond"));
-        let t = cdr_core::parse_datetime("2016-12-31T23:59:60Z").unwrap();
-        assert!(timestamp_micros(t).unwrap_err().contains("leap second"));
     }
 }

@@ -62,6 +62,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod convert;
 mod encoder;
 mod options;
 mod read;
@@ -72,9 +73,9 @@ use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 #[cfg(doc)]
 use cdr_core::Cdr;
 
+pub use convert::MAX_TEXT_BYTES;
 pub use encoder::{
-    BATCH_ROWS, MAX_TEXT_BYTES, METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION, ParquetEncoder,
-    record_batch,
+    BATCH_ROWS, METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION, ParquetEncoder, record_batch,
 };
 pub use options::{
     Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
