@@ -62,6 +62,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod batch;
 mod convert;
 mod encoder;
 mod options;
@@ -73,10 +74,9 @@ use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 #[cfg(doc)]
 use cdr_core::Cdr;
 
+pub use batch::{BATCH_ROWS, record_batch};
 pub use convert::MAX_TEXT_BYTES;
-pub use encoder::{
-    BATCH_ROWS, METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION, ParquetEncoder, record_batch,
-};
+pub use encoder::{METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION, ParquetEncoder};
 pub use options::{
     Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
     InvalidZstdLevel, ParquetOptions, ZstdLevel,
