@@ -92,7 +92,7 @@ impl Builder {
     }
 }
 
-/// One column of the records of an [`Encoder::encode`] call, converted and
+/// One column of the records of an [`Encoder::encode`](cdr_sink_api::Encoder::encode) call, converted and
 /// checked before anything is appended (calls are all-or-nothing).
 pub(crate) enum Staged<'a> {
     Timestamp(Vec<Option<i64>>),
@@ -160,7 +160,7 @@ pub(crate) fn stage<'a>(
 }
 
 /// The records as one Arrow record batch with the schema of
-/// [`arrow_schema`]`(columns)`, built with the encoder's typed builders and
+/// [`arrow_schema()`]`(columns)`, built with the encoder's typed builders and
 /// checks (exact decimals, whole microseconds): Arrow data for embedders that
 /// want no file.
 ///

@@ -66,6 +66,7 @@ mod batch;
 mod convert;
 mod encoder;
 mod options;
+mod properties;
 mod read;
 mod schema;
 
@@ -76,11 +77,12 @@ use cdr_core::Cdr;
 
 pub use batch::{BATCH_ROWS, record_batch};
 pub use convert::MAX_TEXT_BYTES;
-pub use encoder::{METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION, ParquetEncoder};
+pub use encoder::ParquetEncoder;
 pub use options::{
     Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
     InvalidZstdLevel, ParquetOptions, ZstdLevel,
 };
+pub use properties::{METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION};
 pub use read::{ReadError, parquet_row_count};
 pub use schema::{TIMESTAMP_TZ, arrow_field, arrow_schema, arrow_type};
 
