@@ -62,8 +62,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod batch;
+mod convert;
 mod encoder;
 mod options;
+mod properties;
 mod read;
 mod schema;
 
@@ -72,14 +75,14 @@ use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 #[cfg(doc)]
 use cdr_core::Cdr;
 
-pub use encoder::{
-    BATCH_ROWS, MAX_TEXT_BYTES, METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION, ParquetEncoder,
-    record_batch,
-};
+pub use batch::{BATCH_ROWS, record_batch};
+pub use convert::MAX_TEXT_BYTES;
+pub use encoder::ParquetEncoder;
 pub use options::{
     Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
     InvalidZstdLevel, ParquetOptions, ZstdLevel,
 };
+pub use properties::{METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION};
 pub use read::{ParquetRowCounter, ReadError, parquet_row_count};
 pub use schema::{TIMESTAMP_TZ, arrow_field, arrow_schema, arrow_type};
 
