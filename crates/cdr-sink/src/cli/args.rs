@@ -91,9 +91,9 @@ pub(super) enum Command {
     /// For example `cdr-sink completions bash > ~/.local/share/bash-completion/completions/cdr-sink`,
     /// or `cdr-sink completions zsh > "${fpath[1]}/_cdr-sink"`.
     Completions(CompletionsArgs),
-    /// Print the man page (roff) of cdr-sink and its commands.
+    /// Print the man page (roff) of cdr-sink, or of one of its commands.
     #[command(hide = true)]
-    Manpage,
+    Manpage(ManpageArgs),
 }
 
 impl Command {
@@ -105,7 +105,7 @@ impl Command {
             Command::Status(_) => "status",
             Command::Export(_) => "export",
             Command::Completions(_) => "completions",
-            Command::Manpage => "manpage",
+            Command::Manpage(_) => "manpage",
         }
     }
 
@@ -125,6 +125,16 @@ impl Command {
             _ => None,
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ManpageArgs {
+    /// The command whose page to print (default: cdr-sink's own).
+    #[arg(value_name = "COMMAND")]
+    pub(super) command: Option<String>,
+    /// List the commands that have a page of their own instead, one per line.
+    #[arg(long)]
+    pub(super) list: bool,
 }
 
 #[derive(Debug, Args)]
@@ -472,6 +482,41 @@ mod tests {
             }
         }
         Cli::command().debug_assert();
+    }
+
+    /// Operators find every flag, and its variable, in docs/operations.md.
+    #[test]
+    fn operations_doc_lists_every_flag() {
+        use clap::CommandFactory;
+        let doc = include_str!("../../../../docs/operations.md");
+        for sub in Cli::command()
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+        {
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else {
+                    continue;
+                };
+                if long == "help" {
+                    continue;
+                }
+                assert!(
+                    doc.contains(&format!("--{long}")),
+                    "docs/operations.md does not mention {} --{long}",
+                    sub.get_name()
+                );
+                if let Some(env) = arg.get_env() {
+                    let env = env.to_string_lossy();
+                    assert!(
+                        env == "TSG_API_URL"
+                            || env == format!("CDR_SINK_{}", long.replace('-', "_").to_uppercase()),
+                        "--{long} reads {env}, not the documented CDR_SINK_<FLAG>"
+                    );
+                } else {
+                    panic!("{} --{long} has no environment variable", sub.get_name());
+                }
+            }
+        }
     }
 }
 

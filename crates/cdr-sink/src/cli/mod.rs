@@ -104,7 +104,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => interruptible(&mut signals, store::verify(args)).await,
         Command::Status(args) => interruptible(&mut signals, store::status(args)).await,
         Command::Completions(args) => completions(args).map(Ended::from),
-        Command::Manpage => manpage().map(Ended::from),
+        Command::Manpage(args) => manpage(args).map(Ended::from),
     };
     let (status, summary, archived, error) = match result {
         Ok(ended) => (ended.status, ended.summary, ended.archived, None),
@@ -215,23 +215,31 @@ fn completions(args: args::CompletionsArgs) -> Result<bool, Failure> {
     Ok(true)
 }
 
-/// `cdr-sink manpage`: the man page (roff) on stdout; `cargo xtask man`
-/// writes it to a file.
-fn manpage() -> Result<bool, Failure> {
+/// `cdr-sink manpage [COMMAND]`: one man page (roff) on stdout; `cargo
+/// xtask man` writes them all to files.
+fn manpage(args: args::ManpageArgs) -> Result<bool, Failure> {
     use clap::CommandFactory;
-    let man = clap_mangen::Man::new(Cli::command());
-    let mut out = Vec::new();
-    man.render(&mut out)
-        .map_err(|e| Failure::Other(anyhow::anyhow!("rendering the man page: {e}")))?;
-    for sub in Cli::command()
-        .get_subcommands()
-        .filter(|s| !s.is_hide_set())
-    {
-        let name = format!("cdr-sink-{}", sub.get_name());
-        let man = clap_mangen::Man::new(sub.clone().name(name));
-        man.render(&mut out)
-            .map_err(|e| Failure::Other(anyhow::anyhow!("rendering the man page: {e}")))?;
+    let cli = Cli::command();
+    if args.list {
+        for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+            println!("{}", sub.get_name());
+        }
+        return Ok(true);
     }
+    let page = match args.command.as_deref() {
+        None => cli,
+        Some(name) => {
+            let sub = cli
+                .get_subcommands()
+                .find(|s| s.get_name() == name && !s.is_hide_set())
+                .ok_or_else(|| PlanError::new(format!("manpage: no command `{name}`")))?;
+            sub.clone().name(format!("cdr-sink-{name}"))
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut out)
+        .map_err(|e| Failure::Other(anyhow::anyhow!("rendering the man page: {e}")))?;
     std::io::Write::write_all(&mut std::io::stdout(), &out)
         .map_err(|e| Failure::Other(e.into()))?;
     Ok(true)
