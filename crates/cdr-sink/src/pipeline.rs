@@ -256,7 +256,7 @@ pub async fn archive(
             }
             Err(e) => {
                 c.units_failed.fetch_add(1, Relaxed);
-                warn!("{} {} failed: {e}", unit.cdr_type, unit.window);
+                warn!(cdr_type = %unit.cdr_type, window = %unit.window, "window failed: {e}");
                 failed.push(failed_unit(&unit, e.to_string()));
             }
         }
@@ -558,7 +558,7 @@ async fn rescan_phase(
             Err(e) => {
                 t.checked += 1;
                 t.failed += 1;
-                warn!("{} {} rescan failed: {e}", unit.cdr_type, unit.window);
+                warn!(cdr_type = %unit.cdr_type, window = %unit.window, "rescan failed: {e}");
                 failed.push(failed_unit(&unit, e.to_string()));
             }
         }

@@ -2,7 +2,6 @@
 //! progress display and the final summary.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -138,27 +137,6 @@ pub fn group(n: u64) -> String {
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-}
-
-/// Redraws the progress lines on a terminal every `every` until stopped.
-pub fn spawn_display(progress: Arc<Progress>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut drawn = 0usize;
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            let lines = progress.render();
-            let mut err = std::io::stderr().lock();
-            // Move up over the previous drawing, then rewrite each line.
-            if drawn > 0 {
-                let _ = write!(err, "\x1b[{drawn}A");
-            }
-            for l in &lines {
-                let _ = writeln!(err, "\r\x1b[K{l}");
-            }
-            drawn = lines.len();
-        }
-    })
 }
 
 #[cfg(test)]

@@ -8,11 +8,13 @@ use crate::pipeline::{ArchiveError, RunOptions};
 use crate::plan::{ArchivePlan, PlanError, RawArchive, RollPolicy};
 
 use super::args::{ArchiveArgs, choice};
+use super::display;
 use super::report::{self, Signals, Status};
 use super::{Ended, Failure};
 
 pub(super) async fn run(args: ArchiveArgs, signals: &mut Signals) -> Result<Ended, Failure> {
-    report::init_logging(args.common.log_format);
+    let bars = display::bars_wanted(args.common.log_format, args.common.quiet);
+    display::init_logging(args.common.log_format, bars);
     let raw = RawArchive {
         types: args.types,
         start: args.start.unwrap_or_default(),
@@ -50,7 +52,7 @@ pub(super) async fn run(args: ArchiveArgs, signals: &mut Signals) -> Result<Ende
     };
     let run_id = options.owner.run_id.clone();
     let progress = crate::progress::Progress::new(&plan.types);
-    let display = report::Display::start(&progress, args.common.quiet);
+    let display = display::Display::start(&progress, bars, args.common.quiet);
     let work = async {
         let parts = Components::open(&plan, &settings).await?;
         Ok::<_, Failure>(parts.archive_with(&plan, options, progress.clone()).await)

@@ -10,11 +10,13 @@ use crate::export::{ExportJob, ExportProgress, export};
 use crate::plan::{ExportPlan, PlanError, RawExport};
 
 use super::args::ExportArgs;
+use super::display;
 use super::report::{self, Signals, Status};
 use super::{Ended, Failure};
 
 pub(super) async fn run(args: ExportArgs, signals: &mut Signals) -> Result<Ended, Failure> {
-    report::init_logging(args.common.log_format);
+    let bars = display::bars_wanted(args.common.log_format, args.common.quiet);
+    display::init_logging(args.common.log_format, bars);
     let raw = RawExport {
         cdr_type: args.cdr_type,
         start: args.start,
@@ -34,7 +36,7 @@ pub(super) async fn run(args: ExportArgs, signals: &mut Signals) -> Result<Ended
         );
     }
     let progress = Arc::new(ExportProgress::default());
-    let display = report::Display::start_export(&progress, args.common.quiet);
+    let display = display::Display::start_export(&progress, bars);
     let work = async {
         let (dest, key) = export_destination(&plan.target, &settings.s3).await?;
         dest.check_writable()

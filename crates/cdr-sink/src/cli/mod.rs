@@ -5,6 +5,7 @@
 
 mod archive;
 mod args;
+mod display;
 mod export;
 mod report;
 mod store;

@@ -1,36 +1,14 @@
-//! What a command shows while and after it runs: logs, the progress display,
-//! the summary JSON, and what Ctrl-C does. Once for every command.
+//! How a command ends and what it leaves for schedulers: signals, exit
+//! status, the summary JSON and the metrics file. Once for every command.
 
-use std::io::IsTerminal;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cdr_transport::Auth;
 
 use crate::components::Settings;
-use crate::export::ExportProgress;
 use crate::plan::PlanError;
-use crate::progress::{Progress, spawn_display};
 
-use super::args::{Common, LogFormat};
-
-/// Logs to stderr in `format`; `RUST_LOG` filters.
-pub(super) fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,cdr_sink=info,cdr_transport=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    // Already initialised (the library run twice in one process): keep the first.
-    let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-}
+use super::args::Common;
 
 /// The settings the common flags give, with `auth`.
 pub(super) fn settings(common: &Common, auth: Auth) -> Result<Settings, PlanError> {
@@ -226,80 +204,6 @@ pub(super) fn summary_json(
         cdr_core::format_datetime(&chrono::Utc::now()).into(),
     );
     serde_json::Value::Object(v)
-}
-
-/// The progress display on a terminal (none with `--quiet` or in pipes).
-pub(super) struct Display {
-    task: Option<tokio::task::JoinHandle<()>>,
-    /// Archive progress: drawn a last time when stopped.
-    progress: Option<Arc<Progress>>,
-}
-
-impl Display {
-    fn wanted(quiet: bool) -> bool {
-        !quiet && std::io::stderr().is_terminal()
-    }
-
-    /// Per-type lines for `archive`.
-    pub(super) fn start(progress: &Arc<Progress>, quiet: bool) -> Display {
-        if !Self::wanted(quiet) {
-            return Display {
-                task: None,
-                progress: None,
-            };
-        }
-        Display {
-            task: Some(spawn_display(progress.clone(), Duration::from_millis(500))),
-            progress: Some(progress.clone()),
-        }
-    }
-
-    /// One line for `export`.
-    pub(super) fn start_export(progress: &Arc<ExportProgress>, quiet: bool) -> Display {
-        if !Self::wanted(quiet) {
-            return Display {
-                task: None,
-                progress: None,
-            };
-        }
-        let p = progress.clone();
-        let task = tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let mut tick = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                tick.tick().await;
-                use std::sync::atomic::Ordering::Relaxed;
-                eprint!(
-                    "\r\x1b[K{} bytes  {} rows  {} windows done  {} splits  {:.0}s",
-                    crate::progress::group(p.bytes.load(Relaxed)),
-                    crate::progress::group(p.rows.load(Relaxed)),
-                    p.windows_done.load(Relaxed),
-                    p.splits.load(Relaxed),
-                    started.elapsed().as_secs_f64()
-                );
-            }
-        });
-        Display {
-            task: Some(task),
-            progress: None,
-        }
-    }
-
-    /// Stops drawing; the last drawing shows the final counts.
-    pub(super) fn stop(self) {
-        let Some(task) = self.task else {
-            return;
-        };
-        task.abort();
-        match self.progress {
-            Some(p) => {
-                for line in p.render() {
-                    eprintln!("\r\x1b[K{line}");
-                }
-            }
-            None => eprintln!(),
-        }
-    }
 }
 
 /// Writes `value` as JSON to `path` atomically: a reader sees the previous

@@ -19,7 +19,7 @@ fn type_filter(types: Option<&str>) -> Result<Vec<cdr_core::CdrType>, PlanError>
 }
 
 pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
-    report::init_logging(args.log_format);
+    super::display::init_logging(args.log_format, false);
     let types = type_filter(args.types.as_deref())?;
     if args.concurrency == 0 || args.concurrency > MAX_CONCURRENCY as usize {
         return Err(PlanError::new(format!(
@@ -53,7 +53,7 @@ pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
 }
 
 pub(super) async fn status(args: StatusArgs) -> Result<bool, Failure> {
-    report::init_logging(args.log_format);
+    super::display::init_logging(args.log_format, false);
     let types = type_filter(args.types.as_deref())?;
     let max_behind = args
         .max_behind
