@@ -61,6 +61,19 @@ pub fn run() -> Result<()> {
              GROUP BY ALL ORDER BY ALL\"\n\n\
              Run the demo again and it starts afresh; an archive run again on the same --out resumes."
         );
+        println!(
+            "\nTo run cdr-sink yourself on the same simulated data, start the simulator in another \
+             terminal:\n\n  \
+             cargo xtask sim --bind 127.0.0.1:8787\n\n\
+             then:\n\n  \
+             export TSG_API_URL=http://127.0.0.1:8787 TSG_EMAIL='{email}' TSG_PASSWORD='{password}'\n  \
+             cargo run --release -p cdr-sink -- archive --type SMS,MMS,VOICE,API --start {start} --end {end} --out ./{OUT}\n  \
+             cargo run --release -p cdr-sink -- status --out ./{OUT}\n  \
+             cargo run --release -p cdr-sink -- verify --out ./{OUT}\n\n\
+             The archive run finds every window finished and skips it; add --redo to write them again.",
+            email = user.email,
+            password = user.password,
+        );
         Ok(())
     })
 }
