@@ -56,3 +56,25 @@ fn every_seed_passes_its_check() {
 fn every_input_that_once_failed_passes_now() {
     replay("regressions", 0);
 }
+
+/// The csv_lines check counts with one rewound reader: it counts as new ones
+/// do, whatever came before.
+#[test]
+fn a_rewound_csv_reader_counts_as_a_new_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts: Vec<Vec<u8>> = ["corpus", "regressions"]
+        .iter()
+        .flat_map(|kind| inputs(&root.join(kind).join("csv_lines")))
+        .map(|f| std::fs::read(f).expect("a readable input"))
+        .map(|data| data.get(1..).unwrap_or_default().to_vec())
+        .collect();
+    texts.extend([b"".to_vec(), b"d".to_vec(), b"\"x".to_vec(), b"d".to_vec()]);
+    for text in texts {
+        assert_eq!(
+            cdr_fuzz::csv_lines::csv_records_rewound(&text),
+            cdr_fuzz::csv_lines::csv_records_fresh(&text),
+            "{:?}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+}
