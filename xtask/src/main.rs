@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod deps;
+mod fuzz;
 mod testenv;
 
 use std::process::{Command, ExitCode};
@@ -28,6 +29,9 @@ tasks:
               measure the archiver end to end (records/s, CPU, peak RSS), its
               scaling under latency, the simulator alone and the stage benchmarks;
               a table on stdout and JSON in target/bench/bench.json
+  fuzz TARGET [--time SECONDS] | --list
+              build one fuzz target (libFuzzer, stable toolchain, under
+              target/fuzz) and run it from its committed corpus
 ";
 
 fn main() -> ExitCode {
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Some("man") => man(),
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{HELP}");
             Ok(())

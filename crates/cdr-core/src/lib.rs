@@ -73,8 +73,8 @@ pub use query::{RequestBody, Selection, UnknownField, Variables, document};
 pub use record::{ApiCdr, Cdr, MessageCdr, RecordKind, Timestamped, VoiceCdr};
 pub use response::{
     BadRecord, ErrorClass, GraphQlError, GraphQlErrors, MAX_TEXT_BYTES, Page, PageDecoder,
-    ResponseError, UnknownMember, decode_errors, decode_page, decode_page_reusing,
-    peek_next_cursor,
+    ResponseError, UnknownMember, decode_errors, decode_page, decode_page_both_ways,
+    decode_page_reusing, peek_next_cursor,
 };
 pub use sanitize::{REDACTED, SANITIZED_MAX_CHARS, sanitize, sanitize_to};
 pub use schema::{

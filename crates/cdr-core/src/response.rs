@@ -158,6 +158,23 @@ pub fn decode_page_reusing(
     PageDecoder::new(expected).decode_reusing(body, spare)
 }
 
+/// Both decoders' answers for one body: the scanner's page (`None` when it
+/// leaves the body to serde) and the serde decoder's result. For the
+/// differential fuzz target and its corpus replay (`cdr-fuzz`), which check
+/// that the scanner takes no body serde refuses and that the pages are
+/// equal; not for decoding pages ([`PageDecoder`] is).
+#[doc(hidden)]
+pub fn decode_page_both_ways(
+    body: &[u8],
+    expected: RecordKind,
+    max_text: usize,
+) -> (Option<Page>, Result<Page, ResponseError>) {
+    let fast = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| scan::decode(text, expected, max_text, Vec::new()));
+    (fast, decode_with_serde(body, expected, max_text))
+}
+
 /// The `paginationInfo.nextCursor` of a response body, read from its start
 /// without decoding the records, when the body begins as the service's
 /// answers do (`data.cdrRecords` with `paginationInfo` before `cdrs`) and

@@ -96,6 +96,21 @@ impl Window {
     pub fn label(&self) -> String {
         format!("{}-{}", compact(self.start), compact(self.end))
     }
+
+    /// The window of a label made by [`Window::label`]
+    /// (`20261101T000000Z-20261101T010000Z`), or `None`: only the exact form
+    /// `label` writes is read, so a window has one label and a label one window.
+    pub fn from_label(label: &str) -> Option<Window> {
+        let (a, b) = label.split_once('-')?;
+        let w = Window::new(parse_compact(a)?, parse_compact(b)?).ok()?;
+        (w.label() == label).then_some(w)
+    }
+}
+
+fn parse_compact(s: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S%.fZ")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 fn compact(t: DateTime<Utc>) -> String {

@@ -17,7 +17,9 @@
 //!   query engines and CSV readers it is written for all accept LF, and it is
 //!   what Unix tools expect. Line breaks inside quoted text are kept as they are.
 //!
-//! [`count_rows`] counts the data rows of such a file, with quoted line breaks.
+//! [`count_rows`] counts the data rows of such a file, with quoted line breaks;
+//! [`CsvLines`] counts the records of CSV text streaming by (an export
+//! download), checking nothing.
 //!
 //! What it is not: it knows nothing of where bytes go (destinations), of
 //! GraphQL or HTTP, and does no I/O.
@@ -61,6 +63,7 @@
 
 mod count;
 mod encoder;
+mod lines;
 
 use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 
@@ -69,6 +72,7 @@ use cdr_core::Cdr;
 
 pub use count::{CountError, CsvRowCounter, count_rows};
 pub use encoder::{CsvEncoder, write_text_field};
+pub use lines::CsvLines;
 
 /// The CSV file format.
 #[derive(Debug, Clone, Copy, Default)]

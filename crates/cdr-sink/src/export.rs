@@ -22,6 +22,7 @@ use tracing::{info, warn};
 
 use cdr_core::{CdrType, Selection, Window};
 use cdr_sink_api::{Destination, ObjectKey, StoreError, Upload};
+use cdr_sink_csv::CsvLines;
 use cdr_transport::{Client, ExportRequest, TransportError};
 
 /// What to export.
@@ -211,7 +212,7 @@ async fn download(
 ) -> Result<Downloaded, ExportError> {
     let mut body = client.export(request).await?;
     let mut len = 0u64;
-    let mut rows = RowCounter::default();
+    let mut rows = CsvLines::new();
     while let Some(chunk) = body.next().await {
         match chunk {
             Ok(bytes) => {
@@ -228,7 +229,7 @@ async fn download(
     // newline outside quotes: a body ending inside a row (a connection closed
     // mid-row on a close-delimited response) was cut after all. A body of only
     // a header line may lack its newline.
-    if rows.in_quotes || (rows.open_line && rows.rows > 0) {
+    if rows.in_quotes() || (rows.open_line() && rows.rows() > 0) {
         return Ok(Downloaded::Cut("the body ended inside a row".into()));
     }
     Ok(Downloaded::Whole(len))
@@ -249,7 +250,7 @@ async fn append(
     let mut buf = vec![0u8; 256 * 1024];
     let mut at_start = true;
     let mut written = 0u64;
-    let mut rows = RowCounter::default();
+    let mut rows = CsvLines::new();
     loop {
         let n = spool.read(&mut buf).await?;
         if n == 0 {
@@ -291,64 +292,20 @@ async fn append(
         written += chunk.len() as u64;
         upload.write(Bytes::copy_from_slice(chunk)).await?;
     }
-    if rows.open_line {
+    if rows.open_line() {
         // `download` checked that the body ends at a row boundary; a header-only
         // body without a newline is the one case left.
         written += 1;
         upload.write(Bytes::from_static(b"\n")).await?;
     }
     progress.bytes.fetch_add(written, Relaxed);
-    progress.rows.fetch_add(rows.rows, Relaxed);
+    progress.rows.fetch_add(rows.rows(), Relaxed);
     Ok(written)
-}
-
-/// Counts CSV records (newlines outside quotes) in a stream of chunks.
-#[derive(Default)]
-struct RowCounter {
-    in_quotes: bool,
-    rows: u64,
-    /// Whether bytes were seen since the last record's newline.
-    open_line: bool,
-}
-
-impl RowCounter {
-    fn feed(&mut self, chunk: &[u8]) {
-        for &b in chunk {
-            match b {
-                b'"' => self.in_quotes = !self.in_quotes,
-                b'\n' if !self.in_quotes => {
-                    self.rows += 1;
-                    self.open_line = false;
-                    continue;
-                }
-                _ => {}
-            }
-            self.open_line = true;
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rows_are_counted_outside_quotes_across_chunks() {
-        let mut c = RowCounter::default();
-        for chunk in [
-            &b"a,\"x\n"[..],
-            b"y\",1\nb,2\n",
-            b"c,\"\"\"q\"\"\"\n",
-            b"d,4",
-        ] {
-            c.feed(chunk);
-        }
-        assert_eq!(c.rows, 3);
-        assert!(c.open_line);
-        c.feed(b"\n");
-        assert_eq!(c.rows, 4);
-        assert!(!c.open_line);
-    }
 
     #[tokio::test]
     async fn a_mismatched_header_is_shown_sanitized() {

@@ -108,10 +108,7 @@ pub fn parse_part_key(key: &ObjectKey) -> Option<PartName> {
 /// The window of a label made by [`Window::label`]
 /// (`20261101T000000Z-20261101T010000Z`), or `None`.
 pub fn parse_label(label: &str) -> Option<Window> {
-    let (a, b) = label.split_once('-')?;
-    let w = Window::new(parse_compact(a)?, parse_compact(b)?).ok()?;
-    // Only the exact form the archiver writes.
-    (w.label() == label).then_some(w)
+    Window::from_label(label)
 }
 
 fn parse_compact(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
