@@ -2,6 +2,8 @@
 //! binary, ground truth and archive readers.
 #![allow(dead_code)]
 
+pub mod crash;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
