@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod crash;
+pub mod script;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
