@@ -17,6 +17,7 @@ use cdr_sink::ledger;
 use cdr_sink::verify::{VerifyOptions, verify};
 use cdr_sink_api::Destination;
 use cdr_sink_local::LocalDir;
+use common::crash::Crashing;
 use common::*;
 
 const DAY: &str = "2026-11-01T00:00:00Z";
@@ -384,15 +385,15 @@ async fn a_crash_in_a_replacement_converges(make: MakeDest<'_>, format: &str) {
     let want = truth(&sim, &[CdrType::Sms], &hours);
 
     // How many mutations a rescan run makes, when nothing goes wrong.
-    let counting = Arc::new(Dying::new(restore(make(1).await).await, u64::MAX));
+    let counting = Arc::new(Crashing::counting(restore(make(1).await).await));
     let s = run_at(&sim, counting.clone(), &raw, now).await.unwrap();
     assert!(s.is_ok(), "{s}");
-    let total = counting.mutations.load(std::sync::atomic::Ordering::SeqCst);
+    let total = counting.mutations();
     assert!(total >= 8, "{total} mutations");
 
     for n in 1..=total {
         let inner = restore(make(n as usize + 1).await).await;
-        let dying = Arc::new(Dying::new(inner.clone(), n));
+        let dying = Arc::new(Crashing::new(inner.clone(), n));
         // The run may end in error, report failed windows, or (when it died
         // releasing its last claim, which is not needed for correctness)
         // even succeed: what matters is the state it leaves.
