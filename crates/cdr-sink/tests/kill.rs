@@ -177,8 +177,18 @@ async fn sigkill_at_any_moment_then_rerun_is_exactly_once(out: Out, format: &str
         "only {kills} runs were killed mid-way ({finished_early} finished)"
     );
     // The final run completes.
-    let status = command(&sim, &out, format).status().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let status = command(&sim, &out, format)
+        .arg("--summary-json")
+        .arg(&summary)
+        .status()
+        .await
+        .unwrap();
     assert!(status.success());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let final_run = summary["run_id"].as_str().unwrap().to_string();
     let want = truth(&sim, &[CdrType::Sms, CdrType::Voice], &[window(START, END)]);
     assert_same(&out.rows(format).await, &want);
     let (all, left) = out.keys().await;
@@ -187,15 +197,20 @@ async fn sigkill_at_any_moment_then_rerun_is_exactly_once(out: Out, format: &str
     // claim leaves the claim until its lease expires: only such claims may
     // be left, and a run after their expiry removes them.
     let is_claim = |f: &String| f.starts_with("_cdr_sink/claims/") && f.ends_with(".json");
+    let dest = out.dest().await;
     for claim in all.iter().filter(|f| is_claim(f)) {
         let entry = claim.replace("_cdr_sink/claims/", "_cdr_sink/ledger/");
         assert!(
             all.contains(&entry),
             "a claim of an unfinished unit: {all:?}"
         );
+        let key = cdr_sink_api::ObjectKey::new(claim.as_str()).unwrap();
+        let doc: cdr_sink::claim::ClaimDoc =
+            serde_json::from_slice(&dest.get(&key).await.unwrap().unwrap()).unwrap();
+        assert_ne!(doc.owner.run_id, final_run, "the final run kept {claim}");
     }
     let later: std::sync::Arc<dyn cdr_sink_api::Destination> = std::sync::Arc::new(Later {
-        inner: out.dest().await,
+        inner: dest,
         ahead: Duration::from_secs(3600),
     });
     let again = cdr_sink::RawArchive {
