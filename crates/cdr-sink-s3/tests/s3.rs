@@ -362,7 +362,12 @@ async fn a_second_destination_at_an_unreachable_endpoint_fails_cleanly() {
     )
     .await
     .expect("destination");
-    assert!(!format!("{broken:?}").contains(secret));
+    // Our Debug leaves the credentials out (the SDK's would show the key id).
+    let shown = format!("{broken:?}");
+    assert!(
+        !shown.contains(secret) && !shown.contains("AKIDTEST"),
+        "{shown}"
+    );
 
     let err = broken.check_writable().await.expect_err("unreachable");
     let msg = err.to_string();
@@ -634,4 +639,126 @@ async fn bad_urls_and_options_are_rejected_before_any_request() {
     .expect_err("small parts")
     .to_string();
     assert!(err.contains("part size 1048576"), "{err}");
+}
+
+/// A writer into a shared buffer, for capturing log lines.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The credentials given to this crate appear in nothing it shows: not in
+/// the Debug of the destination, not in the Display or Debug of the errors
+/// of a store that cannot be reached or that refuses a write, and not in its
+/// log lines (every level, this crate's own) of uploads started, stored,
+/// aborted and dropped. The access key id is checked too: the SDK shows it
+/// in its own Debug, so its absence proves that our code never formats the
+/// credentials at all.
+#[tokio::test]
+async fn no_credential_appears_in_what_the_destination_shows() {
+    const KEY_ID: &str = "AKID-never-shown";
+    const SECRET: &str = "s3cr3t-never-shown";
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter("cdr_sink_s3=trace")
+        .with_ansi(false)
+        .finish();
+    // This thread's events only: the test runs on one thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let with_secret = |endpoint: &str| S3Options {
+        credentials: Some(Credentials::new(KEY_ID, SECRET, None, None, "test")),
+        ..options(endpoint)
+    };
+    let mut shown = Vec::new();
+    // The test server takes any credentials.
+    let (dest, bucket) = destination("secrets", "out/", with_secret(&server().endpoint())).await;
+    shown.push(format!("{dest:?}"));
+    // An upload that stores a part, then is aborted; one that is dropped.
+    let mut up = dest
+        .begin(&key("s/a.csv"), "text/csv")
+        .await
+        .expect("begin");
+    up.write(Bytes::from(data(MIN_PART_SIZE + 1)))
+        .await
+        .expect("write");
+    up.finish_writes().await.expect("finish");
+    up.abort().await.expect("abort");
+    let mut up = dest
+        .begin(&key("s/b.csv"), "text/csv")
+        .await
+        .expect("begin");
+    up.write(Bytes::from(data(MIN_PART_SIZE + 1)))
+        .await
+        .expect("write");
+    up.finish_writes().await.expect("finish");
+    drop(up);
+    eventually("the dropped upload is aborted", || async {
+        pending(&bucket).await.is_empty()
+    })
+    .await;
+    // A refused conditional write, and a store nothing listens on.
+    let k = key("s/c.json");
+    dest.put_if(
+        &k,
+        Bytes::from_static(b"{}"),
+        "application/json",
+        &cdr_sink_api::Precondition::Absent,
+    )
+    .await
+    .expect("create");
+    let refused = dest
+        .put_if(
+            &k,
+            Bytes::from_static(b"{}"),
+            "application/json",
+            &cdr_sink_api::Precondition::Absent,
+        )
+        .await
+        .expect_err("refused");
+    shown.push(format!("{refused}\n{refused:?}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let broken = S3Destination::from_url(
+        &format!("s3://{bucket}/out/"),
+        with_secret(&format!("http://127.0.0.1:{port}")),
+    )
+    .await
+    .expect("destination");
+    shown.push(format!("{broken:?}"));
+    let err = broken.check_writable().await.expect_err("unreachable");
+    shown.push(format!("{err}\n{err:?}"));
+    let mut up = broken
+        .begin(&key("s/d.csv"), "text/csv")
+        .await
+        .expect("begin");
+    let err = up
+        .write(Bytes::from(data(MIN_PART_SIZE)))
+        .await
+        .expect_err("unreachable");
+    shown.push(format!("{err}\n{err:?}"));
+
+    let logs = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
+    // The log lines of those uploads were captured.
+    for line in ["multipart upload started", "multipart upload aborted"] {
+        assert!(logs.contains(line), "no `{line}` in:\n{logs}");
+    }
+    shown.push(logs);
+    for text in &shown {
+        for secret in [KEY_ID, SECRET] {
+            assert!(!text.contains(secret), "`{secret}` shown in:\n{text}");
+        }
+    }
 }

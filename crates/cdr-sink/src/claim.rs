@@ -299,6 +299,7 @@ impl Claims {
             lost_reason: Mutex::new(String::new()),
             renewals: AtomicU64::new(0),
             released: AtomicBool::new(false),
+            owner: doc.owner.clone(),
         });
         let renewer = tokio::spawn(renew(
             self.dest.clone(),
@@ -336,6 +337,8 @@ struct ClaimState {
     lost_reason: Mutex<String>,
     renewals: AtomicU64,
     released: AtomicBool,
+    /// Who holds it, to recognise our own write of it.
+    owner: Owner,
 }
 
 impl ClaimState {
@@ -453,7 +456,22 @@ async fn release(dest: &dyn Destination, state: &ClaimState) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    match dest.delete_if(&state.key, &version).await {
+    let mut result = dest.delete_if(&state.key, &version).await;
+    if result
+        .as_ref()
+        .is_err_and(StoreError::is_precondition_failed)
+    {
+        // A renewal stopped by the release after it was sent may still have
+        // been written: a claim that still names this owner is ours, at the
+        // version that renewal wrote (it was the last one).
+        if let Ok(Some(current)) = dest.get_versioned(&state.key).await
+            && serde_json::from_slice::<ClaimDoc>(&current.body)
+                .is_ok_and(|doc| doc.owner == state.owner)
+        {
+            result = dest.delete_if(&state.key, &current.version).await;
+        }
+    }
+    match result {
         Ok(()) => debug!("{}: claim released", state.unit),
         Err(e) if e.is_precondition_failed() => {
             debug!("{}: claim was taken over before its release", state.unit)

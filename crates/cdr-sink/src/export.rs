@@ -264,12 +264,15 @@ async fn append(
                 .iter()
                 .position(|&b| b == b'\n')
                 .map_or(chunk.len(), |i| i + 1);
-            let this = &chunk[..end];
+            // Compared and written without its newline, which a header-only
+            // body may lack; the output's header line always has one.
+            let this = chunk[..end].strip_suffix(b"\n").unwrap_or(&chunk[..end]);
             match header {
                 None => {
                     *header = Some(this.to_vec());
-                    written += this.len() as u64;
-                    upload.write(Bytes::copy_from_slice(this)).await?;
+                    let line = [this, b"\n"].concat();
+                    written += line.len() as u64;
+                    upload.write(Bytes::from(line)).await?;
                 }
                 Some(want) if want.as_slice() == this => {}
                 Some(want) => {
@@ -291,12 +294,6 @@ async fn append(
         rows.feed(chunk);
         written += chunk.len() as u64;
         upload.write(Bytes::copy_from_slice(chunk)).await?;
-    }
-    if rows.open_line() {
-        // `download` checked that the body ends at a row boundary; a header-only
-        // body without a newline is the one case left.
-        written += 1;
-        upload.write(Bytes::from_static(b"\n")).await?;
     }
     progress.bytes.fetch_add(written, Relaxed);
     progress.rows.fetch_add(rows.rows(), Relaxed);

@@ -322,7 +322,20 @@ async fn wrong_password_fails_after_one_login() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
-    assert!(err.to_lowercase().contains("log"), "{err}");
+    // The one error line names the login endpoint, the server's words and
+    // what to check.
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("cdr-sink: error:"))
+        .collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "cdr-sink: error: authentication failed at {}/account/login: login refused (Invalid email or password.): check the email and password (TSG_EMAIL, TSG_PASSWORD)",
+            sim.base_url().trim_end_matches('/')
+        )],
+        "{err}"
+    );
     assert!(!err.contains("wrong-secret"), "{err}");
     assert_eq!(sim.counters().logins + sim.counters().failed_logins, 1);
     assert!(data_files(&out).is_empty());

@@ -141,7 +141,17 @@ async fn a_cut_off_export_is_split_and_still_exact_with_no_link_printed() {
         assert!(!stream.contains("/export/"), "{stream}");
         assert!(!stream.contains(PASSWORD));
     }
-    assert!(text(&o.stderr).contains("cut"), "the split is logged");
+    // Each split is logged once, with its reason.
+    let logged = text(&o.stderr)
+        .lines()
+        .filter(|l| l.contains("was cut off (") && l.contains("); exporting its halves"))
+        .count();
+    assert_eq!(
+        logged as u64,
+        s["splits"].as_u64().unwrap(),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,4 +256,184 @@ async fn export_to_s3_with_splits_is_exact() {
     assert_eq!(rows, truth_in_order(&sim, CdrType::Mms));
     assert!(server.pending_uploads(&bucket).await.unwrap().is_empty());
     assert_eq!(server.objects(&bucket).await.unwrap(), ["exports/mms.csv"]);
+}
+
+// ---------------------------------------------------------------------------
+// Answers no simulator gives on cue, scripted byte for byte.
+
+use std::sync::Arc;
+
+use common::script::{Script, close_delimited, http, link_page};
+
+/// A client of the scripted server at `addr` with a static token and no
+/// retries.
+fn scripted_client(addr: std::net::SocketAddr) -> cdr_transport::Client {
+    let config = cdr_transport::ClientConfig::new(cdr_transport::Auth::Token(
+        cdr_core::Token::new("POAPK_scripted"),
+    ))
+    .with_base_url(format!("http://{addr}"))
+    .with_retry(cdr_transport::RetryPolicy::none());
+    cdr_transport::Client::new(config).unwrap()
+}
+
+/// Serves the export of each (sub-)window in turn: a GraphQL answer with a
+/// link, then `body` at that link.
+fn script_exports(bodies: Vec<Vec<u8>>) -> (Script, std::net::SocketAddr) {
+    let script = Script::default();
+    let addr = script.start();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let path = format!("/export/{i}.csv");
+        script.push("/graphql", link_page(&format!("http://{addr}{path}?sig=S")));
+        script.push(&path, body);
+    }
+    (script, addr)
+}
+
+fn job(min_minutes: i64) -> cdr_sink::ExportJob {
+    cdr_sink::ExportJob {
+        cdr_type: CdrType::Sms,
+        window: window("2026-11-04T00:00:00Z", "2026-11-04T01:00:00Z"),
+        selection: cdr_core::Selection::all(),
+        company_id: None,
+        min_window: chrono::TimeDelta::minutes(min_minutes),
+    }
+}
+
+async fn run_export(
+    addr: std::net::SocketAddr,
+    dest: Arc<dyn cdr_sink_api::Destination>,
+) -> Result<cdr_sink::ExportSummary, String> {
+    let key = cdr_sink_api::ObjectKey::new("sms.csv").unwrap();
+    cdr_sink::export(
+        &scripted_client(addr),
+        &job(15),
+        dest,
+        &key,
+        Arc::new(cdr_sink::ExportProgress::default()),
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+fn local_out() -> (tempfile::TempDir, Arc<dyn cdr_sink_api::Destination>) {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = Arc::new(cdr_sink_local::LocalDir::new(dir.path().join("out")));
+    (dir, dest)
+}
+
+/// A close-delimited body that ends inside a row looks whole to HTTP: it is
+/// taken as cut, and its halves are exported instead, every row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_delimited_body_cut_mid_row_is_split() {
+    let (script, addr) = script_exports(vec![
+        close_delimited("datetime,charge\n2026-11-04T00:10:00Z,1\n2026-11-04T00:40:00Z,"),
+        http("200 OK", "", "datetime,charge\n2026-11-04T00:10:00Z,1\n"),
+        close_delimited("datetime,charge\n2026-11-04T00:40:00Z,2\n"),
+    ]);
+    let (dir, dest) = local_out();
+    let s = run_export(addr, dest).await.unwrap();
+    assert_eq!((s.rows, s.splits, s.windows), (2, 1, 2), "{s}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/sms.csv")).unwrap(),
+        "datetime,charge\n2026-11-04T00:10:00Z,1\n2026-11-04T00:40:00Z,2\n"
+    );
+    assert_eq!(
+        script.seen(),
+        [
+            "/graphql",
+            "/export/0.csv",
+            "/graphql",
+            "/export/1.csv",
+            "/graphql",
+            "/export/2.csv"
+        ]
+    );
+    assert_eq!(files(dir.path()), ["out/sms.csv"]);
+}
+
+/// Sub-windows whose headers differ cannot be joined into one file: the
+/// export fails naming both, and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_that_differs_between_sub_windows_fails_the_export() {
+    let (_script, addr) = script_exports(vec![
+        close_delimited("datetime,charge\n2026-11-04T00:10:00Z,1\n2026-11-04T00:40:00Z,"),
+        http("200 OK", "", "datetime,charge\n2026-11-04T00:10:00Z,1\n"),
+        http(
+            "200 OK",
+            "",
+            "datetime,charge,status\n2026-11-04T00:40:00Z,2,ok\n",
+        ),
+    ]);
+    let (dir, dest) = local_out();
+    let err = run_export(addr, dest).await.unwrap_err();
+    assert_eq!(
+        err,
+        "the export of [2026-11-04T00:30:00Z, 2026-11-04T01:00:00Z) has another header than the first window's: `datetime,charge,status` vs `datetime,charge`"
+    );
+    assert_eq!(files(dir.path()), Vec::<String>::new());
+}
+
+/// A range with no record: an empty body, or a header line without its
+/// newline, makes a file of one header line and no row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_range_exports_one_header_line() {
+    let columns: Vec<&str> = RecordKind::Message
+        .columns()
+        .iter()
+        .map(|c| c.graphql)
+        .collect();
+    let ours = format!("{}\n", columns.join(","));
+    for (body, want) in [
+        (http("200 OK", "", ""), ours.as_str()),
+        (close_delimited(""), ours.as_str()),
+        (http("200 OK", "", "datetime,charge"), "datetime,charge\n"),
+    ] {
+        let (_script, addr) = script_exports(vec![body]);
+        let (dir, dest) = local_out();
+        let s = run_export(addr, dest).await.unwrap();
+        assert_eq!((s.rows, s.splits, s.windows), (0, 0, 1), "{s}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out/sms.csv")).unwrap(),
+            want
+        );
+    }
+}
+
+/// A sub-window with no record whose header line lacks its newline joins
+/// the others: same header, no row, and the file stays one CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_sub_window_joins_the_others() {
+    let (_script, addr) = script_exports(vec![
+        close_delimited("datetime,charge\n2026-11-04T00:10:00Z,1\n2026-11-04T00:40:00Z,"),
+        http("200 OK", "", "datetime,charge"),
+        http("200 OK", "", "datetime,charge\n2026-11-04T00:40:00Z,2\n"),
+    ]);
+    let (dir, dest) = local_out();
+    // The first half holds no record.
+    let s = run_export(addr, dest).await.unwrap();
+    assert_eq!((s.rows, s.splits, s.windows), (1, 1, 2), "{s}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/sms.csv")).unwrap(),
+        "datetime,charge\n2026-11-04T00:40:00Z,2\n"
+    );
+}
+
+/// An export to S3 that fails after more than a part was uploaded leaves
+/// no multipart upload pending and no object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_to_s3_that_cannot_complete_leaves_no_upload() {
+    let server = cdr_testkit::S3Server::shared().expect("S3 test server");
+    let bucket = server.new_bucket("export-fails").await.unwrap();
+    // More than the destination's 8 MiB part, then a header that differs.
+    let rows = "2026-11-04T00:10:00Z,1\n".repeat(9 * 1024 * 1024 / 23 + 1);
+    let (_script, addr) = script_exports(vec![
+        close_delimited("datetime,charge\n2026-11-04T00:10:00Z,1\n2026-11-04T00:40:00Z,"),
+        http("200 OK", "", &format!("datetime,charge\n{rows}")),
+        http("200 OK", "", "datetime,status\n2026-11-04T00:40:00Z,ok\n"),
+    ]);
+    let dest = s3_at(&format!("s3://{bucket}/exports/")).await;
+    let err = run_export(addr, dest).await.unwrap_err();
+    assert!(err.contains("has another header"), "{err}");
+    assert_eq!(server.pending_uploads(&bucket).await.unwrap().len(), 0);
+    assert_eq!(server.objects(&bucket).await.unwrap(), Vec::<String>::new());
 }

@@ -460,3 +460,150 @@ async fn verify_and_status_of_nothing() {
         "verify and status never call the API"
     );
 }
+
+/// The damages the test above does not make, each found as its own kind:
+/// a file longer than its ledger entry says, a file of the right size that
+/// its format cannot read, ledger entries that are no JSON or describe
+/// another window than their name, windows that overlap, and a type asked
+/// for that has no finished window.
+async fn verify_finds_the_other_damages(dest: Arc<dyn Destination>) {
+    use ProblemKind::*;
+    let sim = sim(sim_config()).await;
+    let raw = cdr_sink::RawArchive {
+        start: START.into(),
+        end: END.into(),
+        ..raw("SMS,VOICE", "parquet")
+    };
+    let s = run_at(&sim, dest.clone(), &raw, t("2026-11-02T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(s.is_ok(), "{s}");
+    let d = dest.as_ref();
+    assert!(check(d).await.is_ok());
+
+    // 01:00 SMS: bytes appended to a file.
+    let longer = entry(d, CdrType::Sms, 1).await.files[0].clone();
+    let mut body = get(d, &longer.key).await;
+    body.extend_from_slice(b"appended");
+    put(d, &longer.key, body).await;
+    // 02:00 SMS: a file overwritten by as many bytes that are no Parquet.
+    let garbled = entry(d, CdrType::Sms, 2).await.files[0].clone();
+    put(d, &garbled.key, vec![b'x'; garbled.size as usize]).await;
+    // 03:00 SMS: a ledger entry that is no JSON.
+    let not_json = cdr_sink::layout::ledger_key(CdrType::Sms, &hour(3)).unwrap();
+    put(
+        d,
+        not_json.as_str(),
+        b"{\"ledger_version\": 3, \"cdr".to_vec(),
+    )
+    .await;
+    // 04:00 SMS: a ledger entry that describes the 05:00 window.
+    let elsewhere = cdr_sink::layout::ledger_key(CdrType::Sms, &hour(4)).unwrap();
+    let mut e = entry(d, CdrType::Sms, 4).await;
+    (e.window_start, e.window_end) = (hour(5).start(), hour(5).end());
+    put(d, elsewhere.as_str(), serde_json::to_vec(&e).unwrap()).await;
+    // VOICE: a finished window 02:30-03:30 beside 02:00-03:00 and 03:00-04:00.
+    let mut e = entry(d, CdrType::Voice, 2).await;
+    e.window_start = hour(2).start() + chrono::TimeDelta::minutes(30);
+    e.window_end = hour(3).start() + chrono::TimeDelta::minutes(30);
+    ledger::write(d, &e, &cdr_sink_api::Precondition::Absent)
+        .await
+        .unwrap();
+
+    let report = verify(
+        d,
+        &VerifyOptions {
+            types: vec![CdrType::Sms, CdrType::Voice, CdrType::Api],
+            concurrency: 3,
+            out: "OUT".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!report.is_ok());
+    let s = |x: &str| Some(x.to_string());
+    let mut got = problems(&report);
+    got.dedup();
+    let mut want = vec![
+        (EmptyArchive, s("API"), None),
+        (SizeMismatch, s("SMS"), s("2026-11-01T01:00:00Z")),
+        (UnreadableFile, s("SMS"), s("2026-11-01T02:00:00Z")),
+        (UnreadableLedgerEntry, s("SMS"), s("2026-11-01T03:00:00Z")),
+        // The files of both unreadable entries are listed by no entry.
+        (NotInLedger, s("SMS"), s("2026-11-01T03:00:00Z")),
+        (UnreadableLedgerEntry, s("SMS"), s("2026-11-01T04:00:00Z")),
+        (NotInLedger, s("SMS"), s("2026-11-01T04:00:00Z")),
+        (Overlap, s("VOICE"), s("2026-11-01T02:30:00Z")),
+        (Overlap, s("VOICE"), s("2026-11-01T03:00:00Z")),
+    ];
+    want.sort();
+    got.sort();
+    got.dedup();
+    assert_eq!(got, want, "{report}");
+
+    let loc = |k: &str| d.location(&key(k));
+    assert_eq!(
+        message(&report, SizeMismatch),
+        format!(
+            "{} has {} bytes, the ledger records {}",
+            loc(&longer.key),
+            longer.size + 8,
+            longer.size
+        )
+    );
+    let unreadable = message(&report, UnreadableFile);
+    assert!(
+        unreadable.starts_with(&format!("{} could not be read: ", loc(&garbled.key))),
+        "{unreadable}"
+    );
+    let entries = message(&report, UnreadableLedgerEntry);
+    let (corrupt, elsewhere_shown) = entries.split_once(" | ").expect("two entries");
+    assert!(
+        corrupt.starts_with(&format!(
+            "ledger entry {} is unreadable (",
+            loc(not_json.as_str())
+        )) && corrupt.ends_with("): delete it to redo that window"),
+        "{entries}"
+    );
+    assert_eq!(
+        elsewhere_shown,
+        format!(
+            "ledger entry {} describes another type or window than its name says",
+            loc(elsewhere.as_str())
+        )
+    );
+    assert_eq!(
+        message(&report, Overlap),
+        [
+            "finished VOICE windows [2026-11-01T02:00:00Z, 2026-11-01T03:00:00Z) and [2026-11-01T02:30:00Z, 2026-11-01T03:30:00Z) overlap",
+            "finished VOICE windows [2026-11-01T02:30:00Z, 2026-11-01T03:30:00Z) and [2026-11-01T03:00:00Z, 2026-11-01T04:00:00Z) overlap",
+        ]
+        .map(|m| format!("{m} (archived with different --window): their common records are archived twice; delete one of them (its ledger entry and files) and archive its range again"))
+        .join(" | ")
+    );
+    assert_eq!(
+        message(&report, EmptyArchive),
+        format!(
+            "no finished API window under {}: nothing of this type was archived there",
+            d.describe()
+        )
+    );
+    // Each unreadable entry is to be deleted, and its window archived again.
+    for k in [&not_json, &elsewhere] {
+        let line = format!("delete {}", loc(k.as_str()));
+        assert!(report.repair.contains(&line), "{:?}", report.repair);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_the_other_damages_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(dir.path().join("archive")));
+    verify_finds_the_other_damages(dest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_the_other_damages_s3() {
+    let (dest, _) = s3_dest("verify-other").await;
+    verify_finds_the_other_damages(dest).await;
+}

@@ -1,6 +1,6 @@
 //! What the client logs: one warning per unknown member type, retries with
-//! their reason, and never a secret. Log capture is process-wide, so these
-//! tests live in their own test binary.
+//! their reason, and never a secret. Each test captures the log lines of its
+//! own thread.
 
 mod common;
 

@@ -444,8 +444,9 @@ async fn rate_limits_and_server_errors_are_retried_then_reported() {
         .try_collect::<Vec<_>>()
         .await
         .unwrap();
+    // A lower bound only: a busy machine may take any longer.
     assert!(started.elapsed() >= Duration::from_secs(1));
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!((c.stats().retries_rate_limited, c.stats().retries), (1, 1));
 
     let script = Script::default();
     let addr = script.start().await;
@@ -465,7 +466,7 @@ async fn rate_limits_and_server_errors_are_retried_then_reported() {
 }
 
 #[tokio::test]
-async fn a_silent_server_times_out_within_the_bounds() {
+async fn a_silent_server_times_out_after_three_attempts() {
     let script = Script::default();
     let addr = script.start().await;
     for _ in 0..3 {
@@ -490,9 +491,9 @@ async fn a_silent_server_times_out_within_the_bounds() {
         ),
         "{err:?}"
     );
-    // Three attempts of 500 ms each plus two short backoffs.
+    // Three attempts of 500 ms each plus two short backoffs (a lower bound
+    // only: a busy machine may take any longer).
     assert!(took >= Duration::from_millis(1500), "{took:?}");
-    assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(c.stats().retries_timeout, 2);
 }
 

@@ -2,6 +2,9 @@
 //! binary, ground truth and archive readers.
 #![allow(dead_code)]
 
+pub mod crash;
+pub mod script;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -229,7 +232,6 @@ pub fn assert_same(
 // The archiver as a library: a fake clock, any destination, failure injection.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cdr_sink::{ArchivePlan, Progress, RawArchive, RunOptions, Summary, TransportSource};
 use cdr_sink_api::{
@@ -371,169 +373,6 @@ pub fn hours_between(start: &str, end: &str) -> Vec<Window> {
         a += chrono::TimeDelta::hours(1);
     }
     out
-}
-
-/// A destination that "dies" at its `die_at`-th commit, put or delete: that
-/// operation and every later one fails, as if the process had been killed
-/// there (nothing is cleaned up after it). `die_at == 0` never dies.
-#[derive(Debug)]
-pub struct Dying {
-    pub inner: Arc<dyn Destination>,
-    pub die_at: u64,
-    pub mutations: Arc<AtomicU64>,
-    pub dead: Arc<AtomicBool>,
-}
-
-impl Dying {
-    pub fn new(inner: Arc<dyn Destination>, die_at: u64) -> Dying {
-        Dying {
-            inner,
-            die_at,
-            mutations: Arc::default(),
-            dead: Arc::default(),
-        }
-    }
-
-    pub fn is_dead(&self) -> bool {
-        self.dead.load(Ordering::SeqCst)
-    }
-}
-
-fn killed() -> StoreError {
-    StoreError::Remote {
-        operation: "anything",
-        location: "test".into(),
-        message: "the process was killed".into(),
-        retryable: false,
-    }
-}
-
-/// Counts one mutation; `Err` when it is the fatal one or the store is dead.
-fn mutate(mutations: &AtomicU64, dead: &AtomicBool, die_at: u64) -> Result<(), StoreError> {
-    if dead.load(Ordering::SeqCst) {
-        return Err(killed());
-    }
-    if mutations.fetch_add(1, Ordering::SeqCst) + 1 == die_at {
-        dead.store(true, Ordering::SeqCst);
-        return Err(killed());
-    }
-    Ok(())
-}
-
-fn alive(dead: &AtomicBool) -> Result<(), StoreError> {
-    if dead.load(Ordering::SeqCst) {
-        Err(killed())
-    } else {
-        Ok(())
-    }
-}
-
-struct DyingUpload {
-    inner: Box<dyn Upload>,
-    mutations: Arc<AtomicU64>,
-    dead: Arc<AtomicBool>,
-    die_at: u64,
-}
-
-#[async_trait::async_trait]
-impl Upload for DyingUpload {
-    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), StoreError> {
-        alive(&self.dead)?;
-        self.inner.write(chunk).await
-    }
-    async fn commit(self: Box<Self>) -> Result<ObjectMeta, StoreError> {
-        if let Err(e) = mutate(&self.mutations, &self.dead, self.die_at) {
-            // A killed process leaves its upload as it was: hidden, unfinished.
-            std::mem::forget(self.inner);
-            return Err(e);
-        }
-        self.inner.commit().await
-    }
-    async fn abort(self: Box<Self>) -> Result<(), StoreError> {
-        if self.dead.load(Ordering::SeqCst) {
-            std::mem::forget(self.inner);
-            return Err(killed());
-        }
-        self.inner.abort().await
-    }
-}
-
-#[async_trait::async_trait]
-impl Destination for Dying {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn location(&self, key: &ObjectKey) -> String {
-        self.inner.location(key)
-    }
-    async fn check_writable(&self) -> Result<(), StoreError> {
-        alive(&self.dead)?;
-        self.inner.check_writable().await
-    }
-    async fn begin(&self, key: &ObjectKey, ct: &str) -> Result<Box<dyn Upload>, StoreError> {
-        alive(&self.dead)?;
-        Ok(Box::new(DyingUpload {
-            inner: self.inner.begin(key, ct).await?,
-            mutations: self.mutations.clone(),
-            dead: self.dead.clone(),
-            die_at: self.die_at,
-        }))
-    }
-    async fn put(
-        &self,
-        key: &ObjectKey,
-        body: bytes::Bytes,
-        ct: &str,
-    ) -> Result<ObjectMeta, StoreError> {
-        mutate(&self.mutations, &self.dead, self.die_at)?;
-        self.inner.put(key, body, ct).await
-    }
-    async fn get(&self, key: &ObjectKey) -> Result<Option<bytes::Bytes>, StoreError> {
-        alive(&self.dead)?;
-        self.inner.get(key).await
-    }
-    async fn read(&self, key: &ObjectKey) -> Result<ByteStream, StoreError> {
-        alive(&self.dead)?;
-        self.inner.read(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        alive(&self.dead)?;
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        mutate(&self.mutations, &self.dead, self.die_at)?;
-        self.inner.delete(key).await
-    }
-    async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StoreError> {
-        mutate(&self.mutations, &self.dead, self.die_at)?;
-        self.inner.rename(from, to).await
-    }
-    async fn clean_incomplete(&self, which: &Leftovers) -> Result<u64, StoreError> {
-        mutate(&self.mutations, &self.dead, self.die_at)?;
-        self.inner.clean_incomplete(which).await
-    }
-    async fn put_if(
-        &self,
-        key: &ObjectKey,
-        body: bytes::Bytes,
-        ct: &str,
-        precondition: &Precondition,
-    ) -> Result<Version, StoreError> {
-        mutate(&self.mutations, &self.dead, self.die_at)?;
-        self.inner.put_if(key, body, ct, precondition).await
-    }
-    async fn get_versioned(&self, key: &ObjectKey) -> Result<Option<Versioned>, StoreError> {
-        alive(&self.dead)?;
-        self.inner.get_versioned(key).await
-    }
-    async fn delete_if(&self, key: &ObjectKey, version: &Version) -> Result<(), StoreError> {
-        mutate(&self.mutations, &self.dead, self.die_at)?;
-        self.inner.delete_if(key, version).await
-    }
-    async fn now(&self) -> Result<std::time::SystemTime, StoreError> {
-        alive(&self.dead)?;
-        self.inner.now().await
-    }
 }
 
 /// A destination whose clock runs `ahead` of its store's: a run on it sees

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cdr_core::{Cdr, CdrType, Limit, Password, Window, parse_datetime};
@@ -272,20 +272,34 @@ impl Captured {
     }
 }
 
-/// Installs, once per test binary, a global subscriber that writes every event
-/// of this crate (TRACE and up, with span context) to one buffer, and returns
-/// the buffer. Call it first thing in each test that reads logs.
-pub fn capture_logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_env_filter("cdr_transport=trace")
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
+/// The log lines of one test, captured while this value lives.
+pub struct Logs {
+    buffer: Captured,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl Logs {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        self.buffer.text()
+    }
+}
+
+/// Captures every event of this crate (TRACE and up, with span context) that
+/// the calling thread emits, into a buffer of this test's own, until the
+/// returned value is dropped. Tests that read logs run on one thread (the
+/// default `#[tokio::test]` runtime), so tests running beside them in the
+/// same binary never write into their buffer.
+pub fn capture_logs() -> Logs {
+    let buffer = Captured::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter("cdr_transport=trace")
+        .with_ansi(false)
+        .finish();
+    Logs {
+        buffer,
+        _guard: tracing::subscriber::set_default(subscriber),
+    }
 }
