@@ -304,9 +304,13 @@ enum Attempt<T> {
 }
 
 /// Runs `work` for every unit, at most `concurrency` at once. A unit whose
-/// attempt finds it claimed by another live run is tried again later (after
-/// the time the attempt asks for, at most a third of a lease), until it is
-/// finished here, finished elsewhere, or failed. An outcome for which `stop`
+/// attempt finds it claimed by another live run is tried again later, until
+/// it is finished here, finished elsewhere, or failed: first after
+/// [`FIRST_LOOK`], then after twice as long each time, never later than the
+/// claim's lease expires nor than a third of a lease. Another run usually
+/// finishes a unit in seconds, and a run that waited a third of a lease for
+/// each such unit spent most of its time waiting at its end (two workers of
+/// one plan ran at 4% of twice one worker's speed; `docs/performance.md`). An outcome for which `stop`
 /// holds ends everything at once (the units in flight are dropped, which
 /// aborts their uploads and releases their claims): it is the last one returned.
 async fn run_claimed<T, F, Fut>(
@@ -321,46 +325,61 @@ where
     Fut: std::future::Future<Output = Attempt<T>> + Send + 'static,
     T: Send + 'static,
 {
-    let mut queue: VecDeque<Unit> = units.into();
-    let mut waiting: Vec<(tokio::time::Instant, Unit)> = Vec::new();
+    // Each unit with how long it waited last time it was busy.
+    let mut queue: VecDeque<(Unit, Option<Duration>)> =
+        units.into_iter().map(|u| (u, None)).collect();
+    let mut waiting: Vec<(tokio::time::Instant, Unit, Duration)> = Vec::new();
     let mut in_flight = FuturesUnordered::new();
     let mut out = Vec::new();
     loop {
         while in_flight.len() < concurrency.max(1) {
-            let Some(unit) = queue.pop_front() else {
+            let Some((unit, waited)) = queue.pop_front() else {
                 break;
             };
             // A task of its own: the units that run at once encode on every
             // core, not in turn on the task that polls them all.
             let task = AbortOnDrop(tokio::spawn(work(unit)));
-            in_flight.push(async move { (unit, task.join().await) });
+            in_flight.push(async move { (unit, waited, task.join().await) });
         }
         if in_flight.is_empty() && waiting.is_empty() {
             return out;
         }
-        let next_due = waiting.iter().map(|(at, _)| *at).min();
+        let next_due = waiting.iter().map(|(at, _, _)| *at).min();
         tokio::select! {
-            Some((unit, attempt)) = in_flight.next(), if !in_flight.is_empty() => match attempt {
+            Some((unit, waited, attempt)) = in_flight.next(), if !in_flight.is_empty() => match attempt {
                 Some(Attempt::Finished(t)) if stop(&t) => {
                     out.push((unit, t));
                     return out;
                 }
                 Some(Attempt::Finished(t)) => out.push((unit, t)),
-                Some(Attempt::Busy(after)) => {
-                    let after = after.min(lease / 3).max(Duration::from_millis(200));
-                    waiting.push((tokio::time::Instant::now() + after, unit));
+                Some(Attempt::Busy(expires_in)) => {
+                    let wait = busy_wait(waited, expires_in, lease);
+                    waiting.push((tokio::time::Instant::now() + wait, unit, wait));
                 }
                 // The runtime is shutting down: the unit is simply not done.
                 None => {}
             },
             () = sleep_until(next_due), if next_due.is_some() => {
                 let now = tokio::time::Instant::now();
-                let (due, later): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|(at, _)| *at <= now);
+                let (due, later): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|(at, _, _)| *at <= now);
                 waiting = later;
-                queue.extend(due.into_iter().map(|(_, u)| u));
+                queue.extend(due.into_iter().map(|(_, u, wait)| (u, Some(wait))));
             }
         }
     }
+}
+
+/// The first wait before a busy unit is looked at again.
+const FIRST_LOOK: Duration = Duration::from_millis(500);
+
+/// How long to wait before looking again at a unit another run holds, after
+/// waiting `waited` the last time (`None`: the first time) and with its
+/// claim's lease ending in `expires_in`.
+fn busy_wait(waited: Option<Duration>, expires_in: Duration, lease: Duration) -> Duration {
+    let next = waited.map_or(FIRST_LOOK, |w| w.saturating_mul(2));
+    next.min(expires_in)
+        .min(lease / 3)
+        .max(Duration::from_millis(200))
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {
