@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use cdr_sink_api::ObjectKey;
 
-use crate::ConfigError;
+use crate::error::ConfigError;
 
 /// A parsed `s3://bucket/prefix/` location: the bucket, and a key prefix that is
 /// empty or ends with `/`.
