@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use crate::paginator::{PageQuery, PageRequest};
-use crate::record::format_datetime;
-use crate::schema::{Column, RecordKind};
+use crate::parse::format_datetime;
+use crate::record::RecordKind;
+use crate::schema::Column;
 
 /// Which fields each union member selects. `__typename` is selected for every
 /// element of `cdrs`, outside the fragments, so that a member without a
@@ -13,7 +14,7 @@ use crate::schema::{Column, RecordKind};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
     /// Column indices per kind, in [`RecordKind::ALL`] order.
-    fields: [Vec<usize>; 3],
+    fields: [Vec<usize>; RecordKind::ALL.len()],
 }
 
 /// A field name that the member does not have.
@@ -23,14 +24,6 @@ pub struct UnknownField {
     pub field: String,
     pub kind: RecordKind,
     pub valid: String,
-}
-
-fn slot(kind: RecordKind) -> usize {
-    match kind {
-        RecordKind::Api => 0,
-        RecordKind::Message => 1,
-        RecordKind::Voice => 2,
-    }
 }
 
 impl Default for Selection {
@@ -69,14 +62,14 @@ impl Selection {
         if !idx.contains(&0) {
             idx.insert(0, 0);
         }
-        self.fields[slot(kind)] = idx;
+        self.fields[kind.index()] = idx;
         Ok(self)
     }
 
     /// The selected columns of `kind`, in query order.
     pub fn columns(&self, kind: RecordKind) -> impl Iterator<Item = &'static Column> + '_ {
         let cols = kind.columns();
-        self.fields[slot(kind)].iter().map(move |&i| &cols[i])
+        self.fields[kind.index()].iter().map(move |&i| &cols[i])
     }
 }
 

@@ -111,8 +111,8 @@ impl fmt::Display for Window {
         write!(
             f,
             "[{}, {})",
-            crate::record::format_datetime(&self.start),
-            crate::record::format_datetime(&self.end)
+            crate::parse::format_datetime(&self.start),
+            crate::parse::format_datetime(&self.end)
         )
     }
 }
@@ -260,7 +260,7 @@ pub fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::parse_datetime;
+    use crate::parse::parse_datetime;
     use proptest::prelude::*;
 
     fn t(s: &str) -> DateTime<Utc> {

@@ -83,7 +83,7 @@ pub use options::{
     InvalidZstdLevel, ParquetOptions, ZstdLevel,
 };
 pub use properties::{METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION};
-pub use read::{ReadError, parquet_row_count};
+pub use read::{ParquetRowCounter, ReadError, parquet_row_count};
 pub use schema::{TIMESTAMP_TZ, arrow_field, arrow_schema, arrow_type};
 
 /// The Parquet file format.
@@ -124,5 +124,9 @@ impl Format for ParquetFormat {
 
     fn encoder(&self, columns: ColumnSet) -> Result<Box<dyn Encoder>, EncodeError> {
         Ok(Box::new(self.parquet_encoder(columns)?))
+    }
+
+    fn row_counter(&self) -> Box<dyn cdr_sink_api::RowCounter> {
+        Box::new(read::ParquetRowCounter::default())
     }
 }

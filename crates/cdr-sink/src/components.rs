@@ -52,6 +52,10 @@ pub struct Settings {
     pub compression: Compression,
     /// How S3 destinations upload (part size, encryption).
     pub s3: S3Options,
+    /// Let `api_url` be plain `http://` to a host that is not this machine.
+    pub allow_insecure_http: bool,
+    /// What the client accepts from a server (body sizes, export deadline).
+    pub limits: cdr_transport::Limits,
 }
 
 impl Settings {
@@ -63,6 +67,8 @@ impl Settings {
             request_timeout: Duration::from_secs(60),
             compression: Compression::default(),
             s3: S3Options::default(),
+            allow_insecure_http: false,
+            limits: cdr_transport::Limits::default(),
         }
     }
 
@@ -87,6 +93,8 @@ impl Settings {
         }
         let mut config = ClientConfig::new(self.auth.clone()).with_base_url(url);
         config.timeout = self.request_timeout;
+        config.allow_insecure_http = self.allow_insecure_http;
+        config.limits = self.limits;
         Client::new(config).map_err(|e| PlanError::new(format!("--api-url: {e}")))
     }
 }
@@ -140,6 +148,20 @@ pub fn format_for(choice: FormatChoice, compression: Compression) -> Arc<dyn For
             ..ParquetOptions::default()
         })),
     }
+}
+
+/// Every format this version writes, with default options.
+pub fn known_formats() -> Vec<Arc<dyn Format>> {
+    [FormatChoice::Parquet, FormatChoice::Csv]
+        .into_iter()
+        .map(|c| format_for(c, Compression::default()))
+        .collect()
+}
+
+/// The format whose [`Format::name`] is `name` (as a ledger entry records
+/// it), to read back its files.
+pub fn format_named(name: &str) -> Option<Arc<dyn Format>> {
+    known_formats().into_iter().find(|f| f.name() == name)
 }
 
 /// Opens `out` as a destination; makes no request and writes nothing.

@@ -47,7 +47,7 @@ mod unit;
 
 pub use components::{
     Components, Settings, archive_to_read, auth_from_env, destination, export_destination,
-    format_for, s3_options,
+    format_for, format_named, known_formats, s3_options,
 };
 pub use content::ContentHash;
 pub use export::{ExportJob, ExportProgress, ExportSummary, export};

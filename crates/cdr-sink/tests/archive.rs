@@ -247,6 +247,19 @@ async fn bad_input_fails_before_any_request_with_one_line() {
         (vec!["--end".into(), "tomorrow".into()], "--end `tomorrow`"),
         (vec!["--window".into(), "7h".into()], "--window"),
         (
+            vec!["--api-url".into(), "http://api.example.com".into()],
+            "--allow-insecure-http",
+        ),
+        (
+            vec![
+                "--start".into(),
+                "1970-01-01T00:00:00Z".into(),
+                "--window".into(),
+                "1s".into(),
+            ],
+            "give a larger --window",
+        ),
+        (
             vec!["--format".into(), "orc".into()],
             "invalid value 'orc' for '--format <FORMAT>' [possible values: parquet, csv]",
         ),

@@ -246,6 +246,12 @@ async fn a_killed_workers_units_are_finished_by_the_others(out: Out) {
         let o = o.unwrap();
         assert!(o.status.success(), "{}", text(&o.stderr));
     }
+    let (rows, _) = out.read().await;
+    assert_same(&rows, &want(&sim));
+    // What the killed worker left half-written (a claim it was releasing,
+    // a bookkeeping write it was making) the next run removes.
+    let o = command(&sim, &out, &[]).output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
     let (rows, keys) = out.read().await;
     assert_same(&rows, &want(&sim));
     assert_clean(&keys);

@@ -1,6 +1,8 @@
 //! The errors of this crate. Every message says what happened and what to do,
 //! and carries endpoints without query strings: no token, password or export
-//! link ever appears in one.
+//! link ever appears in one. Text that comes from the server (its error
+//! messages and bodies) is passed through [`cdr_core::sanitize`] before it is
+//! stored in an error.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -36,6 +38,37 @@ pub enum TransportError {
         endpoint: String,
         attempts: u32,
         cause: String,
+    },
+
+    /// The API answered a login or GraphQL request with a redirect. These
+    /// requests carry the password or the token, so no redirect is followed:
+    /// the credentials go only to the configured API URL. `host` is where
+    /// the redirect pointed (host and port only).
+    #[error(
+        "the API at {endpoint} answered HTTP {status}, a redirect to {host}: requests that carry credentials follow no redirect; if the API moved, set the API URL (TSG_API_URL) to its new address"
+    )]
+    Redirected {
+        endpoint: String,
+        status: u16,
+        host: String,
+    },
+
+    /// An answer was larger than [`Limits::max_page_bytes`](crate::Limits):
+    /// announced so (`announced`), or found so after `received` bytes, when
+    /// reading stopped. Not retried at once (the same request would get the
+    /// same answer); a later run may succeed.
+    #[error(
+        "the answer from {endpoint} is larger than the limit of {limit} bytes ({}): the server sent far more than a page should hold; lower the page size (--limit) or raise the page size limit, or retry later",
+        match announced {
+            Some(n) => format!("it announced {n}"),
+            None => format!("reading stopped after {received}"),
+        }
+    )]
+    TooLarge {
+        endpoint: String,
+        limit: u64,
+        announced: Option<u64>,
+        received: u64,
     },
 
     /// HTTP 429 on every attempt.
@@ -127,6 +160,60 @@ pub enum TransportError {
         expected: Option<u64>,
         reason: String,
     },
+
+    /// An export download went on too long or too slowly (see
+    /// [`Limits`](crate::Limits)) and was given up: what was received is
+    /// incomplete. Unlike [`TransportError::ExportCut`], smaller windows would
+    /// not help against a server that stalls; a later run may succeed.
+    #[error(
+        "export of {cdr_type} {window} was given up after {received} bytes: {limit}: the server sends too slowly; discard what was received and try again later"
+    )]
+    ExportStalled {
+        cdr_type: CdrType,
+        window: Window,
+        received: u64,
+        limit: ExportLimit,
+    },
+
+    /// The export link, or a redirect it led to, goes somewhere this client
+    /// does not download from: not `https`, a private, loopback, link-local or
+    /// metadata address (as written or as resolved), or too many redirects.
+    /// `endpoint` is the origin of the refused URL.
+    #[error(
+        "refused to download the export from {endpoint}: {reason}: an export link must lead to a public https address; report it to the provider"
+    )]
+    ExportRefused { endpoint: String, reason: String },
+}
+
+/// Why an export download was given up while it still went on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExportLimit {
+    /// The whole download took longer than its deadline.
+    Deadline(Duration),
+    /// Fewer than `bytes_per_sec` bytes a second arrived over `period`.
+    Rate {
+        bytes_per_sec: u64,
+        period: Duration,
+    },
+}
+
+impl fmt::Display for ExportLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportLimit::Deadline(d) => {
+                write!(f, "it took longer than the deadline of {}s", d.as_secs())
+            }
+            ExportLimit::Rate {
+                bytes_per_sec,
+                period,
+            } => write!(
+                f,
+                "fewer than {bytes_per_sec} bytes a second arrived over {}s",
+                period.as_secs_f64()
+            ),
+        }
+    }
 }
 
 /// What was wrong with the credentials or the token.
@@ -255,7 +342,13 @@ impl TransportError {
     /// splitting the window); false for errors that need a change first
     /// (credentials, configuration, invalid requests, the pagination contract).
     pub fn is_retryable(&self) -> bool {
-        self.retry_reason().is_some() || matches!(self, TransportError::ExportCut { .. })
+        self.retry_reason().is_some()
+            || matches!(
+                self,
+                TransportError::ExportCut { .. }
+                    | TransportError::ExportStalled { .. }
+                    | TransportError::TooLarge { .. }
+            )
     }
 
     /// Why a request that failed with this error is tried again, or `None`
@@ -282,9 +375,13 @@ impl TransportError {
             TransportError::Config { .. }
             | TransportError::Auth { .. }
             | TransportError::Unreachable { .. }
+            | TransportError::Redirected { .. }
+            | TransportError::TooLarge { .. }
             | TransportError::Unexpected { .. }
             | TransportError::Pagination { .. }
-            | TransportError::ExportCut { .. } => None,
+            | TransportError::ExportCut { .. }
+            | TransportError::ExportStalled { .. }
+            | TransportError::ExportRefused { .. } => None,
         }
     }
 
@@ -295,13 +392,15 @@ impl TransportError {
     }
 
     /// Whether no other request of this client can succeed either until
-    /// something changes: the API cannot be reached, the credentials or the
-    /// token were refused, or the configuration cannot work. A caller that
-    /// works through many windows stops on these instead of failing each.
+    /// something changes: the API cannot be reached or redirects elsewhere,
+    /// the credentials or the token were refused, or the configuration cannot
+    /// work. A caller that works through many windows stops on these instead
+    /// of failing each.
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
             TransportError::Unreachable { .. }
+                | TransportError::Redirected { .. }
                 | TransportError::Auth { .. }
                 | TransportError::Config { .. }
         )

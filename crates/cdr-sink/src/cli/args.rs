@@ -107,6 +107,20 @@ pub(super) struct Common {
     /// Seconds before one API request is given up (and retried).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub(super) request_timeout: u64,
+    /// Allow an http:// --api-url to a host other than this machine (credentials and
+    /// records would cross the network unencrypted).
+    #[arg(long)]
+    pub(super) allow_insecure_http: bool,
+    /// Largest API answer accepted, in MiB; a larger one fails its window (a later run
+    /// tries again).
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub(super) max_page_mib: u64,
+    /// An export download is given up after this long (e.g. 30m, 1h).
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub(super) export_deadline: String,
+    /// An export download slower than this many KiB/s over a minute is given up (0: never).
+    #[arg(long, default_value_t = 1, value_name = "KIB_PER_S")]
+    pub(super) export_min_rate: u64,
     /// S3 multipart part size in MiB (5 or more).
     #[arg(long, default_value_t = 8, value_name = "MIB")]
     pub(super) s3_part_size: usize,

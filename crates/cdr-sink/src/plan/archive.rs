@@ -276,6 +276,7 @@ impl ArchivePlan {
             out.clamped_from = Some(end);
             return Ok(out);
         }
+        check_size(start, end.min(settled), step, out.types.len())?;
         let p = plan(start, end, step, settled)
             .map_err(|e| PlanError::new(format!("--start/--end: {e}")))?;
         out.end = p.end;
@@ -312,6 +313,7 @@ impl ArchivePlan {
             if resume >= self.end {
                 continue;
             }
+            check_size(resume, self.end, self.step, self.types.len())?;
             let p = plan(resume, self.end, self.step, self.end)
                 .map_err(|e| PlanError::new(format!("--incremental: {e}")))?;
             first = Some(first.map_or(resume, |f| f.min(resume)));
@@ -347,6 +349,30 @@ impl ArchivePlan {
         };
         Window::new(from, self.end).ok()
     }
+}
+
+/// The most units a plan may hold: past this, memory and the number of
+/// requests would surprise; a larger `--window` makes fewer units.
+pub const MAX_UNITS: u64 = 1_000_000;
+
+/// Refuses a range that would plan more than [`MAX_UNITS`] units, before
+/// building them.
+fn check_size(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    step: Step,
+    types: usize,
+) -> Result<(), PlanError> {
+    let span = (end - start).num_seconds().max(0) as u64;
+    let step_s = step.duration().num_seconds().max(1) as u64;
+    // Windows are cut at step boundaries: at most one more than whole steps.
+    let units = (span / step_s + 2).saturating_mul(types as u64);
+    if units > MAX_UNITS {
+        return Err(PlanError::new(format!(
+            "--start/--end with --window {step} make about {units} units (type x window), more than {MAX_UNITS}: give a larger --window (e.g. 1d) or a shorter range"
+        )));
+    }
+    Ok(())
 }
 
 /// The end of the run of windows in `done` that covers `floor` onwards without

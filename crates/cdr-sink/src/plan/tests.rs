@@ -143,6 +143,13 @@ fn each_bad_input_says_what_to_change() {
         assert!(!e.contains('\n'), "not one line: {e}");
     };
     check(
+        &|r| {
+            r.start = "1970-01-01T00:00:00Z".into();
+            r.window = "1s".into();
+        },
+        "give a larger --window",
+    );
+    check(
         &|r| r.types = "SMS,FAX".into(),
         "valid types are SMS, MMS, VOICE, API",
     );
