@@ -24,6 +24,7 @@ use cdr_core::{CdrType, RecordKind};
 use serde_json::{Map, Value as Json};
 
 use crate::gql::kind_slot;
+use crate::link;
 use crate::state::{AuthUser, RawArgs, State};
 use crate::text::{DatetimeCache, Piece, parse_rfc3339, write_json_cell, write_json_str};
 
@@ -541,7 +542,12 @@ pub(crate) fn render(
             }
             ResultField::ExportLink(k) => {
                 out.extend_from_slice(k);
-                let link = state.export_link(&args.scope, &export_fields[kind_slot(kind)]);
+                let link = link::url(
+                    &state.signer,
+                    &state.base_url,
+                    &args.scope,
+                    &export_fields[kind_slot(kind)],
+                );
                 write_json_str(&mut out, &link);
             }
             ResultField::PaginationInfo(k, info) => {

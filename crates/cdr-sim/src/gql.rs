@@ -13,6 +13,7 @@ use cdr_core::{ApiCdr, Cdr, CdrType, MessageCdr, VoiceCdr, format_datetime};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use crate::link;
 use crate::state::{ArgError, AuthUser, RawArgs, State};
 use crate::text::{parse_rfc3339, write_decimal};
 
@@ -288,9 +289,12 @@ impl QueryRoot {
         };
         let args = req.state.check(&req.user, raw).map_err(arg_error)?;
         let page = req.state.page(&args);
-        let export_link = req
-            .state
-            .export_link(&args.scope, &req.export_fields[kind_slot(t.record_kind())]);
+        let export_link = link::url(
+            &req.state.signer,
+            &req.state.base_url,
+            &args.scope,
+            &req.export_fields[kind_slot(t.record_kind())],
+        );
         let cdrs = page
             .rows
             .iter()

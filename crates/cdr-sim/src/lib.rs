@@ -125,6 +125,7 @@ mod fast;
 mod faults;
 mod gql;
 mod hooks;
+mod link;
 mod server;
 mod sign;
 mod state;

@@ -29,7 +29,7 @@ use crate::faults::{Fault, draw};
 use crate::gql::{RequestData, SimSchema, schema};
 use crate::hooks::{ExpiredAnswer, Injected, Override, UnknownMembers};
 use crate::state::{AuthError, State, bump};
-use crate::{Counters, SimError, export, fast};
+use crate::{Counters, SimError, export, fast, link};
 
 #[derive(Clone)]
 struct App {
@@ -289,7 +289,7 @@ async fn export(
     RawQuery(query): RawQuery,
 ) -> Response {
     let st = app.state.clone();
-    let Some(spec) = export::verify(&st, &cdr_type, query.as_deref().unwrap_or("")) else {
+    let Some(spec) = link::verify(&st.signer, &cdr_type, query.as_deref().unwrap_or("")) else {
         return respond(
             StatusCode::FORBIDDEN,
             "text/plain",

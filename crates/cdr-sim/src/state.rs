@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use cdr_core::{Cdr, CdrType, RecordKind, format_datetime};
+use cdr_core::{Cdr, CdrType, format_datetime};
 use chrono::{DateTime, TimeDelta, Utc};
 use http::HeaderMap;
 
@@ -453,41 +453,4 @@ impl State {
             next_cursor,
         }
     }
-
-    /// The signed export URL of `scope` with these columns of its member kind.
-    pub(crate) fn export_link(&self, scope: &Scope, columns: &[usize]) -> String {
-        let kind = scope.t.record_kind();
-        let fields = export_field_names(kind, columns);
-        let sig = self.signer.export_sig(scope, &fields);
-        let mut url = format!(
-            "{}/export/{}?start={}&end={}&fields={}",
-            self.base_url,
-            scope.t.as_lower(),
-            crate::export::datetime_param(scope.start_ns),
-            crate::export::datetime_param(scope.end_ns),
-            fields
-        );
-        if let Some(c) = &scope.company {
-            url.push_str("&company=");
-            url.push_str(&crate::export::percent_encode(c));
-        }
-        url.push_str("&sig=");
-        url.push_str(&sig);
-        url
-    }
-}
-
-/// The comma-separated GraphQL names of an export's columns; all columns
-/// when the query selected none.
-pub(crate) fn export_field_names(kind: RecordKind, columns: &[usize]) -> String {
-    let cols = kind.columns();
-    let names: Vec<&str> = if columns.is_empty() {
-        cols.iter().map(|c| c.graphql).collect()
-    } else {
-        columns
-            .iter()
-            .filter_map(|&i| cols.get(i).map(|c| c.graphql))
-            .collect()
-    };
-    names.join(",")
 }
