@@ -23,7 +23,6 @@ use async_graphql::parser::{Positioned, parse_query};
 use cdr_core::{CdrType, RecordKind};
 use serde_json::{Map, Value as Json};
 
-use crate::gql::kind_slot;
 use crate::link;
 use crate::state::{AuthUser, RawArgs, State};
 use crate::text::{DatetimeCache, Piece, parse_rfc3339, write_json_cell, write_json_str};
@@ -35,8 +34,8 @@ const MAX_DEPTH: u32 = 16;
 
 /// What is known of one (document, operation name).
 pub(crate) struct DocEntry {
-    /// Selected columns per member kind ([`kind_slot`] order), for export links.
-    pub export_fields: Arc<[Vec<usize>; 3]>,
+    /// Selected columns per member kind ([`RecordKind::index`] order), for export links.
+    pub export_fields: Arc<[Vec<usize>; RecordKind::ALL.len()]>,
     /// Set when the fast path can serve this document.
     pub plan: Option<FastPlan>,
     /// Whether async-graphql has executed this document without error.
@@ -144,8 +143,8 @@ enum ResultField {
 /// What each element of `cdrs` is written with.
 #[derive(Debug, Clone, PartialEq)]
 struct Members {
-    /// Fields per member kind, in [`kind_slot`] order.
-    kinds: [Vec<MemberField>; 3],
+    /// Fields per member kind, in [`RecordKind::index`] order.
+    kinds: [Vec<MemberField>; RecordKind::ALL.len()],
     /// The keys of the `__typename`s selected for every member (outside the
     /// fragments), all a member without a fragment gets; with its comma when
     /// not first.
@@ -252,8 +251,11 @@ fn applies(cond: Option<&str>, kind: RecordKind) -> bool {
 
 /// The columns each member kind selects in `cdrs`, in query order, without
 /// `__typename` and repeats.
-fn export_fields(doc: &ExecutableDocument, op: &OperationDefinition) -> [Vec<usize>; 3] {
-    let mut out: [Vec<usize>; 3] = Default::default();
+fn export_fields(
+    doc: &ExecutableDocument,
+    op: &OperationDefinition,
+) -> [Vec<usize>; RecordKind::ALL.len()] {
+    let mut out: [Vec<usize>; RecordKind::ALL.len()] = Default::default();
     let mut top = Vec::new();
     flatten(&op.selection_set.node, &doc.fragments, None, 0, &mut top);
     for (_, root) in top.iter().filter(|(_, f)| f.name.node == "cdrRecords") {
@@ -275,7 +277,7 @@ fn export_fields(doc: &ExecutableDocument, op: &OperationDefinition) -> [Vec<usi
                 &mut members,
             );
             for kind in RecordKind::ALL {
-                let cols = &mut out[kind_slot(kind)];
+                let cols = &mut out[kind.index()];
                 for (cond, f) in &members {
                     if !applies(*cond, kind) {
                         continue;
@@ -426,10 +428,10 @@ fn inline_only<'a>(
 fn member_plan(set: &SelectionSet) -> Option<Members> {
     let mut items = Vec::new();
     inline_only(set, None, 0, &mut items)?;
-    let mut out: [Vec<MemberField>; 3] = Default::default();
+    let mut out: [Vec<MemberField>; RecordKind::ALL.len()] = Default::default();
     for kind in RecordKind::ALL {
         let mut keys: Vec<(&str, &str)> = Vec::new();
-        let fields = &mut out[kind_slot(kind)];
+        let fields = &mut out[kind.index()];
         for (cond, f) in &items {
             if !applies(*cond, kind) {
                 continue;
@@ -520,7 +522,7 @@ pub(crate) fn render(
     state: &State,
     user: &AuthUser,
     vars: &Map<String, Json>,
-    export_fields: &[Vec<usize>; 3],
+    export_fields: &[Vec<usize>; RecordKind::ALL.len()],
 ) -> Option<Vec<u8>> {
     let raw = raw_args(&plan.args, vars)?;
     let args = state.check(user, raw).ok()?;
@@ -546,7 +548,7 @@ pub(crate) fn render(
                     &state.signer,
                     &state.base_url,
                     &args.scope,
-                    &export_fields[kind_slot(kind)],
+                    &export_fields[kind.index()],
                 );
                 write_json_str(&mut out, &link);
             }
@@ -596,7 +598,7 @@ pub(crate) fn render(
                     }
                     let money_as_string = view.money_as_string();
                     let overrides = view.overrides();
-                    for f in &members.kinds[kind_slot(view.kind())] {
+                    for f in &members.kinds[view.kind().index()] {
                         match f {
                             MemberField::Typename(piece) => piece.put(&mut out),
                             MemberField::Column(k, col) => {
@@ -656,7 +658,7 @@ mod tests {
         let ResultField::Cdrs(_, members) = &plan.result[1] else {
             panic!("cdrs second: {:?}", plan.result);
         };
-        let voice = &members.kinds[kind_slot(RecordKind::Voice)];
+        let voice = &members.kinds[RecordKind::Voice.index()];
         assert_eq!(
             voice,
             &vec![
@@ -666,8 +668,8 @@ mod tests {
             ]
         );
         assert!(matches!(plan.result[2], ResultField::ExportLink(_)));
-        assert_eq!(e.export_fields[kind_slot(RecordKind::Api)], vec![0, 4]);
-        assert_eq!(e.export_fields[kind_slot(RecordKind::Message)], vec![0, 1]);
+        assert_eq!(e.export_fields[RecordKind::Api.index()], vec![0, 4]);
+        assert_eq!(e.export_fields[RecordKind::Message.index()], vec![0, 1]);
     }
 
     #[test]
@@ -678,7 +680,7 @@ mod tests {
         let ResultField::Cdrs(_, members) = &plan.result[0] else {
             panic!("{:?}", plan.result);
         };
-        let voice = &members.kinds[kind_slot(RecordKind::Voice)];
+        let voice = &members.kinds[RecordKind::Voice.index()];
         assert_eq!(voice.len(), 3, "{voice:?}");
         assert_eq!(
             members.other,
@@ -695,7 +697,7 @@ mod tests {
             cdrs { ...M } } } fragment M on MessageCdr { status datetime }";
         let e = analyse(spread, None);
         assert!(e.plan.is_none());
-        assert_eq!(e.export_fields[kind_slot(RecordKind::Message)], vec![4, 0]);
+        assert_eq!(e.export_fields[RecordKind::Message.index()], vec![4, 0]);
         let directive = DOC.replace("exportLink", "exportLink @skip(if: true)");
         assert!(analyse(&directive, None).plan.is_none());
         assert!(analyse("query { __typename }", None).plan.is_none());

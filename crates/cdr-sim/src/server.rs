@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Faults, SimConfig};
 use crate::data::{instant_ns, window_ns};
+use crate::fast::DocCache;
 use crate::faults::{Fault, draw};
 use crate::gql::{RequestData, SimSchema, schema};
 use crate::hooks::{ExpiredAnswer, Injected, Override, UnknownMembers};
@@ -35,6 +36,8 @@ use crate::{Counters, SimError, export, fast, link};
 struct App {
     state: Arc<State>,
     schema: SimSchema,
+    /// Query documents seen, analysed for the fast path.
+    docs: Arc<DocCache>,
 }
 
 const JSON: &str = "application/json";
@@ -234,7 +237,7 @@ async fn graphql(AxumState(app): AxumState<App>, headers: HeaderMap, body: Bytes
 /// The response body of one GraphQL request, on the fast path when possible.
 async fn execute(app: &App, user: crate::state::AuthUser, request: GraphQlBody) -> Vec<u8> {
     let st = &app.state;
-    let entry = st
+    let entry = app
         .docs
         .entry(&request.query, request.operation_name.as_deref());
     let empty = serde_json::Map::new();
@@ -381,6 +384,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let app = App {
         state: state.clone(),
         schema: schema(),
+        docs: Arc::default(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let listener = listener.tap_io(|tcp| {

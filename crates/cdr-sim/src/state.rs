@@ -13,7 +13,6 @@ use http::HeaderMap;
 
 use crate::config::{Faults, SimConfig, SimUser};
 use crate::data::{DataModel, Key, LATE_ID_BASE, Late, Row, Source, late_key, type_index};
-use crate::fast::DocCache;
 use crate::hooks::{ExpiredAnswer, TypeHooks, UnknownMembers};
 use crate::sign::{Scope, Signer};
 use crate::{Counters, faults};
@@ -171,7 +170,6 @@ pub(crate) struct State {
     hooks: RwLock<[Arc<TypeHooks>; 4]>,
     expired_answer: RwLock<ExpiredAnswer>,
     pub counters: AtomicCounters,
-    pub docs: DocCache,
 }
 
 impl State {
@@ -204,7 +202,6 @@ impl State {
             hooks: RwLock::new(Default::default()),
             expired_answer: RwLock::new(config.expired_answer.clone()),
             counters: AtomicCounters::default(),
-            docs: DocCache::default(),
         }
     }
 
