@@ -125,7 +125,7 @@ pub(crate) fn csv_body(
     };
     futures_util::stream::unfold(st, |mut st| async move {
         if st.phase == Phase::Abort {
-            crate::server::let_the_connection_flush().await;
+            crate::respond::let_the_connection_flush().await;
         }
         let item = st.step()?;
         Some((item, st))
