@@ -9,8 +9,8 @@ use bytes::Bytes;
 use cdr_core::RecordKind;
 use futures_util::Stream;
 
-use crate::data::Source;
 use crate::link::ExportSpec;
+use crate::source::Source;
 use crate::state::{State, bump};
 use crate::text::{Cell, DatetimeCache, write_csv_cell_with};
 

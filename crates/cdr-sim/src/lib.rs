@@ -118,6 +118,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cells;
 mod config;
 mod data;
 mod export;
@@ -130,6 +131,7 @@ mod link;
 mod respond;
 mod server;
 mod sign;
+mod source;
 mod state;
 mod text;
 

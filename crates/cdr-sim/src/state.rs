@@ -12,9 +12,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use http::HeaderMap;
 
 use crate::config::{Faults, SimConfig, SimUser};
-use crate::data::{DataModel, Key, LATE_ID_BASE, Late, Row, Source, late_key, type_index};
+use crate::data::{DataModel, Key, type_index};
 use crate::hooks::{ExpiredAnswer, TypeHooks, UnknownMembers};
 use crate::sign::{Scope, Signer};
+use crate::source::{LATE_ID_BASE, Late, Row, Source, late_key};
 use crate::{Counters, faults};
 
 /// How far past the server's now `endDatetime` may lie (clock skew).
