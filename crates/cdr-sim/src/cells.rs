@@ -121,58 +121,68 @@ impl GenRecord {
     /// Column `col` of [`RecordKind::columns`] for this record's kind.
     pub(crate) fn cell(&self, col: usize) -> Cell<'static> {
         let [_, w1, w2, w3] = self.w;
-        if col == 0 {
-            return Cell::Time(self.key.ns);
-        }
         match self.kind() {
             RecordKind::Message => {
+                if col == message::DATETIME {
+                    return Cell::Time(self.key.ns);
+                }
                 if self.null(col, 1) {
                     return Cell::Null;
                 }
                 match col {
-                    1 => phone(w1),
-                    2 => phone(w2),
-                    3 => Cell::Known(&DIRECTIONS[(w3 & 1) as usize]),
-                    4 => text(w1 >> 40, &MESSAGE_STATUS),
-                    5 => money(w3 >> 8, 200_000, 0),
-                    6 => Cell::Known(&MESSAGE_TYPES[usize::from(self.t == CdrType::Mms)]),
+                    message::FROM_NUMBER => phone(w1),
+                    message::TO_NUMBER => phone(w2),
+                    message::DIRECTION => Cell::Known(&DIRECTIONS[(w3 & 1) as usize]),
+                    message::STATUS => text(w1 >> 40, &MESSAGE_STATUS),
+                    message::CHARGE => money(w3 >> 8, 200_000, 0),
+                    message::TYPE => {
+                        Cell::Known(&MESSAGE_TYPES[usize::from(self.t == CdrType::Mms)])
+                    }
                     _ => Cell::Null,
                 }
             }
             RecordKind::Api => {
+                if col == api::DATETIME {
+                    return Cell::Time(self.key.ns);
+                }
                 if self.null(col, 1) {
                     return Cell::Null;
                 }
                 match col {
-                    1 => phone(w1),
-                    2 => phone(w2),
-                    3 => text(w1 >> 40, &API_STATUS),
-                    4 => money(w3 >> 8, 100_000, 0),
-                    5 => text(w2 >> 40, &API_TYPES),
+                    api::FROM => phone(w1),
+                    api::DESTINATION => phone(w2),
+                    api::STATUS => text(w1 >> 40, &API_STATUS),
+                    api::CHARGE => money(w3 >> 8, 100_000, 0),
+                    api::TYPE => text(w2 >> 40, &API_TYPES),
                     _ => Cell::Null,
                 }
             }
             RecordKind::Voice => {
+                if col == voice::DATETIME {
+                    return Cell::Time(self.key.ns);
+                }
                 // didUsed and aniIi are often null; every other field sometimes.
                 let one_in = match col {
-                    4 => 4,
-                    10 => 3,
+                    voice::DID_USED => 4,
+                    voice::ANI_II => 3,
                     _ => 1,
                 };
                 if self.null(col, one_in) {
                     return Cell::Null;
                 }
                 match col {
-                    1 => Cell::Uuid(u128::from(mix(w3)) << 64 | u128::from(mix(w2 ^ w1))),
-                    2 => phone(w1),
-                    3 => phone(w2),
-                    4 => phone(mix(w1 ^ 0xd1d)),
-                    5 => Cell::Int(((w3 >> 40) % 3601) as i64),
-                    6 => text(w1 >> 40, &VOICE_STATUS),
-                    7 => money(mix(w3) >> 8, 2_000, 3),
-                    8 => money(w3 >> 8, 2_000_000, 0),
-                    9 => text(w2 >> 40, &CALL_TYPES),
-                    10 => Cell::Known(&ANI_II[((w2 >> 50) % 6) as usize]),
+                    voice::CALL_ID => {
+                        Cell::Uuid(u128::from(mix(w3)) << 64 | u128::from(mix(w2 ^ w1)))
+                    }
+                    voice::SOURCE_ANI => phone(w1),
+                    voice::DESTINATION_NUMBER => phone(w2),
+                    voice::DID_USED => phone(mix(w1 ^ 0xd1d)),
+                    voice::SESSION_TIME => Cell::Int(((w3 >> 40) % 3601) as i64),
+                    voice::STATUS => text(w1 >> 40, &VOICE_STATUS),
+                    voice::CALLED_RATE => money(mix(w3) >> 8, 2_000, 3),
+                    voice::CHARGE => money(w3 >> 8, 2_000_000, 0),
+                    voice::CALL_TYPE => text(w2 >> 40, &CALL_TYPES),
+                    voice::ANI_II => Cell::Known(&ANI_II[((w2 >> 50) % 6) as usize]),
                     _ => Cell::Null,
                 }
             }
@@ -186,50 +196,127 @@ impl GenRecord {
 
 /// Builds a `cdr-core` record of `kind` from its cells.
 pub(crate) fn cells_to_cdr<'a>(kind: RecordKind, cell: impl Fn(usize) -> Cell<'a>) -> Cdr {
+    let t = |c: usize| match cell(c) {
+        Cell::Time(ns) => chrono::DateTime::from_timestamp_nanos(ns),
+        _ => chrono::DateTime::UNIX_EPOCH,
+    };
     let s = |c: usize| cell_text(cell(c));
     let d = |c: usize| match cell(c) {
         Cell::Money { mantissa, scale } => Decimal::try_from_i128_with_scale(mantissa, scale).ok(),
         _ => None,
     };
-    let datetime = match cell(0) {
-        Cell::Time(ns) => chrono::DateTime::from_timestamp_nanos(ns),
-        _ => chrono::DateTime::UNIX_EPOCH,
+    let i = |c: usize| match cell(c) {
+        Cell::Int(v) => Some(v),
+        _ => None,
     };
     match kind {
         RecordKind::Api => Cdr::Api(ApiCdr {
-            datetime,
-            from: s(1),
-            destination: s(2),
-            status: s(3),
-            charge: d(4),
-            r#type: s(5),
+            datetime: t(api::DATETIME),
+            from: s(api::FROM),
+            destination: s(api::DESTINATION),
+            status: s(api::STATUS),
+            charge: d(api::CHARGE),
+            r#type: s(api::TYPE),
         }),
         RecordKind::Message => Cdr::Message(MessageCdr {
-            datetime,
-            from_number: s(1),
-            to_number: s(2),
-            direction: s(3),
-            status: s(4),
-            charge: d(5),
-            r#type: s(6),
+            datetime: t(message::DATETIME),
+            from_number: s(message::FROM_NUMBER),
+            to_number: s(message::TO_NUMBER),
+            direction: s(message::DIRECTION),
+            status: s(message::STATUS),
+            charge: d(message::CHARGE),
+            r#type: s(message::TYPE),
         }),
         RecordKind::Voice => Cdr::Voice(VoiceCdr {
-            datetime,
-            call_id: s(1),
-            source_ani: s(2),
-            destination_number: s(3),
-            did_used: s(4),
-            session_time: match cell(5) {
-                Cell::Int(v) => Some(v),
-                _ => None,
-            },
-            status: s(6),
-            called_rate: d(7),
-            charge: d(8),
-            call_type: s(9),
-            ani_ii: s(10),
+            datetime: t(voice::DATETIME),
+            call_id: s(voice::CALL_ID),
+            source_ani: s(voice::SOURCE_ANI),
+            destination_number: s(voice::DESTINATION_NUMBER),
+            did_used: s(voice::DID_USED),
+            session_time: i(voice::SESSION_TIME),
+            status: s(voice::STATUS),
+            called_rate: d(voice::CALLED_RATE),
+            charge: d(voice::CHARGE),
+            call_type: s(voice::CALL_TYPE),
+            ani_ii: s(voice::ANI_II),
         }),
     }
+}
+
+// The numbers of the columns cells are drawn for, looked up by name in
+// `cdr-core`'s table when this crate is compiled: a column renamed or
+// dropped there stops the build here, and a new order changes nothing.
+
+mod api {
+    use super::column;
+    use cdr_core::RecordKind::Api;
+
+    pub(super) const DATETIME: usize = column(Api, "datetime");
+    pub(super) const FROM: usize = column(Api, "from");
+    pub(super) const DESTINATION: usize = column(Api, "destination");
+    pub(super) const STATUS: usize = column(Api, "status");
+    pub(super) const CHARGE: usize = column(Api, "charge");
+    pub(super) const TYPE: usize = column(Api, "type");
+}
+
+mod message {
+    use super::column;
+    use cdr_core::RecordKind::Message;
+
+    pub(super) const DATETIME: usize = column(Message, "datetime");
+    pub(super) const FROM_NUMBER: usize = column(Message, "from_number");
+    pub(super) const TO_NUMBER: usize = column(Message, "to_number");
+    pub(super) const DIRECTION: usize = column(Message, "direction");
+    pub(super) const STATUS: usize = column(Message, "status");
+    pub(super) const CHARGE: usize = column(Message, "charge");
+    pub(super) const TYPE: usize = column(Message, "type");
+}
+
+mod voice {
+    use super::column;
+    use cdr_core::RecordKind::Voice;
+
+    pub(super) const DATETIME: usize = column(Voice, "datetime");
+    pub(super) const CALL_ID: usize = column(Voice, "call_id");
+    pub(super) const SOURCE_ANI: usize = column(Voice, "source_ani");
+    pub(super) const DESTINATION_NUMBER: usize = column(Voice, "destination_number");
+    pub(super) const DID_USED: usize = column(Voice, "did_used");
+    pub(super) const SESSION_TIME: usize = column(Voice, "session_time");
+    pub(super) const STATUS: usize = column(Voice, "status");
+    pub(super) const CALLED_RATE: usize = column(Voice, "called_rate");
+    pub(super) const CHARGE: usize = column(Voice, "charge");
+    pub(super) const CALL_TYPE: usize = column(Voice, "call_type");
+    pub(super) const ANI_II: usize = column(Voice, "ani_ii");
+}
+
+/// The number of the column named `name` (snake_case) in `kind`'s columns.
+/// Evaluated at compile time, where a missing column stops the build.
+const fn column(kind: RecordKind, name: &str) -> usize {
+    let columns = kind.columns();
+    let mut i = 0;
+    while i < columns.len() {
+        if same(columns[i].name, name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("the simulator generates a column that cdr-core's table does not have")
+}
+
+/// `a == b`, in a `const fn`.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -273,7 +360,9 @@ mod tests {
             } else {
                 e
             };
+            let mut records = 0;
             for r in GenIter::new(m, t, s, e, None) {
+                records += 1;
                 for (c, n) in nulls.iter_mut().enumerate() {
                     match r.cell(c) {
                         Cell::Null => *n += 1,
@@ -285,6 +374,10 @@ mod tests {
                 }
             }
             assert_eq!(nulls[0], 0, "datetime is never null");
+            assert!(
+                nulls.iter().all(|&n| (n as usize) < records),
+                "{t}: a column cdr-core has that no cell is drawn for: {nulls:?} of {records}"
+            );
             assert!(nulls[1..].iter().all(|&n| n > 0), "{t}: {nulls:?}");
             assert!(hostile > 0 && non_ascii > 0, "{t}");
             assert!(scales.iter().all(|&n| n > 0), "{t}: {scales:?}");
