@@ -121,6 +121,7 @@
 mod cells;
 mod config;
 mod data;
+mod doc;
 mod export;
 mod fast;
 mod faults;

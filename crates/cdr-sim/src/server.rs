@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
-use crate::fast::DocCache;
+use crate::doc::DocCache;
 use crate::faults::{Fault, draw};
 use crate::gql::{RequestData, SimSchema, schema};
 use crate::respond::{
