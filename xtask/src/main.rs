@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod deps;
 mod testenv;
+mod tidy;
 
 use std::process::{Command, ExitCode};
 
@@ -21,6 +22,9 @@ tasks:
               only make (or refresh) that environment and print its python
   ci          what CI runs: cargo fmt --check, clippy with -D warnings, then `test`
   deps        check the architecture's dependency rules (also a test)
+  tidy [CRATE...]
+              check that a crate's modules use each other one way only and its
+              files stay short (also a test); prints each module graph
   sim [ARGS]  run the cdr-sim simulator binary (see `cargo xtask sim --help`)
   demo        archive one simulated day of every CDR type to ./demo-out
   bench [--quick] [--out PATH]
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Some("test-env") => test_env(&args[1..]),
         Some("ci") => ci(),
         Some("deps") => check_deps(),
+        Some("tidy") => tidy::run(&args[1..]),
         Some("sim") => cargo(
             &[
                 &["run", "--quiet", "--release", "-p", "cdr-sim", "--"],
@@ -124,6 +129,7 @@ fn ci() -> Result<()> {
         "warnings",
     ])?;
     check_deps()?;
+    tidy::run(&[])?;
     test(&[])
 }
 
