@@ -1,3 +1,9 @@
+//! [`S3Destination`]: the [`Destination`] over a bucket and key prefix. It
+//! builds the SDK client from the options and the AWS chain, and decides
+//! what each answer of [`crate::requests`] means to the archiver: a missing
+//! object that is fine, a refused condition, a one-line error that says
+//! what to change.
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,3 +1,7 @@
+//! Errors: [`ConfigError`] (what to change in the URL or the options), and
+//! [`Failure`], an SDK error reduced to its status, code and one line, as
+//! it becomes a [`StoreError`] (retryable or not, a refused condition).
+
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use cdr_sink_api::StoreError;

@@ -1,3 +1,6 @@
+//! [`S3Options`]: endpoint, region, credentials, part size, parts in
+//! flight, checksums and server-side encryption, checked before any request.
+
 use aws_sdk_s3::config::Credentials;
 
 use crate::error::ConfigError;

@@ -1,3 +1,8 @@
+//! [`S3Upload`]: one object written as a stream. Bytes are cut into parts
+//! sent as a multipart upload with a bounded number in flight (an object
+//! smaller than one part is one PutObject at commit); commit completes the
+//! upload, any failure, `abort` or drop aborts it.
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

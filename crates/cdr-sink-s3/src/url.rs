@@ -1,3 +1,6 @@
+//! [`S3Url`]: `s3://bucket/prefix/` parsed and checked, and the S3 key of
+//! an object key under it.
+
 use std::fmt;
 use std::str::FromStr;
 
