@@ -26,6 +26,7 @@ tasks:
               check that a crate's modules use each other one way only and its
               files stay short (also a test); prints each module graph
   sim [ARGS]  run the cdr-sim simulator binary (see `cargo xtask sim --help`)
+  man         write the man pages of cdr-sink and its commands to target/man/
   demo        archive one simulated day of every CDR type to ./demo-out
   bench [--quick] [--out PATH]
               measure the archiver end to end (records/s, CPU, peak RSS), its
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
             ]
             .concat(),
         ),
+        Some("man") => man(),
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
@@ -141,4 +143,45 @@ fn check_deps() -> Result<()> {
     } else {
         bail!("dependency rules broken:\n{}", v.join("\n"))
     }
+}
+
+/// `cargo xtask man`: one page per command, rendered by the binary itself
+/// (`cdr-sink manpage`) so that the pages say exactly what `--help` says.
+fn man() -> Result<()> {
+    cargo(&["build", "--quiet", "-p", "cdr-sink"])?;
+    let meta = deps::metadata()?;
+    let target = std::path::PathBuf::from(
+        meta["target_directory"]
+            .as_str()
+            .context("cargo metadata names no target directory")?,
+    );
+    let bin = target.join("debug").join("cdr-sink");
+    let page = |args: &[&str]| -> Result<Vec<u8>> {
+        let out = Command::new(&bin)
+            .arg("manpage")
+            .args(args)
+            .output()
+            .with_context(|| format!("running {}", bin.display()))?;
+        if !out.status.success() {
+            bail!(
+                "cdr-sink manpage {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(out.stdout)
+    };
+    let dir = target.join("man");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = vec![dir.join("cdr-sink.1")];
+    std::fs::write(&written[0], page(&[])?)?;
+    let list = String::from_utf8(page(&["--list"])?)?;
+    for name in list.lines().filter(|l| !l.trim().is_empty()) {
+        let path = dir.join(format!("cdr-sink-{name}.1"));
+        std::fs::write(&path, page(&[name])?)?;
+        written.push(path);
+    }
+    for p in &written {
+        println!("{}", p.display());
+    }
+    Ok(())
 }

@@ -157,6 +157,26 @@ impl StatusReport {
     pub fn is_empty(&self) -> bool {
         self.types.values().all(|t| t.windows == 0)
     }
+
+    /// The types whose complete range ends more than `max` before `now`,
+    /// each with a line that says by how much (for `status --max-behind`).
+    /// A type with nothing archived is behind by any measure; so is an
+    /// archive with no type at all.
+    pub fn behind_more_than(&self, max: chrono::TimeDelta) -> Vec<String> {
+        if self.types.is_empty() {
+            return vec!["nothing is archived".to_string()];
+        }
+        self.types
+            .iter()
+            .filter_map(|(t, s)| match s.behind_seconds {
+                None => Some(format!("{t} has nothing archived")),
+                Some(b) if b > max.num_seconds() => {
+                    Some(format!("{t} is complete only up to {}", behind(b)))
+                }
+                Some(_) => None,
+            })
+            .collect()
+    }
 }
 
 fn behind(seconds: i64) -> String {
@@ -305,6 +325,45 @@ mod tests {
         assert_eq!(first_hole(&[]), None);
         assert_eq!(behind(3 * 3600 + 120), "3h 2m behind");
         assert_eq!(behind(86_400 + 60), "1d 0h 1m behind");
+    }
+
+    #[test]
+    fn types_further_behind_than_a_limit() {
+        let now = parse_datetime("2026-11-30T12:00:00Z").unwrap();
+        let typed = |behind: Option<i64>| TypeStatus {
+            behind_seconds: behind,
+            ..TypeStatus::default()
+        };
+        let report = |types: Vec<(&str, TypeStatus)>| StatusReport {
+            output: "out".into(),
+            now,
+            types: types.into_iter().map(|(t, s)| (t.to_string(), s)).collect(),
+            interrupted_replacements: 0,
+            replaced_files: 0,
+            replaced_bytes: 0,
+        };
+        let two_hours = chrono::TimeDelta::hours(2);
+        let r = report(vec![
+            ("SMS", typed(Some(2 * 3600))),
+            ("VOICE", typed(Some(2 * 3600 + 60))),
+            ("MMS", typed(None)),
+        ]);
+        assert_eq!(
+            r.behind_more_than(two_hours),
+            vec![
+                "MMS has nothing archived".to_string(),
+                "VOICE is complete only up to 2h 1m behind".to_string()
+            ]
+        );
+        assert!(
+            report(vec![("SMS", typed(Some(60)))])
+                .behind_more_than(two_hours)
+                .is_empty()
+        );
+        assert_eq!(
+            report(vec![]).behind_more_than(two_hours),
+            vec!["nothing is archived".to_string()]
+        );
     }
 
     #[tokio::test]

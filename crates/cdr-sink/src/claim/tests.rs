@@ -319,3 +319,22 @@ impl Destination for Careless {
         self.0.now().await
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_claim_is_released_by_the_time_releases_settle() {
+    let dest = store();
+    let a = claims(&dest, "a");
+    let claim = owned(&a).await;
+    // A run stopped by a signal drops its units: the release goes on in a
+    // task of its own, which has not run yet...
+    drop(claim);
+    assert!(
+        dest.keys().iter().any(|k| k.as_str().contains("claims/")),
+        "{:?}",
+        dest.keys()
+    );
+    // ...and has reached the store once the releases have settled.
+    settle_releases(Duration::from_secs(10)).await;
+    assert!(dest.keys().is_empty(), "{:?}", dest.keys());
+    let _ = owned(&claims(&dest, "b")).await;
+}

@@ -7,11 +7,11 @@ use crate::components::{Components, auth_from_env};
 use crate::pipeline::{ArchiveError, RunOptions};
 use crate::plan::{ArchivePlan, PlanError, RawArchive, RollPolicy};
 
-use super::Failure;
 use super::args::{ArchiveArgs, choice};
-use super::report;
+use super::report::{self, Signals, Status};
+use super::{Ended, Failure};
 
-pub(super) async fn run(args: ArchiveArgs) -> Result<bool, Failure> {
+pub(super) async fn run(args: ArchiveArgs, signals: &mut Signals) -> Result<Ended, Failure> {
     report::init_logging(args.common.log_format);
     let raw = RawArchive {
         types: args.types,
@@ -44,28 +44,45 @@ pub(super) async fn run(args: ArchiveArgs) -> Result<bool, Failure> {
             cdr_core::format_datetime(&plan.end)
         );
     }
-    let parts = Components::open(&plan, &settings).await?;
     let options = RunOptions {
         roll,
         ..RunOptions::default()
     };
+    let run_id = options.owner.run_id.clone();
     let progress = crate::progress::Progress::new(&plan.types);
     let display = report::Display::start(&progress, args.common.quiet);
-    let outcome =
-        report::until_interrupted(parts.archive_with(&plan, options, progress.clone())).await;
+    let work = async {
+        let parts = Components::open(&plan, &settings).await?;
+        Ok::<_, Failure>(parts.archive_with(&plan, options, progress.clone()).await)
+    };
+    let outcome = signals.until(work).await;
     display.stop();
     let summary = match outcome {
-        None => {
-            return Err(anyhow::anyhow!(
-                "interrupted: unfinished windows were left invisible; re-run the same command to resume"
-            )
-            .into());
+        Err(signal) => {
+            // What was done before the signal: the counters so far, and no
+            // failed windows (the unfinished ones are simply not done).
+            let mut summary = crate::summary::Summary::from_progress(
+                &progress,
+                plan.output.to_string(),
+                plan.format.name().to_string(),
+                plan.start,
+                plan.end,
+                Vec::new(),
+            );
+            summary.run_id = run_id;
+            print!("{summary}");
+            return Ok(Ended {
+                status: Status::Interrupted(signal),
+                summary: Some(serde_json::to_value(&summary).context("the summary")?),
+                archived: Some(Box::new(summary)),
+            });
         }
-        Some(Err(e @ (ArchiveError::Plan(_) | ArchiveError::Unwritable { .. }))) => {
+        Ok(Err(e)) => return Err(e),
+        Ok(Ok(Err(e @ (ArchiveError::Plan(_) | ArchiveError::Unwritable { .. })))) => {
             return Err(PlanError::new(e.to_string()).into());
         }
-        Some(Err(e)) => return Err(Failure::Other(e.into())),
-        Some(Ok(summary)) => summary,
+        Ok(Ok(Err(e))) => return Err(Failure::Other(e.into())),
+        Ok(Ok(Ok(summary))) => summary,
     };
     print!("{summary}");
     for f in &summary.failed {
@@ -77,9 +94,13 @@ pub(super) async fn run(args: ArchiveArgs) -> Result<bool, Failure> {
             f.error
         );
     }
-    if let Some(path) = &args.common.summary_json {
-        report::write_json(path, &summary)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(summary.is_ok())
+    Ok(Ended {
+        status: if summary.is_ok() {
+            Status::Ok
+        } else {
+            Status::Failed
+        },
+        summary: Some(serde_json::to_value(&summary).context("the summary")?),
+        archived: Some(Box::new(summary)),
+    })
 }

@@ -9,11 +9,11 @@ use crate::components::{auth_from_env, export_destination};
 use crate::export::{ExportJob, ExportProgress, export};
 use crate::plan::{ExportPlan, PlanError, RawExport};
 
-use super::Failure;
 use super::args::ExportArgs;
-use super::report;
+use super::report::{self, Signals, Status};
+use super::{Ended, Failure};
 
-pub(super) async fn run(args: ExportArgs) -> Result<bool, Failure> {
+pub(super) async fn run(args: ExportArgs, signals: &mut Signals) -> Result<Ended, Failure> {
     report::init_logging(args.common.log_format);
     let raw = RawExport {
         cdr_type: args.cdr_type,
@@ -33,37 +33,45 @@ pub(super) async fn run(args: ExportArgs) -> Result<bool, Failure> {
             cdr_core::format_datetime(&plan.window.end())
         );
     }
-    let (dest, key) = export_destination(&plan.target, &settings.s3).await?;
-    dest.check_writable()
-        .await
-        .map_err(|e| PlanError::new(format!("--out {} is not writable: {e}", plan.out)))?;
-    let client = settings.client()?;
-    if matches!(settings.auth, cdr_transport::Auth::Login { .. }) {
-        client.login().await.context("logging in")?;
-    }
-    let job = ExportJob {
-        cdr_type: plan.cdr_type,
-        window: plan.window,
-        selection: plan.selection,
-        company_id: plan.company_id,
-        min_window: plan.min_window,
-    };
     let progress = Arc::new(ExportProgress::default());
     let display = report::Display::start_export(&progress, args.common.quiet);
-    let outcome = report::until_interrupted(export(&client, &job, dest, &key, progress)).await;
+    let work = async {
+        let (dest, key) = export_destination(&plan.target, &settings.s3).await?;
+        dest.check_writable()
+            .await
+            .map_err(|e| PlanError::new(format!("--out {} is not writable: {e}", plan.out)))?;
+        let client = settings.client()?;
+        if matches!(settings.auth, cdr_transport::Auth::Login { .. }) {
+            client.login().await.context("logging in")?;
+        }
+        let job = ExportJob {
+            cdr_type: plan.cdr_type,
+            window: plan.window,
+            selection: plan.selection.clone(),
+            company_id: plan.company_id.clone(),
+            min_window: plan.min_window,
+        };
+        export(&client, &job, dest, &key, progress.clone())
+            .await
+            .map_err(|e| Failure::Other(e.into()))
+    };
+    let outcome = signals.until(work).await;
     display.stop();
     let summary = match outcome {
-        None => {
-            return Err(
-                anyhow::anyhow!("interrupted: nothing was written; run the command again").into(),
-            );
+        Err(signal) => {
+            eprintln!("cdr-sink: nothing was written");
+            return Ok(Ended {
+                status: Status::Interrupted(signal),
+                summary: None,
+                archived: None,
+            });
         }
-        Some(result) => result.map_err(|e| Failure::Other(e.into()))?,
+        Ok(result) => result?,
     };
     print!("{summary}");
-    if let Some(path) = &args.common.summary_json {
-        report::write_json(path, &summary)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(true)
+    Ok(Ended {
+        status: Status::Ok,
+        summary: Some(serde_json::to_value(&summary).context("the summary")?),
+        archived: None,
+    })
 }

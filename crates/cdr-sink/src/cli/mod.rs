@@ -9,6 +9,7 @@ mod export;
 mod report;
 mod store;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -87,24 +88,101 @@ fn one_line(message: &str) -> String {
     format!("{} (see --help)", parts.join(" "))
 }
 
-/// Runs a parsed command line and maps the outcome to an exit code.
+/// Runs a parsed command line and maps the outcome to an exit code. With
+/// `--summary-json`, the file is written however the command ends.
 pub async fn run(cli: Cli) -> ExitCode {
+    let mut signals = report::Signals::install();
+    let started = std::time::Instant::now();
+    let name = cli.command.name();
+    let summary_path = cli.command.summary_json().map(Path::to_path_buf);
+    let metrics_path = cli.command.metrics_textfile().map(Path::to_path_buf);
+    // `archive` and `export` watch for signals themselves, so that their
+    // summary says what was done before the signal.
     let result = match cli.command {
-        Command::Archive(args) => archive::run(*args).await,
-        Command::Export(args) => export::run(*args).await,
-        Command::Verify(args) => store::verify(args).await,
-        Command::Status(args) => store::status(args).await,
+        Command::Archive(args) => archive::run(*args, &mut signals).await,
+        Command::Export(args) => export::run(*args, &mut signals).await,
+        Command::Verify(args) => interruptible(&mut signals, store::verify(args)).await,
+        Command::Status(args) => interruptible(&mut signals, store::status(args)).await,
+        Command::Completions(args) => completions(args).map(Ended::from),
+        Command::Manpage(args) => manpage(args).map(Ended::from),
     };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+    let (status, summary, archived, error) = match result {
+        Ok(ended) => (ended.status, ended.summary, ended.archived, None),
         Err(Failure::BadInput(e)) => {
             eprintln!("cdr-sink: error: {e}");
-            ExitCode::from(BAD_INPUT)
+            (report::Status::BadInput, None, None, Some(e.to_string()))
         }
         Err(Failure::Other(e)) => {
             eprintln!("cdr-sink: error: {e:#}");
-            ExitCode::FAILURE
+            (report::Status::Error, None, None, Some(format!("{e:#}")))
+        }
+    };
+    let mut exit = ExitCode::from(status.exit_code());
+    if let Some(path) = metrics_path {
+        let outcome = crate::metrics::RunOutcome {
+            status: status.name(),
+            ended: chrono::Utc::now(),
+            duration_seconds: started.elapsed().as_secs_f64(),
+        };
+        if let Err(e) = report::write_metrics(&path, archived.as_deref(), &outcome) {
+            eprintln!("cdr-sink: error: writing {}: {e:#}", path.display());
+            if status == report::Status::Ok {
+                exit = ExitCode::FAILURE;
+            }
+        }
+    }
+    if let report::Status::Interrupted(signal) = status {
+        eprintln!(
+            "cdr-sink: stopped by {}: unfinished windows were left invisible; run the same command again to resume",
+            signal.name()
+        );
+    }
+    if let Some(path) = summary_path {
+        let json = report::summary_json(name, status, summary, error.as_deref());
+        if let Err(e) = report::write_json(&path, &json) {
+            eprintln!("cdr-sink: error: writing {}: {e:#}", path.display());
+            if status == report::Status::Ok {
+                exit = ExitCode::FAILURE;
+            }
+        }
+    }
+    exit
+}
+
+/// Runs a command that reports only an outcome, until it ends or a signal.
+async fn interruptible(
+    signals: &mut report::Signals,
+    work: impl std::future::Future<Output = Result<bool, Failure>>,
+) -> Result<Ended, Failure> {
+    match signals.until(work).await {
+        Ok(outcome) => outcome.map(Ended::from),
+        Err(signal) => Ok(Ended {
+            status: report::Status::Interrupted(signal),
+            summary: None,
+            archived: None,
+        }),
+    }
+}
+
+/// What a command that ran came to.
+struct Ended {
+    status: report::Status,
+    /// The command's summary, for `--summary-json`.
+    summary: Option<serde_json::Value>,
+    /// An archive run's summary, for `--metrics-textfile`.
+    archived: Option<Box<crate::summary::Summary>>,
+}
+
+impl From<bool> for Ended {
+    fn from(ok: bool) -> Ended {
+        Ended {
+            status: if ok {
+                report::Status::Ok
+            } else {
+                report::Status::Failed
+            },
+            summary: None,
+            archived: None,
         }
     }
 }
@@ -127,4 +205,42 @@ impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Failure {
         Failure::Other(e)
     }
+}
+
+/// `cdr-sink completions SHELL`: the completion script on stdout.
+fn completions(args: args::CompletionsArgs) -> Result<bool, Failure> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "cdr-sink", &mut std::io::stdout());
+    Ok(true)
+}
+
+/// `cdr-sink manpage [COMMAND]`: one man page (roff) on stdout; `cargo
+/// xtask man` writes them all to files.
+fn manpage(args: args::ManpageArgs) -> Result<bool, Failure> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    if args.list {
+        for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+            println!("{}", sub.get_name());
+        }
+        return Ok(true);
+    }
+    let page = match args.command.as_deref() {
+        None => cli,
+        Some(name) => {
+            let sub = cli
+                .get_subcommands()
+                .find(|s| s.get_name() == name && !s.is_hide_set())
+                .ok_or_else(|| PlanError::new(format!("manpage: no command `{name}`")))?;
+            sub.clone().name(format!("cdr-sink-{name}"))
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut out)
+        .map_err(|e| Failure::Other(anyhow::anyhow!("rendering the man page: {e}")))?;
+    std::io::Write::write_all(&mut std::io::stdout(), &out)
+        .map_err(|e| Failure::Other(e.into()))?;
+    Ok(true)
 }

@@ -55,6 +55,11 @@ pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
 pub(super) async fn status(args: StatusArgs) -> Result<bool, Failure> {
     report::init_logging(args.log_format);
     let types = type_filter(args.types.as_deref())?;
+    let max_behind = args
+        .max_behind
+        .as_deref()
+        .map(|d| crate::plan::parse_duration("--max-behind", d, false))
+        .transpose()?;
     let dest = archive_to_read(&args.out).await?;
     let report = crate::status::status(dest.as_ref(), &types, chrono::Utc::now())
         .await
@@ -64,5 +69,15 @@ pub(super) async fn status(args: StatusArgs) -> Result<bool, Failure> {
     } else {
         print!("{report}");
     }
-    Ok(true)
+    let Some(max) = max_behind else {
+        return Ok(true);
+    };
+    let late = report.behind_more_than(max);
+    for line in &late {
+        eprintln!(
+            "cdr-sink: {line}, more than --max-behind {}",
+            args.max_behind.as_deref().unwrap_or_default().trim()
+        );
+    }
+    Ok(late.is_empty())
 }

@@ -58,6 +58,14 @@ pub enum FormatChoice {
 }
 
 impl FormatChoice {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            FormatChoice::Parquet => "parquet",
+            FormatChoice::Csv => "csv",
+        }
+    }
+
     /// Parses `--format`.
     pub fn parse(s: &str) -> Result<FormatChoice, PlanError> {
         match s.trim().to_ascii_lowercase().as_str() {
