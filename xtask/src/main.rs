@@ -6,6 +6,7 @@ mod demo;
 mod deps;
 mod fuzz;
 mod testenv;
+mod tidy;
 
 use std::process::{Command, ExitCode};
 
@@ -22,6 +23,9 @@ tasks:
               only make (or refresh) that environment and print its python
   ci          what CI runs: cargo fmt --check, clippy with -D warnings, then `test`
   deps        check the architecture's dependency rules (also a test)
+  tidy [CRATE...]
+              check that a crate's modules use each other one way only and its
+              files stay short (also a test); prints each module graph
   sim [ARGS]  run the cdr-sim simulator binary (see `cargo xtask sim --help`)
   man         write the man pages of cdr-sink and its commands to target/man/
   demo        archive one simulated day of every CDR type to ./demo-out
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Some("test-env") => test_env(&args[1..]),
         Some("ci") => ci(),
         Some("deps") => check_deps(),
+        Some("tidy") => tidy::run(&args[1..]),
         Some("sim") => cargo(
             &[
                 &["run", "--quiet", "--release", "-p", "cdr-sim", "--"],
@@ -131,6 +136,7 @@ fn ci() -> Result<()> {
         "warnings",
     ])?;
     check_deps()?;
+    tidy::run(&[])?;
     test(&[])
 }
 

@@ -1,4 +1,4 @@
-//! The CSV export behind `exportLink`: link parameters, signature check and
+//! The CSV export behind `exportLink` (the link itself is [`crate::link`]'s):
 //! the streamed body, generated a chunk at a time.
 
 use std::io;
@@ -6,119 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use cdr_core::{CdrType, RecordKind};
+use cdr_core::RecordKind;
 use futures_util::Stream;
 
-use crate::data::Source;
-use crate::sign::Scope;
+use crate::link::ExportSpec;
+use crate::source::Source;
 use crate::state::{State, bump};
-use crate::text::{Cell, DatetimeCache, write_csv_cell_with, write_datetime};
+use crate::text::{Cell, DatetimeCache, write_csv_cell_with};
 
 /// Bytes generated before a chunk is handed to the connection.
 const CHUNK: usize = 64 * 1024;
-
-/// A datetime as it appears in a link: RFC 3339 in UTC with `Z`.
-pub(crate) fn datetime_param(ns: i64) -> String {
-    let mut out = Vec::with_capacity(32);
-    write_datetime(&mut out, ns);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub(crate) fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if unreserved(b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Decodes `%XX` escapes and `+` (a space); `None` on a malformed escape or
-/// text that is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// An export that passed the signature check.
-#[derive(Debug, Clone)]
-pub(crate) struct ExportSpec {
-    pub scope: Scope,
-    pub kind: RecordKind,
-    pub columns: Vec<usize>,
-}
-
-/// Checks an export request: its type (path) and query string. `None` means
-/// refused (HTTP 403): unknown type, missing or malformed parameter, or a
-/// signature that does not match.
-pub(crate) fn verify(state: &State, type_path: &str, query: &str) -> Option<ExportSpec> {
-    let t: CdrType = type_path.parse().ok()?;
-    let (mut start, mut end, mut fields, mut company, mut sig) = (None, None, None, None, None);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v)?;
-        let slot = match k {
-            "start" => &mut start,
-            "end" => &mut end,
-            "fields" => &mut fields,
-            "company" => &mut company,
-            "sig" => &mut sig,
-            _ => return None,
-        };
-        if slot.replace(v).is_some() {
-            return None;
-        }
-    }
-    let ns =
-        |s: Option<String>| crate::text::parse_rfc3339(&s?).and_then(|t| t.timestamp_nanos_opt());
-    let scope = Scope {
-        t,
-        start_ns: ns(start)?,
-        end_ns: ns(end)?,
-        company,
-    };
-    let fields = fields?;
-    if !state.signer.check_export(&scope, &fields, &sig?) {
-        return None;
-    }
-    let kind = t.record_kind();
-    let columns = fields
-        .split(',')
-        .map(|f| kind.columns().iter().position(|c| c.graphql == f))
-        .collect::<Option<Vec<usize>>>()?;
-    Some(ExportSpec {
-        scope,
-        kind,
-        columns,
-    })
-}
 
 /// How an export stream ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +125,7 @@ pub(crate) fn csv_body(
     };
     futures_util::stream::unfold(st, |mut st| async move {
         if st.phase == Phase::Abort {
-            crate::server::let_the_connection_flush().await;
+            crate::respond::let_the_connection_flush().await;
         }
         let item = st.step()?;
         Some((item, st))
@@ -238,22 +135,4 @@ pub(crate) fn csv_body(
 /// Whether export requests also draw faults.
 pub(crate) fn faults_enabled(state: &State) -> bool {
     state.export_faults.load(Ordering::Relaxed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_coding_round_trips() {
-        for s in ["plain", "a b&c=d", "配達", "100%", "+x/y?"] {
-            let e = percent_encode(s);
-            assert!(e.bytes().all(|b| unreserved(b) || b == b'%'), "{e}");
-            assert_eq!(percent_decode(&e).as_deref(), Some(s));
-        }
-        assert_eq!(percent_decode("a+b").as_deref(), Some("a b"));
-        assert_eq!(percent_decode("%4"), None);
-        assert_eq!(percent_decode("%zz"), None);
-        assert_eq!(percent_decode("%ff"), None);
-    }
 }

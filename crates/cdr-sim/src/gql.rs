@@ -9,10 +9,11 @@ use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, ErrorExtensions, ID, InputValueError,
     InputValueResult, Name, Object, Scalar, ScalarType, Schema, SimpleObject, Union, Value,
 };
-use cdr_core::{ApiCdr, Cdr, CdrType, MessageCdr, VoiceCdr, format_datetime};
+use cdr_core::{ApiCdr, Cdr, CdrType, MessageCdr, RecordKind, VoiceCdr, format_datetime};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use crate::link;
 use crate::state::{ArgError, AuthUser, RawArgs, State};
 use crate::text::{parse_rfc3339, write_decimal};
 
@@ -31,16 +32,8 @@ pub(crate) fn schema() -> SimSchema {
 pub(crate) struct RequestData {
     pub state: Arc<State>,
     pub user: AuthUser,
-    /// Selected columns per member kind (`cdr_kind_slot` order), for the export link.
-    pub export_fields: Arc<[Vec<usize>; 3]>,
-}
-
-pub(crate) fn kind_slot(kind: cdr_core::RecordKind) -> usize {
-    match kind {
-        cdr_core::RecordKind::Api => 0,
-        cdr_core::RecordKind::Message => 1,
-        cdr_core::RecordKind::Voice => 2,
-    }
+    /// Selected columns per member kind ([`RecordKind::index`] order), for the export link.
+    pub export_fields: Arc<[Vec<usize>; RecordKind::ALL.len()]>,
 }
 
 /// An RFC 3339 instant; parsed with `Z` or an offset, written in UTC with `Z`.
@@ -288,9 +281,12 @@ impl QueryRoot {
         };
         let args = req.state.check(&req.user, raw).map_err(arg_error)?;
         let page = req.state.page(&args);
-        let export_link = req
-            .state
-            .export_link(&args.scope, &req.export_fields[kind_slot(t.record_kind())]);
+        let export_link = link::url(
+            &req.state.signer,
+            &req.state.base_url,
+            &args.scope,
+            &req.export_fields[t.record_kind().index()],
+        );
         let cdrs = page
             .rows
             .iter()

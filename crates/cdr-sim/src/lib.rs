@@ -118,15 +118,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cells;
 mod config;
 mod data;
+mod doc;
 mod export;
 mod fast;
 mod faults;
 mod gql;
+mod handle;
 mod hooks;
+mod link;
+mod respond;
 mod server;
 mod sign;
+mod source;
 mod state;
 mod text;
 
@@ -134,8 +140,8 @@ use cdr_core::{Cdr, CdrType, Window};
 
 pub use config::{Faults, SimConfig, SimUser};
 pub use data::DataModel;
+pub use handle::{SimHandle, start};
 pub use hooks::{ExpiredAnswer, Injected, UnknownMembers};
-pub use server::{SimHandle, start};
 
 /// Why a simulator could not start.
 #[derive(Debug, thiserror::Error)]

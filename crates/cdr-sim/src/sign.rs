@@ -55,7 +55,8 @@ impl Signer {
         Signer { key }
     }
 
-    fn mac(&self, domain: &[u8], parts: &[&[u8]]) -> [u8; TAG] {
+    /// A MAC over `domain` and `parts`, to finalise into a tag or verify one.
+    fn mac(&self, domain: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new(&self.key.into());
         mac.update(domain);
         for p in parts {
@@ -63,10 +64,10 @@ impl Signer {
             mac.update(&(p.len() as u64).to_be_bytes());
             mac.update(p);
         }
-        mac.finalize().into_bytes().into()
+        mac
     }
 
-    fn scope_mac(&self, domain: &[u8], scope: &Scope, extra: &[u8]) -> [u8; TAG] {
+    fn scope_mac(&self, domain: &[u8], scope: &Scope, extra: &[u8]) -> Hmac<Sha256> {
         let company: &[u8] = match &scope.company {
             Some(c) => c.as_bytes(),
             None => &[],
@@ -91,7 +92,10 @@ impl Signer {
         buf[0] = CURSOR_VERSION;
         buf[1..9].copy_from_slice(&pos.ns.to_be_bytes());
         buf[9..17].copy_from_slice(&pos.id.to_be_bytes());
-        let tag = self.scope_mac(b"cursor", scope, &buf[..CURSOR_PAYLOAD]);
+        let tag = self
+            .scope_mac(b"cursor", scope, &buf[..CURSOR_PAYLOAD])
+            .finalize()
+            .into_bytes();
         buf[CURSOR_PAYLOAD..].copy_from_slice(&tag);
         URL_SAFE_NO_PAD.encode(buf)
     }
@@ -104,10 +108,9 @@ impl Signer {
             return None;
         }
         let (payload, tag) = bytes.split_at(CURSOR_PAYLOAD);
-        let want = self.scope_mac(b"cursor", scope, payload);
-        if !constant_time_eq(&want, tag) {
-            return None;
-        }
+        self.scope_mac(b"cursor", scope, payload)
+            .verify_slice(tag)
+            .ok()?;
         Some(Key {
             ns: i64::from_be_bytes(payload[1..9].try_into().ok()?),
             id: u64::from_be_bytes(payload[9..17].try_into().ok()?),
@@ -116,28 +119,32 @@ impl Signer {
 
     /// The signature of an export of `scope` with these field names.
     pub(crate) fn export_sig(&self, scope: &Scope, fields: &str) -> String {
-        URL_SAFE_NO_PAD.encode(self.scope_mac(b"export", scope, fields.as_bytes()))
+        URL_SAFE_NO_PAD.encode(
+            self.scope_mac(b"export", scope, fields.as_bytes())
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     /// Whether `sig` is the signature of this export.
     pub(crate) fn check_export(&self, scope: &Scope, fields: &str, sig: &str) -> bool {
         match URL_SAFE_NO_PAD.decode(sig.trim()) {
-            Ok(given) => {
-                constant_time_eq(&self.scope_mac(b"export", scope, fields.as_bytes()), &given)
-            }
+            Ok(given) => self
+                .scope_mac(b"export", scope, fields.as_bytes())
+                .verify_slice(&given)
+                .is_ok(),
             Err(_) => false,
         }
     }
 
     /// A login token (`POAPK_` and 32 base64url characters), unique per `seq`.
     pub(crate) fn token(&self, seq: u64) -> String {
-        let tag = self.mac(b"token", &[&seq.to_be_bytes()]);
+        let tag = self
+            .mac(b"token", &[&seq.to_be_bytes()])
+            .finalize()
+            .into_bytes();
         format!("POAPK_{}", URL_SAFE_NO_PAD.encode(&tag[..24]))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -7,15 +7,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use cdr_core::{Cdr, CdrType, RecordKind, format_datetime};
+use cdr_core::{Cdr, CdrType, format_datetime};
 use chrono::{DateTime, TimeDelta, Utc};
 use http::HeaderMap;
 
 use crate::config::{Faults, SimConfig, SimUser};
-use crate::data::{DataModel, Key, LATE_ID_BASE, Late, Row, Source, late_key, type_index};
-use crate::fast::DocCache;
+use crate::data::{DataModel, Key, type_index};
 use crate::hooks::{ExpiredAnswer, TypeHooks, UnknownMembers};
 use crate::sign::{Scope, Signer};
+use crate::source::{LATE_ID_BASE, Late, Row, Source, late_key};
 use crate::{Counters, faults};
 
 /// How far past the server's now `endDatetime` may lie (clock skew).
@@ -171,7 +171,6 @@ pub(crate) struct State {
     hooks: RwLock<[Arc<TypeHooks>; 4]>,
     expired_answer: RwLock<ExpiredAnswer>,
     pub counters: AtomicCounters,
-    pub docs: DocCache,
 }
 
 impl State {
@@ -204,7 +203,6 @@ impl State {
             hooks: RwLock::new(Default::default()),
             expired_answer: RwLock::new(config.expired_answer.clone()),
             counters: AtomicCounters::default(),
-            docs: DocCache::default(),
         }
     }
 
@@ -453,41 +451,4 @@ impl State {
             next_cursor,
         }
     }
-
-    /// The signed export URL of `scope` with these columns of its member kind.
-    pub(crate) fn export_link(&self, scope: &Scope, columns: &[usize]) -> String {
-        let kind = scope.t.record_kind();
-        let fields = export_field_names(kind, columns);
-        let sig = self.signer.export_sig(scope, &fields);
-        let mut url = format!(
-            "{}/export/{}?start={}&end={}&fields={}",
-            self.base_url,
-            scope.t.as_lower(),
-            crate::export::datetime_param(scope.start_ns),
-            crate::export::datetime_param(scope.end_ns),
-            fields
-        );
-        if let Some(c) = &scope.company {
-            url.push_str("&company=");
-            url.push_str(&crate::export::percent_encode(c));
-        }
-        url.push_str("&sig=");
-        url.push_str(&sig);
-        url
-    }
-}
-
-/// The comma-separated GraphQL names of an export's columns; all columns
-/// when the query selected none.
-pub(crate) fn export_field_names(kind: RecordKind, columns: &[usize]) -> String {
-    let cols = kind.columns();
-    let names: Vec<&str> = if columns.is_empty() {
-        cols.iter().map(|c| c.graphql).collect()
-    } else {
-        columns
-            .iter()
-            .filter_map(|&i| cols.get(i).map(|c| c.graphql))
-            .collect()
-    };
-    names.join(",")
 }

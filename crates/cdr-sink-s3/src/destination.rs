@@ -1,3 +1,9 @@
+//! [`S3Destination`]: the [`Destination`] over a bucket and key prefix. It
+//! builds the SDK client from the options and the AWS chain, and decides
+//! what each answer of [`crate::requests`] means to the archiver: a missing
+//! object that is fine, a refused condition, a one-line error that says
+//! what to change.
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -6,11 +12,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::error::SdkError;
-use aws_sdk_s3::operation::put_object::PutObjectError;
-use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use bytes::Bytes;
 use cdr_sink_api::{
     ByteStream, Destination, Leftovers, ObjectKey, ObjectMeta, Precondition, StoreError, Upload,
@@ -19,9 +21,11 @@ use cdr_sink_api::{
 use futures_util::StreamExt;
 
 use crate::clock::StoreClock;
-use crate::error::{Failure, remote};
+use crate::error::{ConfigError, Failure, chain, conditional_error, remote};
+use crate::options::{ChecksumMode, S3Options};
+use crate::requests::Bucket;
 use crate::upload::{S3Upload, Target};
-use crate::{ChecksumMode, ConfigError, S3Options, S3Url, Sse};
+use crate::url::S3Url;
 
 /// An S3 bucket and key prefix as a [`Destination`].
 ///
@@ -30,12 +34,12 @@ use crate::{ChecksumMode, ConfigError, S3Options, S3Url, Sse};
 /// documentation.
 #[derive(Clone)]
 pub struct S3Destination {
-    client: Client,
+    /// The client, the URL's bucket and the encryption objects are written with.
+    bucket: Bucket,
     url: S3Url,
     endpoint: Option<String>,
     part_size: usize,
     max_parts_in_flight: usize,
-    sse: Option<Sse>,
     part_checksums: bool,
     clock: StoreClock,
 }
@@ -48,14 +52,12 @@ impl fmt::Debug for S3Destination {
             .field("endpoint", &self.endpoint)
             .field("part_size", &self.part_size)
             .field("max_parts_in_flight", &self.max_parts_in_flight)
-            .field("sse", &self.sse)
+            .field("sse", &self.bucket.sse)
             .finish_non_exhaustive()
     }
 }
 
 static PROBE: AtomicU64 = AtomicU64::new(0);
-
-type PutObjectResult = Result<(), SdkError<PutObjectError, HttpResponse>>;
 
 impl S3Destination {
     /// Parses `url` (`s3://bucket/prefix/`), checks `options` and builds a
@@ -140,7 +142,11 @@ impl S3Destination {
                 .build(),
         );
         S3Destination {
-            client,
+            bucket: Bucket {
+                client,
+                name: url.bucket().to_string(),
+                sse: options.sse.clone(),
+            },
             clock,
             url,
             part_checksums: options.checksums == ChecksumMode::Default
@@ -148,7 +154,6 @@ impl S3Destination {
             endpoint,
             part_size: options.part_size,
             max_parts_in_flight: options.max_parts_in_flight.max(1),
-            sse: options.sse.clone(),
         }
     }
 
@@ -159,7 +164,7 @@ impl S3Destination {
 
     /// The SDK client, for operations this type does not offer.
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.bucket.client
     }
 
     /// The S3 key prefix for a relative `prefix` that ends at a segment boundary.
@@ -174,13 +179,11 @@ impl S3Destination {
 
     fn target(&self, key: &ObjectKey, content_type: &str) -> Target {
         Target {
-            client: self.client.clone(),
-            bucket: self.url.bucket().to_string(),
+            bucket: self.bucket.clone(),
             s3_key: self.url.key(key),
             key: key.clone(),
             location: self.location(key),
             content_type: content_type.to_string(),
-            sse: self.sse.clone(),
             part_checksums: self.part_checksums,
         }
     }
@@ -232,42 +235,6 @@ impl S3Destination {
             retryable: failure.retryable,
         }
     }
-
-    async fn put_object(&self, s3_key: &str, body: Bytes, content_type: &str) -> PutObjectResult {
-        put_object(
-            &self.client,
-            self.url.bucket(),
-            s3_key,
-            body,
-            content_type,
-            self.sse.as_ref(),
-        )
-        .await
-    }
-}
-
-/// One PutObject, shared by [`Destination::put`], the write probe and small uploads.
-pub(crate) async fn put_object(
-    client: &Client,
-    bucket: &str,
-    s3_key: &str,
-    body: Bytes,
-    content_type: &str,
-    sse: Option<&Sse>,
-) -> PutObjectResult {
-    let (encryption, kms_key) = crate::upload::sse_headers(sse);
-    client
-        .put_object()
-        .bucket(bucket)
-        .key(s3_key)
-        .content_type(content_type)
-        .content_length(body.len() as i64)
-        .set_server_side_encryption(encryption)
-        .set_ssekms_key_id(kms_key)
-        .body(SdkByteStream::from(body))
-        .send()
-        .await
-        .map(|_| ())
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -293,14 +260,12 @@ impl Destination for S3Destination {
             std::process::id(),
             PROBE.fetch_add(1, Ordering::Relaxed)
         );
-        self.put_object(&probe, Bytes::new(), "application/octet-stream")
+        self.bucket
+            .put_object(&probe, Bytes::new(), "application/octet-stream", None)
             .await
             .map_err(|e| self.writable_error(Failure::from_sdk(&e)))?;
-        self.client
-            .delete_object()
-            .bucket(self.url.bucket())
-            .key(&probe)
-            .send()
+        self.bucket
+            .delete_object(&probe, None)
             .await
             .map_err(|e| self.writable_error(Failure::from_sdk(&e)))?;
         Ok(())
@@ -325,7 +290,8 @@ impl Destination for S3Destination {
         content_type: &str,
     ) -> Result<ObjectMeta, StoreError> {
         let size = body.len() as u64;
-        self.put_object(&self.url.key(key), body, content_type)
+        self.bucket
+            .put_object(&self.url.key(key), body, content_type, None)
             .await
             .map_err(remote("put", self.location(key)))?;
         Ok(ObjectMeta {
@@ -336,14 +302,7 @@ impl Destination for S3Destination {
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Bytes>, StoreError> {
         let location = self.location(key);
-        let output = match self
-            .client
-            .get_object()
-            .bucket(self.url.bucket())
-            .key(self.url.key(key))
-            .send()
-            .await
-        {
+        let output = match self.bucket.get_object(&self.url.key(key)).await {
             Ok(output) => output,
             Err(e) => {
                 let failure = Failure::from_sdk(&e);
@@ -360,7 +319,7 @@ impl Destination for S3Destination {
             .map_err(|e| StoreError::Remote {
                 operation: "get",
                 location,
-                message: crate::error::chain(&e),
+                message: chain(&e),
                 retryable: true,
             })?;
         Ok(Some(body.into_bytes()))
@@ -369,11 +328,8 @@ impl Destination for S3Destination {
     async fn read(&self, key: &ObjectKey) -> Result<ByteStream, StoreError> {
         let location = self.location(key);
         let output = self
-            .client
-            .get_object()
-            .bucket(self.url.bucket())
-            .key(self.url.key(key))
-            .send()
+            .bucket
+            .get_object(&self.url.key(key))
             .await
             .map_err(remote("read", location.clone()))?;
         let stream =
@@ -387,7 +343,7 @@ impl Destination for S3Destination {
                         Err(StoreError::Remote {
                             operation: "read",
                             location,
-                            message: crate::error::chain(&e),
+                            message: chain(&e),
                             retryable: true,
                         }),
                         None,
@@ -400,13 +356,7 @@ impl Destination for S3Destination {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         let s3_prefix = self.list_prefix(prefix);
         let location = format!("s3://{}/{s3_prefix}", self.url.bucket());
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(self.url.bucket())
-            .prefix(&s3_prefix)
-            .into_paginator()
-            .send();
+        let mut pages = self.bucket.list_objects(&s3_prefix).send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(remote("list", location.clone()))?;
@@ -431,14 +381,7 @@ impl Destination for S3Destination {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        match self
-            .client
-            .delete_object()
-            .bucket(self.url.bucket())
-            .key(self.url.key(key))
-            .send()
-            .await
-        {
+        match self.bucket.delete_object(&self.url.key(key), None).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let failure = Failure::from_sdk(&e);
@@ -463,16 +406,9 @@ impl Destination for S3Destination {
         let mut uploads = Vec::new();
         let mut markers: Option<(String, String)> = None;
         loop {
-            let mut request = self
-                .client
-                .list_multipart_uploads()
-                .bucket(self.url.bucket())
-                .prefix(&s3_prefix);
-            if let Some((key, id)) = &markers {
-                request = request.key_marker(key).upload_id_marker(id);
-            }
-            let page = request
-                .send()
+            let page = self
+                .bucket
+                .list_multipart_uploads(&s3_prefix, markers.as_ref())
                 .await
                 .map_err(remote("list incomplete uploads", location.clone()))?;
             for upload in page.uploads() {
@@ -512,15 +448,7 @@ impl Destination for S3Destination {
         let mut removed = 0;
         for (key, upload_id) in uploads {
             let location = format!("s3://{}/{key}", self.url.bucket());
-            match self
-                .client
-                .abort_multipart_upload()
-                .bucket(self.url.bucket())
-                .key(&key)
-                .upload_id(&upload_id)
-                .send()
-                .await
-            {
+            match self.bucket.abort_multipart_upload(&key, &upload_id).await {
                 Ok(_) => {
                     tracing::info!(location, "aborted an incomplete multipart upload");
                     removed += 1;
@@ -537,11 +465,8 @@ impl Destination for S3Destination {
         // A server-side copy (up to 5 GiB in one request), then the delete.
         const MAX_COPY: i64 = 5 * 1024 * 1024 * 1024;
         let head = self
-            .client
-            .head_object()
-            .bucket(self.url.bucket())
-            .key(self.url.key(from))
-            .send()
+            .bucket
+            .head_object(&self.url.key(from))
             .await
             .map_err(remote("rename", self.location(from)))?;
         if head.content_length().unwrap_or(0) > MAX_COPY {
@@ -559,20 +484,8 @@ impl Destination for S3Destination {
             upload.commit().await?;
             return self.delete(from).await;
         }
-        let source = format!(
-            "{}/{}",
-            self.url.bucket(),
-            percent_encoding::utf8_percent_encode(&self.url.key(from), COPY_SOURCE)
-        );
-        let (encryption, kms_key) = crate::upload::sse_headers(self.sse.as_ref());
-        self.client
-            .copy_object()
-            .bucket(self.url.bucket())
-            .key(self.url.key(to))
-            .copy_source(source)
-            .set_server_side_encryption(encryption)
-            .set_ssekms_key_id(kms_key)
-            .send()
+        self.bucket
+            .copy_object(&self.url.key(from), &self.url.key(to))
             .await
             .map_err(remote("copy", self.location(to)))?;
         self.delete(from).await
@@ -585,22 +498,11 @@ impl Destination for S3Destination {
         content_type: &str,
         precondition: &Precondition,
     ) -> Result<Version, StoreError> {
-        let (encryption, kms_key) = crate::upload::sse_headers(self.sse.as_ref());
-        let mut request = self
-            .client
-            .put_object()
-            .bucket(self.url.bucket())
-            .key(self.url.key(key))
-            .content_type(content_type)
-            .content_length(body.len() as i64)
-            .set_server_side_encryption(encryption)
-            .set_ssekms_key_id(kms_key)
-            .body(SdkByteStream::from(body));
-        request = match precondition {
-            Precondition::Absent => request.if_none_match("*"),
-            Precondition::Matches(v) => request.if_match(v.as_str()),
-        };
-        match request.send().await {
+        let s3_key = self.url.key(key);
+        let put = self
+            .bucket
+            .put_object(&s3_key, body, content_type, Some(precondition));
+        match put.await {
             Ok(output) => output
                 .e_tag()
                 .map(Version::new)
@@ -616,14 +518,7 @@ impl Destination for S3Destination {
 
     async fn get_versioned(&self, key: &ObjectKey) -> Result<Option<Versioned>, StoreError> {
         let location = self.location(key);
-        let output = match self
-            .client
-            .get_object()
-            .bucket(self.url.bucket())
-            .key(self.url.key(key))
-            .send()
-            .await
-        {
+        let output = match self.bucket.get_object(&self.url.key(key)).await {
             Ok(output) => output,
             Err(e) => {
                 let failure = Failure::from_sdk(&e);
@@ -651,7 +546,7 @@ impl Destination for S3Destination {
             .map_err(|e| StoreError::Remote {
                 operation: "get",
                 location: location.clone(),
-                message: crate::error::chain(&e),
+                message: chain(&e),
                 retryable: true,
             })?;
         Ok(Some(Versioned {
@@ -663,12 +558,8 @@ impl Destination for S3Destination {
 
     async fn delete_if(&self, key: &ObjectKey, version: &Version) -> Result<(), StoreError> {
         match self
-            .client
-            .delete_object()
-            .bucket(self.url.bucket())
-            .key(self.url.key(key))
-            .if_match(version.as_str())
-            .send()
+            .bucket
+            .delete_object(&self.url.key(key), Some(version.as_str()))
             .await
         {
             Ok(_) => Ok(()),
@@ -690,11 +581,8 @@ impl Destination for S3Destination {
         // No answer yet: any answer carries the store's Date, a missing
         // object's too.
         let _ = self
-            .client
-            .head_object()
-            .bucket(self.url.bucket())
-            .key(format!("{}_cdr_sink/clock", self.url.prefix()))
-            .send()
+            .bucket
+            .head_object(&format!("{}_cdr_sink/clock", self.url.prefix()))
             .await;
         self.clock.now().ok_or_else(|| StoreError::Remote {
             operation: "read the clock of",
@@ -703,40 +591,4 @@ impl Destination for S3Destination {
             retryable: false,
         })
     }
-}
-
-/// What a key must escape in `x-amz-copy-source`: all but unreserved
-/// characters and the `/` between segments.
-const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
-/// A refused condition (HTTP 412, or 409 when S3 saw a conflicting
-/// conditional write at the same time) as [`StoreError::PreconditionFailed`].
-fn conditional_error<E>(
-    err: &SdkError<E, HttpResponse>,
-    operation: &'static str,
-    location: String,
-) -> StoreError
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let failure = Failure::from_sdk(err);
-    // A compare-and-swap on a missing object is refused with 404.
-    if matches!(failure.status, Some(412 | 409))
-        || (operation == "put" && failure.is_not_found())
-        || matches!(
-            failure.code.as_deref(),
-            Some("PreconditionFailed" | "ConditionalRequestConflict")
-        )
-    {
-        return StoreError::PreconditionFailed {
-            operation,
-            location,
-        };
-    }
-    failure.into_store_error(operation, location)
 }

@@ -1,3 +1,7 @@
+//! Errors: [`ConfigError`] (what to change in the URL or the options), and
+//! [`Failure`], an SDK error reduced to its status, code and one line, as
+//! it becomes a [`StoreError`] (retryable or not, a refused condition).
+
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use cdr_sink_api::StoreError;
@@ -118,6 +122,33 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     move |err| Failure::from_sdk(&err).into_store_error(operation, location)
+}
+
+/// A refused condition (HTTP 412, or 409 when S3 saw a conflicting
+/// conditional write at the same time) as [`StoreError::PreconditionFailed`].
+pub(crate) fn conditional_error<E>(
+    err: &SdkError<E, HttpResponse>,
+    operation: &'static str,
+    location: String,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let failure = Failure::from_sdk(err);
+    // A compare-and-swap on a missing object is refused with 404.
+    if matches!(failure.status, Some(412 | 409))
+        || (operation == "put" && failure.is_not_found())
+        || matches!(
+            failure.code.as_deref(),
+            Some("PreconditionFailed" | "ConditionalRequestConflict")
+        )
+    {
+        return StoreError::PreconditionFailed {
+            operation,
+            location,
+        };
+    }
+    failure.into_store_error(operation, location)
 }
 
 /// An error and its sources, `a: b: c`, on one line.

@@ -64,6 +64,7 @@ mod clock;
 mod destination;
 mod error;
 mod options;
+mod requests;
 mod upload;
 mod url;
 

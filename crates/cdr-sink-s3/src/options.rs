@@ -1,6 +1,9 @@
+//! [`S3Options`]: endpoint, region, credentials, part size, parts in
+//! flight, checksums and server-side encryption, checked before any request.
+
 use aws_sdk_s3::config::Credentials;
 
-use crate::ConfigError;
+use crate::error::ConfigError;
 
 /// The smallest part S3 accepts (except for the last part of an object).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;

@@ -1,40 +1,31 @@
+//! [`S3Upload`]: one object written as a stream. Bytes are cut into parts
+//! sent as a multipart upload with a bounded number in flight (an object
+//! smaller than one part is one PutObject at commit); commit completes the
+//! upload, any failure, `abort` or drop aborts it.
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
-use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
-};
+use aws_sdk_s3::types::CompletedPart;
 use bytes::{Bytes, BytesMut};
 use cdr_sink_api::{ObjectKey, ObjectMeta, StoreError, Upload};
 use tokio::task::JoinSet;
 
-use crate::Sse;
 use crate::error::{Failure, remote};
+use crate::requests::Bucket;
 
 /// S3 allows at most this many parts per object.
 const MAX_PARTS: i32 = 10_000;
 
 /// Everything an upload and its part tasks need to address the object.
 pub(crate) struct Target {
-    pub client: Client,
-    pub bucket: String,
+    pub bucket: Bucket,
     pub s3_key: String,
     pub key: ObjectKey,
     pub location: String,
     pub content_type: String,
-    pub sse: Option<Sse>,
     /// Whether parts carry CRC32 checksums (the SDK's default checksum mode).
     pub part_checksums: bool,
-}
-
-pub(crate) fn sse_headers(sse: Option<&Sse>) -> (Option<ServerSideEncryption>, Option<String>) {
-    match sse {
-        None => (None, None),
-        Some(Sse::S3) => (Some(ServerSideEncryption::Aes256), None),
-        Some(Sse::Kms { key_id }) => (Some(ServerSideEncryption::AwsKms), key_id.clone()),
-    }
 }
 
 /// A started multipart upload: its id, the parts being sent and those done.
@@ -168,16 +159,12 @@ impl S3Upload {
         self.buffer = BytesMut::new();
         let Some(multipart) = self.multipart.as_mut() else {
             let target = &self.target;
-            return crate::destination::put_object(
-                &target.client,
-                &target.bucket,
-                &target.s3_key,
-                rest,
-                &target.content_type,
-                target.sse.as_ref(),
-            )
-            .await
-            .map_err(remote("commit", target.location.clone()));
+            return target
+                .bucket
+                .put_object(&target.s3_key, rest, &target.content_type, None)
+                .await
+                .map(|_| ())
+                .map_err(remote("commit", target.location.clone()));
         };
         if !rest.is_empty() {
             multipart
@@ -187,17 +174,8 @@ impl S3Upload {
         let parts = multipart.finish(&self.target).await?;
         let target = &self.target;
         target
-            .client
-            .complete_multipart_upload()
-            .bucket(&target.bucket)
-            .key(&target.s3_key)
-            .upload_id(&multipart.upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
+            .bucket
+            .complete_multipart_upload(&target.s3_key, &multipart.upload_id, parts)
             .await
             .map_err(remote("complete upload of", target.location.clone()))?;
         tracing::debug!(
@@ -277,17 +255,9 @@ fn task_failed(location: &str, e: tokio::task::JoinError) -> StoreError {
 }
 
 async fn create_multipart(target: &Target) -> Result<Multipart, StoreError> {
-    let (encryption, kms_key) = sse_headers(target.sse.as_ref());
     let output = target
-        .client
-        .create_multipart_upload()
-        .bucket(&target.bucket)
-        .key(&target.s3_key)
-        .content_type(&target.content_type)
-        .set_server_side_encryption(encryption)
-        .set_ssekms_key_id(kms_key)
-        .set_checksum_algorithm(target.part_checksums.then_some(ChecksumAlgorithm::Crc32))
-        .send()
+        .bucket
+        .create_multipart_upload(&target.s3_key, &target.content_type, target.part_checksums)
         .await
         .map_err(remote("start upload of", target.location.clone()))?;
     let upload_id = output
@@ -317,16 +287,14 @@ async fn upload_part(
 ) -> Result<CompletedPart, StoreError> {
     let len = body.len();
     let output = target
-        .client
-        .upload_part()
-        .bucket(&target.bucket)
-        .key(&target.s3_key)
-        .upload_id(&upload_id)
-        .part_number(part_number)
-        .content_length(len as i64)
-        .set_checksum_algorithm(target.part_checksums.then_some(ChecksumAlgorithm::Crc32))
-        .body(SdkByteStream::from(body))
-        .send()
+        .bucket
+        .upload_part(
+            &target.s3_key,
+            &upload_id,
+            part_number,
+            body,
+            target.part_checksums,
+        )
         .await
         .map_err(remote("upload part of", target.location.clone()))?;
     let Some(e_tag) = output.e_tag() else {
@@ -350,12 +318,8 @@ async fn upload_part(
 async fn abort_multipart(target: &Target, mut multipart: Multipart) -> Result<(), StoreError> {
     multipart.in_flight.shutdown().await;
     match target
-        .client
-        .abort_multipart_upload()
-        .bucket(&target.bucket)
-        .key(&target.s3_key)
-        .upload_id(&multipart.upload_id)
-        .send()
+        .bucket
+        .abort_multipart_upload(&target.s3_key, &multipart.upload_id)
         .await
     {
         Ok(_) => {

@@ -1,9 +1,12 @@
+//! [`S3Url`]: `s3://bucket/prefix/` parsed and checked, and the S3 key of
+//! an object key under it.
+
 use std::fmt;
 use std::str::FromStr;
 
 use cdr_sink_api::ObjectKey;
 
-use crate::ConfigError;
+use crate::error::ConfigError;
 
 /// A parsed `s3://bucket/prefix/` location: the bucket, and a key prefix that is
 /// empty or ends with `/`.

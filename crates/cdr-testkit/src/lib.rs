@@ -27,11 +27,15 @@
 //!
 //! It is not a mock: requests go over real HTTP to a real server. Not published.
 
+mod error;
+mod inspect;
+mod moto;
 mod proxy;
 pub mod records;
 mod server;
 
+pub use error::TestkitError;
+pub use inspect::PendingUpload;
+pub use moto::test_python;
 pub use proxy::FaultProxy;
-pub use server::{
-    ACCESS_KEY_ID, PendingUpload, REGION, S3Server, SECRET_ACCESS_KEY, TestkitError, test_python,
-};
+pub use server::{ACCESS_KEY_ID, REGION, S3Server, SECRET_ACCESS_KEY};

@@ -1,3 +1,6 @@
+//! [`FaultProxy`]: a loopback TCP proxy that cuts large requests on
+//! demand, to break the network in the middle of an upload.
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -8,14 +8,42 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{Bins, LATENCY_MS, LIMIT, Options, Sim, TOKEN, instant, wait4};
+use super::options::Options;
+use super::process::{Bins, cpu_seconds, wait4};
+use super::sim::{LATENCY_MS, LIMIT, Sim, TOKEN, instant};
 
 /// Units in flight per worker.
 const CONCURRENCY: u64 = 4;
 
-pub(super) fn scale_out(bins: &Bins, bench_dir: &Path, opts: &Options) -> Result<Value> {
+/// The runs at 1, 2 and 4 workers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(super) struct ScaleOut {
+    pub latency_ms: u64,
+    pub limit: u64,
+    pub concurrency_per_worker: u64,
+    pub pages_per_unit: u64,
+    pub levels: Vec<ScaleOutLevel>,
+}
+
+/// One number of workers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(super) struct ScaleOutLevel {
+    pub workers: u64,
+    pub units: u64,
+    pub records: u64,
+    pub wall_s: f64,
+    pub records_per_s: f64,
+    /// Throughput over `workers` times that of one worker.
+    pub fraction_of_n_times_one: f64,
+    pub cpu_s_per_million: f64,
+    pub units_done_per_worker: Vec<u64>,
+}
+
+/// Each number of workers over fresh units of the simulated window.
+pub(super) fn run(bins: &Bins, bench_dir: &Path, opts: &Options) -> Result<ScaleOut> {
     let pages = if opts.quick { 5 } else { 10 };
     let args = [
         "--rate".to_string(),
@@ -84,8 +112,7 @@ pub(super) fn scale_out(bins: &Bins, bench_dir: &Path, opts: &Options) -> Result
             if status != 0 {
                 bail!("a scale-out worker failed (status {status}): {stderr}");
             }
-            let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-            cpu_s += tv(usage.ru_utime) + tv(usage.ru_stime);
+            cpu_s += cpu_seconds(&usage);
         }
         let wall_s = begun.elapsed().as_secs_f64();
         let mut records = 0;
@@ -102,23 +129,23 @@ pub(super) fn scale_out(bins: &Bins, bench_dir: &Path, opts: &Options) -> Result
         }
         let per_s = records as f64 / wall_s;
         let base = *one_worker.get_or_insert(per_s);
-        levels.push(json!({
-            "workers": workers,
-            "units": units,
-            "records": records,
-            "wall_s": wall_s,
-            "records_per_s": per_s,
-            "fraction_of_n_times_one": per_s / (base * workers as f64),
-            "cpu_s_per_million": cpu_s / records.max(1) as f64 * 1e6,
-            "units_done_per_worker": done,
-        }));
+        levels.push(ScaleOutLevel {
+            workers,
+            units,
+            records,
+            wall_s,
+            records_per_s: per_s,
+            fraction_of_n_times_one: per_s / (base * workers as f64),
+            cpu_s_per_million: cpu_s / records.max(1) as f64 * 1e6,
+            units_done_per_worker: done,
+        });
         std::fs::remove_dir_all(&dir)?;
     }
-    Ok(json!({
-        "latency_ms": LATENCY_MS,
-        "limit": LIMIT,
-        "concurrency_per_worker": CONCURRENCY,
-        "pages_per_unit": pages,
-        "levels": levels,
-    }))
+    Ok(ScaleOut {
+        latency_ms: LATENCY_MS,
+        limit: LIMIT,
+        concurrency_per_worker: CONCURRENCY,
+        pages_per_unit: pages,
+        levels,
+    })
 }
