@@ -217,6 +217,25 @@ fn canonical(record: &Cdr, out: &mut Vec<u8>) {
     }
 }
 
+/// Writes the decimal digits of `m`, least significant first, into `rev`
+/// and returns how many.
+fn reversed_digits<T>(mut m: T, rev: &mut [u8; 40]) -> usize
+where
+    T: Copy + PartialEq + From<u8> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
+    u8: TryFrom<T>,
+{
+    let (zero, ten) = (T::from(0), T::from(10));
+    let mut n = 0;
+    loop {
+        rev[n] = b'0' + u8::try_from(m % ten).unwrap_or(0);
+        m = m / ten;
+        n += 1;
+        if m == zero {
+            return n;
+        }
+    }
+}
+
 fn text(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&(s.len() as u64).to_be_bytes());
     out.extend_from_slice(s);
@@ -232,18 +251,15 @@ fn normalized_text(d: Decimal, out: &mut [u8; DECIMAL_TEXT]) -> usize {
     let d = d.normalize();
     let scale = d.scale() as usize;
     let negative = d.is_sign_negative() && !d.is_zero();
-    // The magnitude's digits, least significant first.
-    let mut m = d.mantissa().unsigned_abs();
+    // The magnitude's digits, least significant first; in 64-bit arithmetic
+    // when it fits (all money the API sends), where division by ten is a
+    // multiplication rather than a 128-bit division.
+    let m = d.mantissa().unsigned_abs();
     let mut rev = [0u8; 40];
-    let mut n = 0;
-    loop {
-        rev[n] = b'0' + (m % 10) as u8;
-        m /= 10;
-        n += 1;
-        if m == 0 {
-            break;
-        }
-    }
+    let mut n = match u64::try_from(m) {
+        Ok(m) => reversed_digits(m, &mut rev),
+        Err(_) => reversed_digits(m, &mut rev),
+    };
     // At least one digit before the point.
     while n <= scale {
         rev[n] = b'0';
@@ -359,15 +375,17 @@ mod tests {
             mantissa in proptest::prelude::any::<i128>(),
             scale in 0u32..=28,
         ) {
-            // Every mantissa Decimal can hold: 96 bits and a sign.
-            let m = mantissa % (1i128 << 96);
-            let d = Decimal::from_i128_with_scale(m, scale);
-            let mut out = [0u8; DECIMAL_TEXT];
-            let n = normalized_text(d, &mut out);
-            proptest::prop_assert_eq!(
-                std::str::from_utf8(&out[..n]).unwrap(),
-                d.normalize().to_string()
-            );
+            // Every mantissa Decimal can hold (96 bits and a sign), and one
+            // that fits 64 bits, which takes the other path.
+            for m in [mantissa % (1i128 << 96), mantissa % (1i128 << 64)] {
+                let d = Decimal::from_i128_with_scale(m, scale);
+                let mut out = [0u8; DECIMAL_TEXT];
+                let n = normalized_text(d, &mut out);
+                proptest::prop_assert_eq!(
+                    std::str::from_utf8(&out[..n]).unwrap(),
+                    d.normalize().to_string()
+                );
+            }
         }
     }
 
