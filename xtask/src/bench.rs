@@ -44,6 +44,8 @@ use anyhow::{Context, Result, bail};
 use cdr_core::{CdrType, Selection, Window, document, format_datetime, parse_datetime};
 use serde_json::{Value, json};
 
+mod scale_out;
+
 const TOKEN: &str = "POAPK_sim-static-token";
 /// Records per hour per type in the end-to-end runs: 1 million records of a
 /// type are 4 hours, as many units as the archiver runs at once by default.
@@ -156,13 +158,14 @@ pub fn run(args: &[String]) -> Result<()> {
     let sim_alone = simulator_alone(&bins, &opts)?;
     let e2e = end_to_end(&bins, &bench_dir, &opts)?;
     let latency = latency_scaling(&bins, &bench_dir, &opts)?;
+    let scale_out = scale_out::scale_out(&bins, &bench_dir, &opts)?;
     let stages = if opts.stages {
         Some(stages(&bins, &root, &target, &bench_dir, &opts)?)
     } else {
         None
     };
 
-    let targets = targets(&e2e, &latency, stages.as_ref());
+    let targets = targets(&e2e, &latency, &scale_out, stages.as_ref());
     let report = json!({
         "schema": 1,
         "commit": git(&root, &["rev-parse", "HEAD"]),
@@ -174,6 +177,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "simulator_alone": sim_alone,
         "end_to_end": e2e,
         "latency_scaling": latency,
+        "scale_out": scale_out,
         "stages": stages,
         "targets": targets,
         "bench_seconds": started.elapsed().as_secs_f64(),
@@ -883,7 +887,7 @@ fn collect_criterion(
 }
 
 /// The targets, each with its measured value and whether it is met.
-fn targets(e2e: &Value, latency: &Value, stages: Option<&Value>) -> Value {
+fn targets(e2e: &Value, latency: &Value, scale_out: &Value, stages: Option<&Value>) -> Value {
     let f = |v: &Value| v.as_f64();
     let mut out = Vec::new();
     let mut add = |name: &str, value: Option<f64>, goal: &str, met: Option<bool>| {
@@ -954,6 +958,18 @@ fn targets(e2e: &Value, latency: &Value, stages: Option<&Value>) -> Value {
             worst.map(|w| w >= 0.9),
         );
     }
+    let worst = scale_out["levels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| f(&l["fraction_of_n_times_one"]))
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.min(x))));
+    add(
+        "scale-out, lowest fraction of N x one worker (1, 2, 4 workers)",
+        worst,
+        ">= 0.9",
+        worst.map(|w| w >= 0.9),
+    );
     json!(out)
 }
 
@@ -1035,6 +1051,28 @@ fn print_table(r: &Value) {
                 level["fraction_of_ideal"].as_f64().unwrap_or(0.0),
                 level["cpu_s_per_million"].as_f64().unwrap_or(0.0),
                 level["peak_rss_mb"].as_f64().unwrap_or(0.0),
+            );
+        }
+    }
+    let so = &r["scale_out"];
+    if so["levels"].is_array() {
+        println!(
+            "\nscale-out: workers of one plan on one --out, {} ms per page, concurrency {} each",
+            so["latency_ms"], so["concurrency_per_worker"]
+        );
+        println!(
+            "  {:>7} {:>6} {:>12} {:>14} {:>11} {:>16}",
+            "workers", "units", "records/s", "of N x one", "CPU s / 1M", "units per worker"
+        );
+        for level in so["levels"].as_array().into_iter().flatten() {
+            println!(
+                "  {:>7} {:>6} {:>12} {:>14.2} {:>11.2} {:>16}",
+                level["workers"].as_u64().unwrap_or(0),
+                level["units"].as_u64().unwrap_or(0),
+                group(level["records_per_s"].as_f64()),
+                level["fraction_of_n_times_one"].as_f64().unwrap_or(0.0),
+                level["cpu_s_per_million"].as_f64().unwrap_or(0.0),
+                level["units_done_per_worker"].to_string(),
             );
         }
     }
@@ -1138,7 +1176,7 @@ mod tests {
             "decode/reusing/MessageCdr": {"records_per_s": 2.0e6},
             "decode/reusing/VoiceCdr": {"records_per_s": 2.0e6},
         });
-        let t = targets(&e2e, &latency, Some(&stages));
+        let t = targets(&e2e, &latency, &json!({}), Some(&stages));
         let met = |name: &str| {
             t.as_array()
                 .unwrap()
@@ -1156,7 +1194,7 @@ mod tests {
         assert_eq!(met("peak RSS MB, csv_sms_1m"), json!(true));
         assert_eq!(met("latency scaling"), json!(false));
         // Without stage results, the ratio targets are not judged at all.
-        let t = targets(&e2e, &latency, None);
+        let t = targets(&e2e, &latency, &json!({}), None);
         assert!(!t.to_string().contains("decode/reusing"));
     }
 }

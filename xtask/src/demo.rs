@@ -1,8 +1,6 @@
 //! `cargo xtask demo`: the simulator in-process, one simulated day of every CDR
 //! type archived to ./demo-out as Parquet, the summary, and a query to run.
 
-use std::process::ExitCode;
-
 use anyhow::{Context, Result, bail};
 
 const OUT: &str = "demo-out";
@@ -15,14 +13,6 @@ pub fn run() -> Result<()> {
         .find(|u| !u.admin)
         .context("the simulator has a basic user")?
         .clone();
-    // Credentials come from the environment, as in production. Set before any
-    // thread starts.
-    // SAFETY: single-threaded here: the runtime is built below.
-    unsafe {
-        std::env::set_var("TSG_EMAIL", &user.email);
-        std::env::set_var("TSG_PASSWORD", &user.password);
-        std::env::remove_var("TSG_TOKEN");
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,16 +27,31 @@ pub fn run() -> Result<()> {
         }
         println!("cdr-sim serving at {} (user {})", sim.base_url(), user.email);
         println!(
-            "$ cdr-sink archive --type SMS,MMS,VOICE,API --start {start} --end {end} --out ./{OUT} --api-url {}\n",
-            sim.base_url()
+            "archiving as `cdr-sink archive --type SMS,MMS,VOICE,API --start {start} --end {end} --out ./{OUT}` would\n"
         );
-        let code = cdr_sink::cli::run_from([
-            "cdr-sink", "archive", "--type", "SMS,MMS,VOICE,API", "--start", &start, "--end", &end,
-            "--out", OUT, "--api-url", &sim.base_url(), "--format", "parquet",
-        ])
-        .await;
+        // The archiver as a library: a plan from the same flags, the run's
+        // parts opened with the simulator's user as credentials.
+        let raw = cdr_sink::RawArchive {
+            types: "SMS,MMS,VOICE,API".into(),
+            start: start.clone(),
+            end: end.clone(),
+            out: OUT.into(),
+            ..cdr_sink::RawArchive::default()
+        };
+        let plan = cdr_sink::ArchivePlan::new(&raw, chrono::Utc::now())?;
+        let mut settings = cdr_sink::Settings::new(cdr_sink::Auth::Login {
+            email: user.email.clone(),
+            password: cdr_core::Password::new(user.password.clone()),
+        });
+        settings.api_url = sim.base_url();
+        let parts = cdr_sink::Components::open(&plan, &settings).await?;
+        let summary = parts
+            .archive(&plan, cdr_sink::RunOptions::default())
+            .await;
         sim.shutdown().await;
-        if code != ExitCode::SUCCESS {
+        let summary = summary?;
+        print!("{summary}");
+        if !summary.is_ok() {
             bail!("the demo archive run failed");
         }
         println!(
@@ -54,7 +59,7 @@ pub fn run() -> Result<()> {
              duckdb -c \"SELECT cdr_type, date, count(*) AS records, sum(charge) AS charge \
              FROM read_parquet('{OUT}/cdr_type=*/date=*/*.parquet', hive_partitioning = true, union_by_name = true) \
              GROUP BY ALL ORDER BY ALL\"\n\n\
-             Run the demo's archive command again and every window is skipped: runs resume."
+             Run the demo again and it starts afresh; an archive run again on the same --out resumes."
         );
         Ok(())
     })

@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod deps;
+mod testenv;
 
 use std::process::{Command, ExitCode};
 
@@ -13,8 +14,11 @@ const HELP: &str = "\
 cargo xtask <task> [args]
 
 tasks:
-  test        install what the tests need (the moto S3 server from PyPI) and run
-              every test of the workspace: the README's test command
+  test [ARGS] make the tests' Python environment (target/test-env: the moto S3
+              server, DuckDB, Polars; nothing outside target/) and run every
+              test of the workspace with it: the README's test command
+  test-env [--venv DIR]
+              only make (or refresh) that environment and print its python
   ci          what CI runs: cargo fmt --check, clippy with -D warnings, then `test`
   deps        check the architecture's dependency rules (also a test)
   sim [ARGS]  run the cdr-sim simulator binary (see `cargo xtask sim --help`)
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("test-env") => test_env(&args[1..]),
         Some("ci") => ci(),
         Some("deps") => check_deps(),
         Some("sim") => cargo(
@@ -60,9 +65,15 @@ fn strs(v: &[String]) -> Vec<&str> {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with(args, &[])
+}
+
+/// Runs cargo with `args` and extra environment variables.
+fn cargo_with(args: &[&str], env: &[(&str, &std::path::Path)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .with_context(|| format!("running cargo {}", args.join(" ")))?;
     if !status.success() {
@@ -71,43 +82,35 @@ fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// The S3-compatible server the tests start: moto's, from PyPI. 5.2.1 answers
-/// CompleteMultipartUpload with an XML root the Rust SDK rejects.
-const MOTO: &str = "moto[server]>=5.2.5";
-
-fn ensure_moto() -> Result<()> {
-    // Present and recent enough (older versions answer multipart uploads wrongly).
-    let check = "import sys, moto.server, flask_cors; from importlib.metadata import version; \
-                 v = tuple(int(x) for x in version('moto').split('.')[:3] if x.isdigit()); \
-                 sys.exit(0 if v >= (5, 2, 5) else 1)";
-    let have = Command::new("python3")
-        .args(["-c", check])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if have {
-        return Ok(());
-    }
-    eprintln!("xtask: installing {MOTO} from PyPI for the S3 tests");
-    let status = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            MOTO,
-        ])
-        .status()
-        .context("running pip (is python3 with pip installed?)")?;
-    if !status.success() {
-        bail!("pip install '{MOTO}' failed ({status})");
-    }
-    Ok(())
+fn test(extra: &[String]) -> Result<()> {
+    let layout = testenv::Layout::workspace();
+    testenv::ensure(&layout)?;
+    // cdr-testkit starts moto, and the query-doc test runs Python, from here.
+    let python = layout.python();
+    cargo_with(
+        &[&["test", "--workspace"], &strs(extra)[..]].concat(),
+        &[("CDR_TEST_PYTHON", &python)],
+    )
 }
 
-fn test(extra: &[String]) -> Result<()> {
-    ensure_moto()?;
-    cargo(&[&["test", "--workspace"], &strs(extra)[..]].concat())
+fn test_env(args: &[String]) -> Result<()> {
+    let layout = match strs(args).as_slice() {
+        [] => testenv::Layout::workspace(),
+        ["--venv", dir] => {
+            testenv::Layout::with_venv(&testenv::workspace_root(), std::path::absolute(dir)?)
+        }
+        _ => bail!("usage: cargo xtask test-env [--venv DIR]"),
+    };
+    let outcome = testenv::ensure(&layout)?;
+    eprintln!(
+        "xtask: test environment {}",
+        match outcome {
+            testenv::Outcome::Reused => "up to date",
+            testenv::Outcome::Created => "made",
+        }
+    );
+    println!("{}", layout.python().display());
+    Ok(())
 }
 
 fn ci() -> Result<()> {

@@ -200,7 +200,7 @@ fn bench(c: &mut Criterion) {
         let records: usize = pages
             .iter()
             .map(|p| {
-                decode_page(p)
+                decode_page(p, kind)
                     .expect("the bench pages decode")
                     .records
                     .len()
@@ -217,7 +217,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("page", kind.typename()), |b| {
             b.iter(|| {
                 for p in &pages {
-                    black_box(decode_page(black_box(p)).ok());
+                    black_box(decode_page(black_box(p), kind).ok());
                 }
             })
         });
@@ -226,7 +226,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("reusing", kind.typename()), |b| {
             b.iter(|| {
                 for p in &pages {
-                    let page = decode_page_reusing(black_box(p), std::mem::take(&mut spare));
+                    let page = decode_page_reusing(black_box(p), kind, std::mem::take(&mut spare));
                     spare = black_box(page.map(|p| p.records).unwrap_or_default());
                 }
             })

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::RecordKind;
+use crate::record::RecordKind;
 
 /// The kind of CDR asked for with the `type` argument of `cdrRecords`.
 ///

@@ -4,8 +4,12 @@
 //! the record types ([`ApiCdr`], [`MessageCdr`], [`VoiceCdr`]) and their union
 //! [`Cdr`], the column [schema](RecordKind::columns) every sink uses, half-open
 //! time [`Window`]s and their [planning](plan), the GraphQL [`document`] and
-//! [`Variables`] of `cdrRecords`, decoding of its responses ([`decode_page`]),
-//! and the sans-I/O pagination state machine [`Paginator`].
+//! [`Variables`] of `cdrRecords`, decoding of its responses ([`decode_page`]:
+//! records, [`UnknownMember`]s and [`BadRecord`]s; [`PageDecoder`] for a text
+//! limit other than [`MAX_TEXT_BYTES`]), the classification of
+//! GraphQL errors ([`ErrorClass`]), the money range the archive holds
+//! ([`check_money`]), the sans-I/O pagination state machine [`Paginator`], and
+//! [`sanitize`], which makes server text safe to print.
 //!
 //! What it is not: it performs no I/O of any kind. It has no HTTP client, no
 //! async runtime, no file access and no clock (`now` is always an argument).
@@ -32,12 +36,13 @@
 //!     r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null,"limit":2},"cdrs":[
 //!         {"__typename":"MessageCdr","datetime":"2026-11-01T00:59:59.999Z","charge":null}]}}}"#,
 //! ];
+//! let kind = query.cdr_type.record_kind(); // the member that answers SMS
 //! let mut records = Vec::new();
 //! let mut answers = answers.iter();
 //! while let Some(request) = paginator.next_request() {
 //!     let body = RequestBody::new(&doc, &query, &request).to_vec(); // what to POST
 //!     assert!(!body.is_empty());
-//!     let page = decode_page(answers.next().unwrap().as_bytes())?;
+//!     let page = decode_page(answers.next().unwrap().as_bytes(), kind)?;
 //!     paginator.on_page(&page)?;
 //!     records.extend(page.records);
 //! }
@@ -47,30 +52,37 @@
 //! ```
 
 mod cdr_type;
+mod field;
 mod paginator;
+mod parse;
 mod query;
 mod record;
 mod response;
+mod sanitize;
 mod schema;
 mod secret;
 mod window;
 
 pub use cdr_type::{CdrType, UnknownCdrType, parse_type_list};
+pub use field::Value;
 pub use paginator::{
     Checkpoint, Limit, LimitError, PageQuery, PageRequest, PaginationError, Paginator,
 };
+pub use parse::{ValueError, format_datetime, parse_datetime, parse_decimal, parse_integer};
 pub use query::{RequestBody, Selection, UnknownField, Variables, document};
-pub use record::{
-    ApiCdr, Cdr, MessageCdr, Timestamped, Value, ValueError, VoiceCdr, format_datetime,
-    parse_datetime, parse_decimal, parse_integer,
-};
+pub use record::{ApiCdr, Cdr, MessageCdr, RecordKind, Timestamped, VoiceCdr};
 pub use response::{
-    ErrorClass, GraphQlError, GraphQlErrors, Page, ResponseError, UnknownMember, decode_errors,
-    decode_page, decode_page_reusing, peek_next_cursor,
+    BadRecord, ErrorClass, GraphQlError, GraphQlErrors, MAX_TEXT_BYTES, Page, PageDecoder,
+    ResponseError, UnknownMember, decode_errors, decode_page, decode_page_reusing,
+    peek_next_cursor,
 };
-pub use schema::{Column, ColumnType, MONEY_PRECISION, MONEY_SCALE, RecordKind, SCHEMA_VERSION};
+pub use sanitize::{REDACTED, SANITIZED_MAX_CHARS, sanitize, sanitize_to};
+pub use schema::{
+    Column, ColumnType, MONEY_INTEGER_DIGITS, MONEY_PRECISION, MONEY_SCALE, MoneyError,
+    SCHEMA_VERSION, check_money,
+};
 pub use secret::{ExportLink, Password, Token};
-pub use window::{Plan, Step, Window, WindowError, plan, whole_second};
+pub use window::{Plan, Step, Window, WindowError, parse_duration, plan, whole_second};
 
 /// Re-exported so that users of the record types need no direct dependency.
 pub use chrono;

@@ -3,15 +3,18 @@
 use serde::Serialize;
 
 use crate::paginator::{PageQuery, PageRequest};
-use crate::record::format_datetime;
-use crate::schema::{Column, RecordKind};
+use crate::parse::format_datetime;
+use crate::record::RecordKind;
+use crate::schema::Column;
 
-/// Which fields each union member selects. Every member always has a fragment
-/// with `__typename`; `datetime` is always selected (windows are checked on it).
+/// Which fields each union member selects. `__typename` is selected for every
+/// element of `cdrs`, outside the fragments, so that a member without a
+/// fragment (one added to the union after this version) still names itself;
+/// `datetime` is always selected (windows are checked on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
     /// Column indices per kind, in [`RecordKind::ALL`] order.
-    fields: [Vec<usize>; 3],
+    fields: [Vec<usize>; RecordKind::ALL.len()],
 }
 
 /// A field name that the member does not have.
@@ -21,14 +24,6 @@ pub struct UnknownField {
     pub field: String,
     pub kind: RecordKind,
     pub valid: String,
-}
-
-fn slot(kind: RecordKind) -> usize {
-    match kind {
-        RecordKind::Api => 0,
-        RecordKind::Message => 1,
-        RecordKind::Voice => 2,
-    }
 }
 
 impl Default for Selection {
@@ -67,14 +62,14 @@ impl Selection {
         if !idx.contains(&0) {
             idx.insert(0, 0);
         }
-        self.fields[slot(kind)] = idx;
+        self.fields[kind.index()] = idx;
         Ok(self)
     }
 
     /// The selected columns of `kind`, in query order.
     pub fn columns(&self, kind: RecordKind) -> impl Iterator<Item = &'static Column> + '_ {
         let cols = kind.columns();
-        self.fields[slot(kind)].iter().map(move |&i| &cols[i])
+        self.fields[kind.index()].iter().map(move |&i| &cols[i])
     }
 }
 
@@ -95,11 +90,11 @@ pub fn document(selection: &Selection, with_company: bool, with_export_link: boo
     if with_export_link {
         d.push_str("    exportLink\n");
     }
-    d.push_str("    paginationInfo { nextCursor limit }\n    cdrs {\n");
+    d.push_str("    paginationInfo { nextCursor limit }\n    cdrs {\n      __typename\n");
     for kind in RecordKind::ALL {
         d.push_str("      ... on ");
         d.push_str(kind.typename());
-        d.push_str(" { __typename");
+        d.push_str(" {");
         for c in selection.columns(kind) {
             d.push(' ');
             d.push_str(c.graphql);
@@ -174,10 +169,13 @@ mod tests {
     use crate::{CdrType, Limit, Window, parse_datetime};
 
     #[test]
-    fn document_has_every_fragment_with_typename() {
+    fn document_selects_typename_for_every_element_and_a_fragment_per_member() {
         let d = document(&Selection::all(), false, false);
+        // Outside the fragments: a member without one still names itself.
+        assert!(d.contains("cdrs {\n      __typename\n      ... on"), "{d}");
+        assert_eq!(d.matches("__typename").count(), 1, "{d}");
         for kind in RecordKind::ALL {
-            let frag = format!("... on {} {{ __typename datetime", kind.typename());
+            let frag = format!("... on {} {{ datetime", kind.typename());
             assert!(d.contains(&frag), "{d}");
         }
         assert!(d.contains("sessionTime status calledRate charge callType aniIi"));
@@ -197,8 +195,8 @@ mod tests {
         let names: Vec<_> = s.columns(RecordKind::Voice).map(|c| c.graphql).collect();
         assert_eq!(names, ["datetime", "charge", "callId"]);
         let d = document(&s, false, false);
-        assert!(d.contains("... on VoiceCdr { __typename datetime charge callId }"));
-        assert!(d.contains("... on ApiCdr { __typename datetime from destination"));
+        assert!(d.contains("... on VoiceCdr { datetime charge callId }"));
+        assert!(d.contains("... on ApiCdr { datetime from destination"));
         let e = Selection::all()
             .narrow(RecordKind::Api, &["fromNumber"])
             .unwrap_err();

@@ -1,75 +1,72 @@
-//! CDR records: one struct per union member, the union [`Cdr`], and typed access
-//! to column values for encoders.
+//! The records: one struct per member of the `cdrs` union, the union
+//! [`Cdr`], and [`RecordKind`], which member a record is.
+//!
+//! The table below is the one declaration of the members and their fields.
+//! Everything that depends on the list of fields comes from it (see
+//! [`members!`](declare::members)): the structs, the columns of each kind
+//! (and so Parquet schemas, CSV headers, the fields the query selects and
+//! the keys both response decoders look for), and typed access by column
+//! for encoders and decoders. Adding a field is one row here.
+
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::schema::RecordKind;
+mod declare;
 
-/// A record of the `ApiCdr` union member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiCdr {
-    pub datetime: DateTime<Utc>,
-    pub from: Option<String>,
-    pub destination: Option<String>,
-    pub status: Option<String>,
-    pub charge: Option<Decimal>,
-    pub r#type: Option<String>,
-}
+use declare::members;
 
-/// A record of the `MessageCdr` union member (answers `SMS` and `MMS`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageCdr {
-    pub datetime: DateTime<Utc>,
-    pub from_number: Option<String>,
-    pub to_number: Option<String>,
-    pub direction: Option<String>,
-    pub status: Option<String>,
-    pub charge: Option<Decimal>,
-    pub r#type: Option<String>,
-}
+members! {
+    /// A record of the `ApiCdr` union member.
+    Api(ApiCdr) {
+        datetime: DateTime<Utc> = "datetime",
+        from: Option<String> = "from",
+        destination: Option<String> = "destination",
+        status: Option<String> = "status",
+        charge: Option<Decimal> = "charge",
+        r#type: Option<String> = "type",
+    }
 
-/// A record of the `VoiceCdr` union member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VoiceCdr {
-    pub datetime: DateTime<Utc>,
-    pub call_id: Option<String>,
-    pub source_ani: Option<String>,
-    pub destination_number: Option<String>,
-    pub did_used: Option<String>,
-    /// Whole seconds.
-    pub session_time: Option<i64>,
-    pub status: Option<String>,
-    pub called_rate: Option<Decimal>,
-    pub charge: Option<Decimal>,
-    pub call_type: Option<String>,
-    pub ani_ii: Option<String>,
-}
+    /// A record of the `MessageCdr` union member (answers `SMS` and `MMS`).
+    Message(MessageCdr) {
+        datetime: DateTime<Utc> = "datetime",
+        from_number: Option<String> = "fromNumber",
+        to_number: Option<String> = "toNumber",
+        direction: Option<String> = "direction",
+        status: Option<String> = "status",
+        charge: Option<Decimal> = "charge",
+        r#type: Option<String> = "type",
+    }
 
-/// One element of the `cdrs` union.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cdr {
-    Api(ApiCdr),
-    Message(MessageCdr),
-    Voice(VoiceCdr),
+    /// A record of the `VoiceCdr` union member.
+    Voice(VoiceCdr) {
+        datetime: DateTime<Utc> = "datetime",
+        call_id: Option<String> = "callId",
+        source_ani: Option<String> = "sourceAni",
+        destination_number: Option<String> = "destinationNumber",
+        did_used: Option<String> = "didUsed",
+        /// Whole seconds.
+        session_time: Option<i64> = "sessionTime",
+        status: Option<String> = "status",
+        called_rate: Option<Decimal> = "calledRate",
+        charge: Option<Decimal> = "charge",
+        call_type: Option<String> = "callType",
+        ani_ii: Option<String> = "aniIi",
+    }
 }
 
-/// A borrowed, typed cell value, in the logical types of [`crate::ColumnType`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Value<'a> {
-    Null,
-    Timestamp(DateTime<Utc>),
-    Decimal(Decimal),
-    Int64(i64),
-    Str(&'a str),
-}
+/// The most columns a kind may have: the decoders keep one bit per column
+/// in a `u64` (the scanner one more, for `__typename`).
+pub(crate) const MAX_COLUMNS: usize = 63;
 
-fn s(v: &Option<String>) -> Value<'_> {
-    v.as_deref().map_or(Value::Null, Value::Str)
-}
-fn d(v: &Option<Decimal>) -> Value<'static> {
-    v.map_or(Value::Null, Value::Decimal)
-}
+const _: () = {
+    let mut i = 0;
+    while i < RecordKind::ALL.len() {
+        assert!(RecordKind::ALL[i].columns().len() <= MAX_COLUMNS);
+        i += 1;
+    }
+};
 
 /// Anything with a record datetime (used by the paginator's window checks).
 pub trait Timestamped {
@@ -77,201 +74,36 @@ pub trait Timestamped {
     fn datetime(&self) -> DateTime<Utc>;
 }
 
-impl Cdr {
-    /// Which union member this is.
-    pub fn kind(&self) -> RecordKind {
-        match self {
-            Cdr::Api(_) => RecordKind::Api,
-            Cdr::Message(_) => RecordKind::Message,
-            Cdr::Voice(_) => RecordKind::Voice,
-        }
+impl RecordKind {
+    /// The position of this kind in [`RecordKind::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
     }
 
-    /// The value of column `index` of [`RecordKind::columns`] for this record's kind;
-    /// [`Value::Null`] past the last column.
-    pub fn value(&self, index: usize) -> Value<'_> {
-        match self {
-            Cdr::Api(r) => match index {
-                0 => Value::Timestamp(r.datetime),
-                1 => s(&r.from),
-                2 => s(&r.destination),
-                3 => s(&r.status),
-                4 => d(&r.charge),
-                5 => s(&r.r#type),
-                _ => Value::Null,
-            },
-            Cdr::Message(r) => match index {
-                0 => Value::Timestamp(r.datetime),
-                1 => s(&r.from_number),
-                2 => s(&r.to_number),
-                3 => s(&r.direction),
-                4 => s(&r.status),
-                5 => d(&r.charge),
-                6 => s(&r.r#type),
-                _ => Value::Null,
-            },
-            Cdr::Voice(r) => match index {
-                0 => Value::Timestamp(r.datetime),
-                1 => s(&r.call_id),
-                2 => s(&r.source_ani),
-                3 => s(&r.destination_number),
-                4 => s(&r.did_used),
-                5 => r.session_time.map_or(Value::Null, Value::Int64),
-                6 => s(&r.status),
-                7 => d(&r.called_rate),
-                8 => d(&r.charge),
-                9 => s(&r.call_type),
-                10 => s(&r.ani_ii),
-                _ => Value::Null,
-            },
-        }
+    /// The kind with this `__typename`, if it is one we know.
+    pub fn from_typename(name: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.typename() == name)
+    }
+
+    /// Finds a column by its GraphQL or snake_case name.
+    pub fn column_index(self, name: &str) -> Option<usize> {
+        self.columns()
+            .iter()
+            .position(|c| c.graphql == name || c.name == name)
     }
 }
 
-impl Timestamped for Cdr {
-    fn datetime(&self) -> DateTime<Utc> {
-        match self {
-            Cdr::Api(r) => r.datetime,
-            Cdr::Message(r) => r.datetime,
-            Cdr::Voice(r) => r.datetime,
-        }
-    }
-}
-
-/// Why a textual value could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ValueError {
-    #[error("invalid datetime `{0}`: expected RFC 3339, e.g. 2026-11-01T00:00:00Z")]
-    Datetime(String),
-    #[error("invalid decimal `{0}`")]
-    Decimal(String),
-    #[error("invalid whole number `{0}`")]
-    Integer(String),
-}
-
-/// Parses an RFC 3339 / ISO 8601 datetime with `Z` or an offset, with or without
-/// fractional seconds, into a UTC instant with full (nanosecond) precision.
-pub fn parse_datetime(text: &str) -> Result<DateTime<Utc>, ValueError> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ValueError::Datetime(text.to_string()))
-}
-
-/// Formats an instant as RFC 3339 in UTC with `Z`, keeping every non-zero
-/// fractional digit (e.g. `2026-11-01T00:00:00.123456Z`).
-pub fn format_datetime(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
-
-/// Parses an exact decimal from its text (`12.50`, `-0.00001`, `1e-5`), keeping the
-/// scale as written. Never passes through a float.
-pub fn parse_decimal(text: &str) -> Result<Decimal, ValueError> {
-    let t = text.trim();
-    let parsed = match t.split_once(['e', 'E']) {
-        Some((mantissa, exponent)) => parse_scientific(mantissa, exponent),
-        None => Decimal::from_str_exact(t).ok(),
-    };
-    parsed.ok_or_else(|| ValueError::Decimal(text.to_string()))
-}
-
-/// `mantissa x 10^exponent`, exactly: the mantissa is parsed exactly and the
-/// exponent moves its scale, so nothing is rounded (unlike
-/// `Decimal::from_scientific`, whose mantissa parse may round).
-fn parse_scientific(mantissa: &str, exponent: &str) -> Option<Decimal> {
-    let mut d = Decimal::from_str_exact(mantissa).ok()?;
-    let e: i32 = exponent.parse().ok()?;
-    if e < 0 {
-        let scale = d.scale().checked_add(e.unsigned_abs())?;
-        d.set_scale(scale).ok()?;
-    } else {
-        for _ in 0..e.min(29) {
-            d = d.checked_mul(Decimal::TEN)?;
-        }
-        if e > 28 {
-            return None;
-        }
-    }
-    Some(d)
-}
-
-/// Parses a whole number, also accepting a JSON-style `12.0`.
-pub fn parse_integer(text: &str) -> Result<i64, ValueError> {
-    let t = text.trim();
-    if let Ok(v) = t.parse::<i64>() {
-        return Ok(v);
-    }
-    let d = parse_decimal(t).map_err(|_| ValueError::Integer(text.to_string()))?;
-    if d.fract().is_zero() {
-        i64::try_from(d).map_err(|_| ValueError::Integer(text.to_string()))
-    } else {
-        Err(ValueError::Integer(text.to_string()))
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.typename())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn datetimes_in_every_documented_form() {
-        let base = Utc.with_ymd_and_hms(2026, 11, 1, 10, 0, 0).unwrap();
-        for (text, want) in [
-            ("2026-11-01T10:00:00Z", base),
-            ("2026-11-01T12:00:00+02:00", base),
-            ("2026-11-01T05:30:00-04:30", base),
-            (
-                "2026-11-01T10:00:00.123456789Z",
-                base + chrono::Duration::nanoseconds(123_456_789),
-            ),
-            (
-                "2026-11-01T10:00:00.5+00:00",
-                base + chrono::Duration::milliseconds(500),
-            ),
-        ] {
-            assert_eq!(parse_datetime(text).unwrap(), want, "{text}");
-        }
-        assert!(parse_datetime("2026-11-01 10:00").is_err());
-        assert!(parse_datetime("yesterday").is_err());
-    }
-
-    #[test]
-    fn formatting_keeps_precision_and_round_trips() {
-        let t = parse_datetime("2026-11-01T10:00:00.000001Z").unwrap();
-        assert_eq!(format_datetime(&t), "2026-11-01T10:00:00.000001Z");
-        let t = parse_datetime("2026-11-01T10:00:00Z").unwrap();
-        assert_eq!(format_datetime(&t), "2026-11-01T10:00:00Z");
-    }
-
-    #[test]
-    fn decimals_are_exact_and_keep_scale() {
-        assert_eq!(parse_decimal("0.00001").unwrap().to_string(), "0.00001");
-        assert_eq!(parse_decimal("12.50").unwrap().to_string(), "12.50");
-        assert_eq!(parse_decimal("1e-5").unwrap().to_string(), "0.00001");
-        assert_eq!(
-            parse_decimal("1.5E2").unwrap(),
-            parse_decimal("150").unwrap()
-        );
-        assert_eq!(parse_decimal("-2.50e-3").unwrap().to_string(), "-0.00250");
-        // A mantissa with more digits than a decimal holds is refused, not rounded.
-        assert!(parse_decimal("1.2345678901234567890123456789012e2").is_err());
-        assert!(parse_decimal("1e-40").is_err());
-        assert!(parse_decimal("1e40").is_err());
-        // 0.1 + 0.2 is exactly 0.3 in decimal, unlike f64.
-        let sum = parse_decimal("0.1").unwrap() + parse_decimal("0.2").unwrap();
-        assert_eq!(sum, parse_decimal("0.3").unwrap());
-        assert!(parse_decimal("1,5").is_err());
-        assert!(parse_decimal("").is_err());
-    }
-
-    #[test]
-    fn integers() {
-        assert_eq!(parse_integer("42").unwrap(), 42);
-        assert_eq!(parse_integer("42.0").unwrap(), 42);
-        assert!(parse_integer("42.5").is_err());
-        assert!(parse_integer("x").is_err());
-    }
+    use crate::field::Value;
+    use crate::parse::{parse_datetime, parse_decimal};
 
     #[test]
     fn values_follow_the_schema_order() {
@@ -302,5 +134,64 @@ mod tests {
             }
         }
         assert_eq!(r.value(cols.len()), Value::Null);
+    }
+
+    #[test]
+    fn a_field_name_has_one_column_type_in_every_member() {
+        // The element decoder reads a field before it knows the member.
+        let all: Vec<_> = RecordKind::ALL.iter().flat_map(|k| k.columns()).collect();
+        for a in &all {
+            for b in all.iter().filter(|b| b.graphql == a.graphql) {
+                assert_eq!((a.name, a.ty, a.nullable), (b.name, b.ty, b.nullable));
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_are_numbered_in_their_order() {
+        for (i, k) in RecordKind::ALL.into_iter().enumerate() {
+            assert_eq!(k.index(), i);
+            assert_eq!(Cdr::empty(k).kind(), k);
+        }
+    }
+
+    #[test]
+    fn datetime_is_first_and_required_everywhere() {
+        for k in RecordKind::ALL {
+            let c = k.columns()[0];
+            assert_eq!(c.name, "datetime");
+            assert!(!c.nullable);
+            assert!(k.columns()[1..].iter().all(|c| c.nullable));
+        }
+    }
+
+    #[test]
+    fn names_are_snake_case_forms_of_graphql_fields() {
+        for k in RecordKind::ALL {
+            for c in k.columns() {
+                let mut snake = String::new();
+                for ch in c.graphql.chars() {
+                    if ch.is_ascii_uppercase() {
+                        snake.push('_');
+                        snake.push(ch.to_ascii_lowercase());
+                    } else {
+                        snake.push(ch);
+                    }
+                }
+                assert_eq!(snake, c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn lookups_by_either_name() {
+        assert_eq!(RecordKind::Voice.column_index("sessionTime"), Some(5));
+        assert_eq!(RecordKind::Voice.column_index("session_time"), Some(5));
+        assert_eq!(RecordKind::Api.column_index("fromNumber"), None);
+        assert_eq!(
+            RecordKind::from_typename("VoiceCdr"),
+            Some(RecordKind::Voice)
+        );
+        assert_eq!(RecordKind::from_typename("FaxCdr"), None);
     }
 }

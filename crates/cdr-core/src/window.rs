@@ -111,8 +111,8 @@ impl fmt::Display for Window {
         write!(
             f,
             "[{}, {})",
-            crate::record::format_datetime(&self.start),
-            crate::record::format_datetime(&self.end)
+            crate::parse::format_datetime(&self.start),
+            crate::parse::format_datetime(&self.end)
         )
     }
 }
@@ -154,22 +154,37 @@ impl FromStr for Step {
     type Err = WindowError;
 
     fn from_str(s: &str) -> Result<Step, WindowError> {
-        let t = s.trim();
-        let err = || WindowError::Step(s.to_string());
-        let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-        let (num, unit) = t.split_at(split);
-        let n: i64 = num.parse().map_err(|_| err())?;
-        let mult = match unit {
-            "s" => 1,
-            "m" | "min" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(err()),
-        };
-        n.checked_mul(mult)
-            .and_then(Step::from_seconds)
-            .ok_or_else(err)
+        parse_duration(s)
+            .and_then(|d| Step::from_seconds(d.num_seconds()))
+            .ok_or_else(|| WindowError::Step(s.to_string()))
     }
+}
+
+/// Parses a duration as every flag of the project writes one: a whole
+/// number and a unit, `s`, `m` (or `min`), `h` or `d`, e.g. `0s`, `15m`,
+/// `24h`, `7d`. `None` for anything else, or beyond about a hundred years.
+///
+/// ```
+/// use cdr_core::{chrono::TimeDelta, parse_duration};
+/// assert_eq!(parse_duration("15m"), Some(TimeDelta::minutes(15)));
+/// assert_eq!(parse_duration(" 7d "), Some(TimeDelta::days(7)));
+/// assert_eq!(parse_duration("1.5h"), None);
+/// ```
+pub fn parse_duration(s: &str) -> Option<TimeDelta> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = t.split_at(split);
+    let n: i64 = num.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+        .filter(|secs| *secs <= 3_200_000_000)
+        .map(TimeDelta::seconds)
 }
 
 impl fmt::Display for Step {
@@ -245,7 +260,7 @@ pub fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::parse_datetime;
+    use crate::parse::parse_datetime;
     use proptest::prelude::*;
 
     fn t(s: &str) -> DateTime<Utc> {

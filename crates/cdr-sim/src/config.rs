@@ -9,6 +9,7 @@ use cdr_core::CdrType;
 use chrono::{DateTime, Utc};
 
 use crate::SimError;
+use crate::hooks::{ExpiredAnswer, UnknownMembers};
 
 /// Everything a simulator is started with. Every field has a default (see
 /// [`SimConfig::default`]); override what a test needs:
@@ -48,6 +49,12 @@ pub struct SimConfig {
     /// A token issued by login expires after this many GraphQL requests;
     /// default never.
     pub token_ttl_requests: Option<u64>,
+    /// How a request with an expired token is answered; default HTTP 200
+    /// with an `UNAUTHENTICATED` GraphQL error.
+    pub expired_answer: ExpiredAnswer,
+    /// Elements served as a union member clients do not know; default none
+    /// (see [`SimHandle::set_unknown_members`](crate::SimHandle::set_unknown_members)).
+    pub unknown_members: Option<UnknownMembers>,
     /// A fixed clock; `None` uses the system clock.
     pub now: Option<DateTime<Utc>>,
     /// Serve repeated query documents with the hand-written JSON writer
@@ -85,6 +92,8 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             export_row_cap: None,
             token_ttl_requests: None,
+            expired_answer: ExpiredAnswer::default(),
+            unknown_members: None,
             now: None,
             fast_path: true,
         }
@@ -106,6 +115,8 @@ impl fmt::Debug for SimConfig {
             .field("latency", &self.latency)
             .field("export_row_cap", &self.export_row_cap)
             .field("token_ttl_requests", &self.token_ttl_requests)
+            .field("expired_answer", &self.expired_answer)
+            .field("unknown_members", &self.unknown_members)
             .field("now", &self.now)
             .field("fast_path", &self.fast_path)
             .finish()
@@ -114,9 +125,13 @@ impl fmt::Debug for SimConfig {
 
 impl SimConfig {
     /// Checks what [`crate::start`] would refuse: fault probabilities outside
-    /// 0..=1 or adding up to more than 1, no user, duplicate emails.
+    /// 0..=1 or adding up to more than 1, no user, duplicate emails, an
+    /// unknown member that is not one (see [`UnknownMembers::validate`]).
     pub fn validate(&self) -> Result<(), SimError> {
         self.faults.validate()?;
+        if let Some(u) = &self.unknown_members {
+            u.validate()?;
+        }
         if self.users.is_empty() {
             return Err(SimError::Config("at least one user is needed".into()));
         }

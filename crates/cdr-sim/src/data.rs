@@ -17,6 +17,7 @@ use std::sync::Arc;
 use cdr_core::{ApiCdr, Cdr, CdrType, MessageCdr, RecordKind, VoiceCdr, Window};
 use rust_decimal::Decimal;
 
+use crate::hooks::{Override, TypeHooks};
 use crate::text::{Cell, Known, cell_text};
 
 pub(crate) const HOUR_NS: i64 = 3_600_000_000_000;
@@ -139,14 +140,16 @@ impl DataModel {
 
 /// Nanosecond bounds of a window (saturating outside the i64 range).
 pub(crate) fn window_ns(w: Window) -> (i64, i64) {
-    let ns = |t: chrono::DateTime<chrono::Utc>| {
-        t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 {
-            i64::MIN
-        } else {
-            i64::MAX
-        })
-    };
-    (ns(w.start()), ns(w.end()))
+    (instant_ns(w.start()), instant_ns(w.end()))
+}
+
+/// Nanoseconds since the epoch (saturating outside the i64 range).
+pub(crate) fn instant_ns(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 /// One hour of one type.
@@ -592,57 +595,116 @@ pub(crate) enum Row {
     Late(usize),
 }
 
-/// A row with access to its cells.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum RowView<'a> {
+enum RowRef<'a> {
     Gen(&'a GenRecord),
     Late(&'a Late),
 }
 
+/// A row with access to its cells, as the hooks of its type change them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowView<'a> {
+    row: RowRef<'a>,
+    hooks: &'a TypeHooks,
+}
+
 impl<'a> RowView<'a> {
     pub(crate) fn key(&self) -> Key {
-        match self {
-            RowView::Gen(g) => g.key,
-            RowView::Late(l) => l.key,
+        match self.row {
+            RowRef::Gen(g) => g.key,
+            RowRef::Late(l) => l.key,
         }
     }
 
     pub(crate) fn kind(&self) -> RecordKind {
-        match self {
-            RowView::Gen(g) => g.kind(),
-            RowView::Late(l) => l.cdr.kind(),
+        match self.row {
+            RowRef::Gen(g) => g.kind(),
+            RowRef::Late(l) => l.cdr.kind(),
         }
     }
 
     pub(crate) fn money_as_string(&self) -> bool {
-        match self {
-            RowView::Gen(g) => g.money_as_string(),
-            RowView::Late(l) => l.money_as_string(),
+        match self.row {
+            RowRef::Gen(g) => g.money_as_string(),
+            RowRef::Late(l) => l.money_as_string(),
         }
     }
 
+    /// Column `col` of the row's kind, re-rated when a hook says so.
     pub(crate) fn cell(&self, col: usize) -> Cell<'a> {
-        match *self {
-            RowView::Gen(g) => g.cell(col),
-            RowView::Late(l) => l.cell(col),
+        let cell = match self.row {
+            RowRef::Gen(g) => g.cell(col),
+            RowRef::Late(l) => l.cell(col),
+        };
+        match cell {
+            Cell::Money { mantissa, scale }
+                if self.hooks.has_rerates() && is_charge(self.kind(), col) =>
+            {
+                match self.hooks.charge_delta(self.key().ns) {
+                    None => cell,
+                    Some(delta) => match Decimal::try_from_i128_with_scale(mantissa, scale) {
+                        Ok(d) => {
+                            let changed = d + delta;
+                            Cell::Money {
+                                mantissa: changed.mantissa(),
+                                scale: changed.scale(),
+                            }
+                        }
+                        Err(_) => cell,
+                    },
+                }
+            }
+            other => other,
         }
+    }
+
+    /// The member of unknown type this row is served as, if any (only
+    /// generated records are).
+    pub(crate) fn unknown(&self) -> Option<&'a str> {
+        match self.row {
+            RowRef::Gen(g) => self.hooks.unknown_for(g.key.id),
+            RowRef::Late(_) => None,
+        }
+    }
+
+    /// The values of this row replaced by JSON text, if any.
+    pub(crate) fn overrides(&self) -> Option<&'a [Override]> {
+        self.hooks.overrides(&self.key())
+    }
+
+    /// Whether an archive of `t` should hold this row: a record of `t`'s
+    /// member, served as such, with values that can be stored.
+    pub(crate) fn is_record_of(&self, t: CdrType) -> bool {
+        self.kind() == t.record_kind() && self.unknown().is_none() && self.overrides().is_none()
     }
 
     pub(crate) fn to_cdr(self) -> Cdr {
-        match self {
-            RowView::Gen(g) => g.to_cdr(),
-            RowView::Late(l) => l.cdr.clone(),
+        match self.row {
+            RowRef::Late(l) if self.hooks.charge_delta(l.key.ns).is_none() => l.cdr.clone(),
+            _ => cells_to_cdr(self.kind(), |c| self.cell(c)),
         }
     }
 }
 
-/// Generated and late records of one type merged in (datetime, id) order.
+/// Whether column `col` of `kind` is `charge`.
+fn is_charge(kind: RecordKind, col: usize) -> bool {
+    kind.columns()
+        .get(col)
+        .is_some_and(|c| c.graphql == "charge")
+}
+
+/// Generated and late records of one type merged in (datetime, id) order,
+/// without the records a hook removed.
 pub(crate) struct Source {
+    model: DataModel,
+    t: CdrType,
+    end_ns: i64,
     generated: GenIter,
     pending: Option<GenRecord>,
     late: Arc<Vec<Late>>,
     li: usize,
     lend: usize,
+    hooks: Arc<TypeHooks>,
 }
 
 impl Source {
@@ -651,6 +713,7 @@ impl Source {
         model: DataModel,
         t: CdrType,
         late: Arc<Vec<Late>>,
+        hooks: Arc<TypeHooks>,
         start_ns: i64,
         end_ns: i64,
         after: Option<Key>,
@@ -660,15 +723,19 @@ impl Source {
         let li = late.partition_point(|l| l.key.ns < start_ns || after.is_some_and(|a| l.key <= a));
         let lend = late.partition_point(|l| l.key.ns < end_ns).max(li);
         Source {
+            model,
+            t,
+            end_ns,
             generated,
             pending,
             late,
             li,
             lend,
+            hooks,
         }
     }
 
-    pub(crate) fn next_row(&mut self) -> Option<Row> {
+    fn merged_next(&mut self) -> Option<Row> {
         let late = (self.li < self.lend).then(|| self.late[self.li].key);
         match (self.pending, late) {
             (Some(g), Some(l)) if l < g.key => {
@@ -687,10 +754,39 @@ impl Source {
         }
     }
 
+    pub(crate) fn next_row(&mut self) -> Option<Row> {
+        loop {
+            let row = self.merged_next()?;
+            let ns = match &row {
+                Row::Gen(g) => g.key.ns,
+                Row::Late(i) => self.late[*i].key.ns,
+            };
+            let Some(until) = self.hooks.removed_until(ns) else {
+                return Some(row);
+            };
+            if let Row::Gen(_) = row {
+                // Jump over the removed range rather than list it.
+                self.generated = GenIter::new(self.model, self.t, until, self.end_ns, None);
+                self.pending = self.generated.next();
+            }
+        }
+    }
+
+    /// The row after `n` others.
+    pub(crate) fn nth_row(&mut self, n: u64) -> Option<Row> {
+        for _ in 0..n {
+            self.next_row()?;
+        }
+        self.next_row()
+    }
+
     pub(crate) fn view<'a>(&'a self, row: &'a Row) -> RowView<'a> {
-        match row {
-            Row::Gen(g) => RowView::Gen(g),
-            Row::Late(i) => RowView::Late(&self.late[*i]),
+        RowView {
+            row: match row {
+                Row::Gen(g) => RowRef::Gen(g),
+                Row::Late(i) => RowRef::Late(&self.late[*i]),
+            },
+            hooks: &self.hooks,
         }
     }
 }
@@ -897,7 +993,8 @@ mod tests {
             })
             .collect();
         late.sort_by_key(|l| l.key);
-        let merged: Vec<Cdr> = Source::new(m, CdrType::Api, Arc::new(late), s, e, None).collect();
+        let merged: Vec<Cdr> =
+            Source::new(m, CdrType::Api, Arc::new(late), Arc::default(), s, e, None).collect();
         let is_late = |c: &Cdr| matches!(c, Cdr::Api(a) if a.status.as_deref().is_some_and(|x| x.starts_with("late")));
         let late_order: Vec<String> = merged
             .iter()

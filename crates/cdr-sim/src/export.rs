@@ -12,7 +12,7 @@ use futures_util::Stream;
 use crate::data::Source;
 use crate::sign::Scope;
 use crate::state::{State, bump};
-use crate::text::{DatetimeCache, write_csv_cell_with, write_datetime};
+use crate::text::{Cell, DatetimeCache, write_csv_cell_with, write_datetime};
 
 /// Bytes generated before a chunk is handed to the connection.
 const CHUNK: usize = 64 * 1024;
@@ -132,6 +132,7 @@ enum Phase {
 struct ExportState {
     state: Arc<State>,
     source: Source,
+    kind: RecordKind,
     columns: Vec<usize>,
     header: Option<Vec<u8>>,
     sent: u64,
@@ -167,11 +168,22 @@ impl ExportState {
                 break;
             }
             let view = self.source.view(&row);
+            // Members of unknown type and records of another member have no
+            // row in a CSV of this member's columns.
+            if view.unknown().is_some() || view.kind() != self.kind {
+                continue;
+            }
+            let overrides = view.overrides();
             for (i, &col) in self.columns.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_csv_cell_with(&mut out, view.cell(col), &mut self.datetimes);
+                match overrides.and_then(|o| o.iter().find(|o| o.column == col)) {
+                    Some(o) => {
+                        write_csv_cell_with(&mut out, Cell::Str(&o.csv), &mut self.datetimes)
+                    }
+                    None => write_csv_cell_with(&mut out, view.cell(col), &mut self.datetimes),
+                }
             }
             out.extend_from_slice(b"\r\n");
             self.sent += 1;
@@ -193,14 +205,7 @@ pub(crate) fn csv_body(
     cap: Option<u64>,
 ) -> impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
     let s = &spec.scope;
-    let source = Source::new(
-        state.model,
-        s.t,
-        state.late(s.t),
-        s.start_ns,
-        s.end_ns,
-        None,
-    );
+    let source = state.source(s.t, s.start_ns, s.end_ns, None);
     let cols = spec.kind.columns();
     let mut header = Vec::new();
     for (i, &c) in spec.columns.iter().enumerate() {
@@ -213,6 +218,7 @@ pub(crate) fn csv_body(
     let st = ExportState {
         state,
         source,
+        kind: spec.kind,
         columns: spec.columns,
         header: Some(header),
         sent: 0,

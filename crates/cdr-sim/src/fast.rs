@@ -137,8 +137,18 @@ enum ResultField {
     Typename(Vec<u8>),
     ExportLink(Vec<u8>),
     PaginationInfo(Vec<u8>, Vec<InfoField>),
+    Cdrs(Vec<u8>, Box<Members>),
+}
+
+/// What each element of `cdrs` is written with.
+#[derive(Debug, Clone, PartialEq)]
+struct Members {
     /// Fields per member kind, in [`kind_slot`] order.
-    Cdrs(Vec<u8>, Box<[Vec<MemberField>; 3]>),
+    kinds: [Vec<MemberField>; 3],
+    /// The keys of the `__typename`s selected for every member (outside the
+    /// fragments), all a member without a fragment gets; with its comma when
+    /// not first.
+    other: Vec<Vec<u8>>,
 }
 
 /// A document the fast path serves.
@@ -412,22 +422,28 @@ fn inline_only<'a>(
     Some(())
 }
 
-fn member_plan(set: &SelectionSet) -> Option<[Vec<MemberField>; 3]> {
+fn member_plan(set: &SelectionSet) -> Option<Members> {
     let mut items = Vec::new();
     inline_only(set, None, 0, &mut items)?;
     let mut out: [Vec<MemberField>; 3] = Default::default();
     for kind in RecordKind::ALL {
-        let mut keys: Vec<&str> = Vec::new();
+        let mut keys: Vec<(&str, &str)> = Vec::new();
         let fields = &mut out[kind_slot(kind)];
         for (cond, f) in &items {
             if !applies(*cond, kind) {
                 continue;
             }
             let key = response_key(f);
-            if keys.contains(&key) || !f.selection_set.node.items.is_empty() {
+            if !f.selection_set.node.items.is_empty() || !f.arguments.is_empty() {
                 return None;
             }
-            keys.push(key);
+            // The same field twice under one key is merged, as GraphQL
+            // merges it (`__typename` outside and inside a fragment, say).
+            match keys.iter().find(|(k, _)| *k == key) {
+                Some((_, name)) if *name == f.name.node.as_str() => continue,
+                Some(_) => return None,
+                None => keys.push((key, f.name.node.as_str())),
+            }
             // Keys after the first carry their separating comma.
             let mut k = if fields.is_empty() {
                 Vec::new()
@@ -445,7 +461,24 @@ fn member_plan(set: &SelectionSet) -> Option<[Vec<MemberField>; 3]> {
             });
         }
     }
-    Some(out)
+    let mut other: Vec<Vec<u8>> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (cond, f) in &items {
+        if matches!(cond, None | Some("Cdr"))
+            && f.name.node == "__typename"
+            && !seen.contains(&response_key(f))
+        {
+            seen.push(response_key(f));
+            let mut k = if other.is_empty() {
+                Vec::new()
+            } else {
+                vec![b',']
+            };
+            k.extend_from_slice(&key_bytes(response_key(f)));
+            other.push(k);
+        }
+    }
+    Some(Members { kinds: out, other })
 }
 
 /// Arguments as the request gives them; `None` when any is not exactly of
@@ -546,19 +579,31 @@ pub(crate) fn render(
                         out.push(b',');
                     }
                     let view = page.source.view(row);
-                    let money_as_string = view.money_as_string();
                     out.push(b'{');
-                    for f in &members[kind_slot(view.kind())] {
+                    if let Some(typename) = view.unknown() {
+                        for k in &members.other {
+                            out.extend_from_slice(k);
+                            write_json_str(&mut out, typename);
+                        }
+                        out.push(b'}');
+                        continue;
+                    }
+                    let money_as_string = view.money_as_string();
+                    let overrides = view.overrides();
+                    for f in &members.kinds[kind_slot(view.kind())] {
                         match f {
                             MemberField::Typename(piece) => piece.put(&mut out),
                             MemberField::Column(k, col) => {
                                 k.put(&mut out);
-                                write_json_cell(
-                                    &mut out,
-                                    view.cell(*col),
-                                    money_as_string,
-                                    &mut datetimes,
-                                );
+                                match overrides.and_then(|o| o.iter().find(|o| o.column == *col)) {
+                                    Some(o) => out.extend_from_slice(o.json.as_bytes()),
+                                    None => write_json_cell(
+                                        &mut out,
+                                        view.cell(*col),
+                                        money_as_string,
+                                        &mut datetimes,
+                                    ),
+                                }
                             }
                         }
                     }
@@ -605,7 +650,7 @@ mod tests {
         let ResultField::Cdrs(_, members) = &plan.result[1] else {
             panic!("cdrs second: {:?}", plan.result);
         };
-        let voice = &members[kind_slot(RecordKind::Voice)];
+        let voice = &members.kinds[kind_slot(RecordKind::Voice)];
         assert_eq!(
             voice,
             &vec![
@@ -617,6 +662,25 @@ mod tests {
         assert!(matches!(plan.result[2], ResultField::ExportLink(_)));
         assert_eq!(e.export_fields[kind_slot(RecordKind::Api)], vec![0, 4]);
         assert_eq!(e.export_fields[kind_slot(RecordKind::Message)], vec![0, 1]);
+    }
+
+    #[test]
+    fn the_same_field_twice_is_merged_and_typename_outside_serves_unknown_members() {
+        let doc = "{ cdrRecords(type: VOICE, startDatetime: \"2026-01-01T00:00:00Z\", endDatetime: \"2026-01-01T01:00:00Z\") {
+            cdrs { __typename t: __typename ... on VoiceCdr { __typename callId callId } } } }";
+        let plan = analyse(doc, None).plan.expect("plan");
+        let ResultField::Cdrs(_, members) = &plan.result[0] else {
+            panic!("{:?}", plan.result);
+        };
+        let voice = &members.kinds[kind_slot(RecordKind::Voice)];
+        assert_eq!(voice.len(), 3, "{voice:?}");
+        assert_eq!(
+            members.other,
+            vec![b"\"__typename\":".to_vec(), b",\"t\":".to_vec()]
+        );
+        // One key for two different fields cannot be merged.
+        let clash = doc.replace("t: __typename", "callId: __typename");
+        assert!(analyse(&clash, None).plan.is_none());
     }
 
     #[test]

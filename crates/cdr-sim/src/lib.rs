@@ -14,8 +14,9 @@
 //!   `endDatetime`; `endDatetime` at most 5 s past now; `companyId` only for
 //!   admins; cursors bound to their query. Broken rules are GraphQL errors
 //!   (HTTP 200, `data: null`). A missing or unknown token is HTTP 401 with
-//!   `{"errors":[{"message":"unauthorized",...}]}`; an expired one is a GraphQL
-//!   error whose message says `unauthenticated`.
+//!   `{"errors":[{"message":"unauthorized",...}]}`; an expired one gets the
+//!   configured [`ExpiredAnswer`] (default: HTTP 200 and a GraphQL error
+//!   `unauthenticated: ...` with the code `UNAUTHENTICATED`).
 //! - `GET /export/{type}?start=..&end=..&fields=..[&company=..]&sig=..` — the
 //!   URL `exportLink` returns, signed with HMAC-SHA256 (a changed parameter
 //!   gets 403). It streams the CSV of the whole window with the fields the
@@ -50,6 +51,28 @@
 //! capped at [`SimConfig::export_row_cap`] rows (the body then ends in an error),
 //! and, with [`SimHandle::set_export_faults`], the same draws for exports. Every
 //! request kind and injected fault is counted in [`Counters`].
+//!
+//! # Hooks: data an archive must not lose or store wrongly
+//!
+//! Each hook is deterministic, changes what queries serve (and exports, where
+//! noted), and is reflected in [`SimHandle::ground_truth`], which lists the
+//! records an archive should hold; [`SimHandle::injected`] lists, per window,
+//! what the listing holds besides them.
+//!
+//! | hook | binary flag | served | ground truth |
+//! |---|---|---|---|
+//! | [`SimHandle::set_unknown_members`]: every n-th generated record of each hour served as a member clients have no fragment for ([`UnknownMembers`]) | `--unknown-member RcsCdr:N[:TYPES]` | instead of the record, in its place: `{"__typename":"RcsCdr"}` (what the document selects outside fragments); not in exports | without it |
+//! | [`SimHandle::corrupt`]: a value of one record replaced by JSON text, e.g. `"N/A"` or `0.123456789012` for `charge` | | the text as given; exports show its string content | without the record |
+//! | [`SimHandle::insert_wrong_member`]: a record of another member (a `VoiceCdr` among SMS) | | as that member; not in exports | without it |
+//! | [`SimHandle::set_expired_answer`] (status, message, code) and [`SimHandle::expire_tokens`] | `--expired-status`, `--expired-message`, `--expired-code` | the answer to an expired token | |
+//! | [`SimHandle::remove`], [`SimHandle::retain_from`]: records vanish (a data set that shrinks between runs) | | gone | gone |
+//! | [`SimHandle::rerate`]: charges of a window change by an amount (same records) | | new amounts | new amounts |
+//!
+//! Members of unknown type and replaced values cannot be expressed in the
+//! schema's types, so while one is set, pages of the documents the fast path
+//! serves (the plain shape clients send) are written by the hand-written
+//! writer even on first sight (async-graphql still validates the document);
+//! pages of other documents are served without them.
 //!
 //! # Speed
 //!
@@ -101,6 +124,7 @@ mod export;
 mod fast;
 mod faults;
 mod gql;
+mod hooks;
 mod server;
 mod sign;
 mod state;
@@ -110,6 +134,7 @@ use cdr_core::{Cdr, CdrType, Window};
 
 pub use config::{Faults, SimConfig, SimUser};
 pub use data::DataModel;
+pub use hooks::{ExpiredAnswer, Injected, UnknownMembers};
 pub use server::{SimHandle, start};
 
 /// Why a simulator could not start.

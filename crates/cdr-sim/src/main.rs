@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use cdr_core::CdrType;
-use cdr_sim::{Faults, SimConfig, SimUser};
+use cdr_sim::{ExpiredAnswer, Faults, SimConfig, SimUser, UnknownMembers};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 
@@ -94,6 +94,30 @@ struct Args {
     #[arg(long, value_name = "N")]
     token_ttl_requests: Option<u64>,
 
+    /// HTTP status of the answer to an expired token (servers use 200, 400,
+    /// 401 or 403).
+    #[arg(long, default_value_t = 200, value_name = "STATUS")]
+    expired_status: u16,
+
+    /// Message of the GraphQL error that answers an expired token, e.g.
+    /// "jwt expired".
+    #[arg(
+        long,
+        default_value = "unauthenticated: the token has expired, log in again",
+        value_name = "TEXT"
+    )]
+    expired_message: String,
+
+    /// `extensions.code` of that error; empty for none.
+    #[arg(long, default_value = "UNAUTHENTICATED", value_name = "CODE")]
+    expired_code: String,
+
+    /// Serve every N-th generated record of each hour as a union member
+    /// clients have no fragment for, as TYPENAME:N[:TYPE,TYPE..] (e.g.
+    /// `RcsCdr:1000:sms,mms`; no types: every type).
+    #[arg(long, value_name = "TYPENAME:N[:TYPES]", value_parser = parse_unknown)]
+    unknown_member: Option<UnknownMembers>,
+
     /// A fixed clock, RFC 3339 (e.g. 2026-11-02T00:00:00Z); default the system clock.
     #[arg(long, value_parser = parse_now)]
     now: Option<DateTime<Utc>>,
@@ -113,6 +137,26 @@ fn parse_rate(s: &str) -> Result<(CdrType, u64), String> {
         .parse()
         .map_err(|_| format!("`{n}`: expected a whole number of records per hour"))?;
     Ok((t, n))
+}
+
+fn parse_unknown(s: &str) -> Result<UnknownMembers, String> {
+    let mut parts = s.splitn(3, ':');
+    let typename = parts.next().unwrap_or_default().trim().to_string();
+    let every_nth = parts
+        .next()
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .ok_or_else(|| format!("`{s}`: expected TYPENAME:N[:TYPES], e.g. RcsCdr:1000"))?;
+    let types = match parts.next() {
+        Some(list) => cdr_core::parse_type_list(list).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let unknown = UnknownMembers {
+        typename,
+        types,
+        every_nth,
+    };
+    unknown.validate().map_err(|e| e.to_string())?;
+    Ok(unknown)
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
@@ -154,6 +198,12 @@ fn config(args: Args) -> Result<SimConfig, String> {
         latency: Duration::from_millis(args.latency_ms),
         export_row_cap: args.export_row_cap,
         token_ttl_requests: args.token_ttl_requests,
+        expired_answer: ExpiredAnswer::new(
+            args.expired_status,
+            &args.expired_message,
+            Some(args.expired_code.as_str()).filter(|c| !c.is_empty()),
+        ),
+        unknown_members: args.unknown_member,
         now: args.now,
         fast_path: !args.no_fast_path,
         ..SimConfig::default()

@@ -14,17 +14,20 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use bytes::Bytes;
-use cdr_core::{Cdr, CdrType, Window};
+use cdr_core::{Cdr, CdrType, Window, format_datetime};
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Faults, SimConfig};
-use crate::data::{Source, window_ns};
+use crate::data::{instant_ns, window_ns};
 use crate::faults::{Fault, draw};
 use crate::gql::{RequestData, SimSchema, schema};
+use crate::hooks::{ExpiredAnswer, Injected, Override, UnknownMembers};
 use crate::state::{AuthError, State, bump};
 use crate::{Counters, SimError, export, fast};
 
@@ -56,12 +59,9 @@ fn unauthorized() -> Response {
     )
 }
 
-fn expired() -> Response {
-    respond(
-        StatusCode::OK,
-        JSON,
-        r#"{"data":null,"errors":[{"message":"unauthenticated: the token has expired, log in again","extensions":{"code":"UNAUTHENTICATED"}}]}"#,
-    )
+fn expired(answer: &ExpiredAnswer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    respond(status, JSON, answer.body())
 }
 
 fn rate_limited(retry_after: Option<u64>) -> Response {
@@ -203,7 +203,7 @@ async fn graphql(AxumState(app): AxumState<App>, headers: HeaderMap, body: Bytes
         Err(AuthError::Missing) => return unauthorized(),
         Err(AuthError::Expired) => {
             bump(&st.counters.expired_tokens);
-            return expired();
+            return expired(&st.expired_answer());
         }
     };
     let request: GraphQlBody = match serde_json::from_slice(&body) {
@@ -243,7 +243,11 @@ async fn execute(app: &App, user: crate::state::AuthUser, request: GraphQlBody) 
         .as_ref()
         .and_then(|v| v.as_object())
         .unwrap_or(&empty);
-    if st.fast_path
+    // Members of unknown type and values the schema's types cannot hold
+    // are written by the hand-written writer only; async-graphql still
+    // validates each document once.
+    let hooked = st.hooks_change_rendering();
+    if (st.fast_path || hooked)
         && entry.is_validated()
         && let Some(plan) = &entry.plan
         && let Some(out) = fast::render(plan, st, &user, vars, &entry.export_fields)
@@ -253,18 +257,25 @@ async fn execute(app: &App, user: crate::state::AuthUser, request: GraphQlBody) 
     }
     let mut req = async_graphql::Request::new(request.query).data(RequestData {
         state: st.clone(),
-        user,
+        user: user.clone(),
         export_fields: entry.export_fields.clone(),
     });
     if let Some(op) = request.operation_name {
         req = req.operation_name(op);
     }
-    if let Some(v) = request.variables {
+    if let Some(v) = request.variables.clone() {
         req = req.variables(async_graphql::Variables::from_json(v));
     }
     let response = app.schema.execute(req).await;
     if response.errors.is_empty() {
         entry.mark_validated();
+        if hooked
+            && let Some(plan) = &entry.plan
+            && let Some(out) = fast::render(plan, st, &user, vars, &entry.export_fields)
+        {
+            bump(&st.counters.fast_path_pages);
+            return out;
+        }
     }
     serde_json::to_vec(&response).unwrap_or_else(|e| {
         serde_json::to_vec(&serde_json::json!({"data": null, "errors": [{"message": format!("internal error: {e}")}]}))
@@ -366,6 +377,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         source,
     })?;
     let state = Arc::new(State::new(&config, format!("http://{addr}")));
+    state.set_unknown_members(config.unknown_members.as_ref());
     let app = App {
         state: state.clone(),
         schema: schema(),
@@ -408,11 +420,48 @@ impl SimHandle {
         self.state.counters.snapshot()
     }
 
-    /// Every record of `t` in `w` that queries and exports list, in server
-    /// order (datetime, then id), late records included.
+    /// Every record of `t` in `w` that an archive should hold, in server
+    /// order (datetime, then id): what queries list, late and re-rated
+    /// records included, without what cannot be stored: members served as
+    /// an unknown type, records with a corrupt value, records of another
+    /// member (see [`SimHandle::injected`] for those).
     pub fn ground_truth(&self, t: CdrType, w: Window) -> impl Iterator<Item = Cdr> + '_ {
         let (start, end) = window_ns(w);
-        Source::new(self.state.model, t, self.state.late(t), start, end, None)
+        let mut source = self.state.source(t, start, end, None);
+        std::iter::from_fn(move || {
+            loop {
+                let row = source.next_row()?;
+                let view = source.view(&row);
+                if view.is_record_of(t) {
+                    return Some(view.to_cdr());
+                }
+            }
+        })
+    }
+
+    /// What the listing of `t` in `w` holds besides [`SimHandle::ground_truth`]:
+    /// elements served as unknown members, records with corrupt values and
+    /// records of another member, by position in the listing.
+    pub fn injected(&self, t: CdrType, w: Window) -> Injected {
+        let (start, end) = window_ns(w);
+        let mut source = self.state.source(t, start, end, None);
+        let mut out = Injected::default();
+        let mut position = 0u64;
+        while let Some(row) = source.next_row() {
+            let view = source.view(&row);
+            if let Some(name) = view.unknown() {
+                *out.unknown.entry(name.to_string()).or_default() += 1;
+            } else if view.kind() != t.record_kind() {
+                out.wrong_member.push((position, view.kind()));
+            } else if let Some(overrides) = view.overrides() {
+                // The first replaced field in the order the member lists them.
+                let column = overrides.iter().map(|o| o.column).min().unwrap_or(0);
+                let field = view.kind().columns().get(column).map_or("", |c| c.graphql);
+                out.corrupt.push((position, field.to_string()));
+            }
+            position += 1;
+        }
+        out
     }
 
     /// Fixes the clock (`None`: the system clock).
@@ -424,7 +473,105 @@ impl SimHandle {
     /// list, merged in (datetime, id) order after generated records of the same
     /// datetime. Records of another member kind than `t`'s are skipped.
     pub fn insert_late(&self, t: CdrType, records: Vec<Cdr>) {
-        self.state.insert_late(t, records);
+        self.state.insert_late(t, records, false);
+    }
+
+    /// Lists records of another member than `t`'s among `t`'s records (a
+    /// `VoiceCdr` in an SMS answer, say), placed like late records. They are
+    /// served by queries, not by exports, and are not in the ground truth.
+    /// Records of `t`'s own member are skipped. Returns how many were added.
+    pub fn insert_wrong_member(&self, t: CdrType, records: Vec<Cdr>) -> usize {
+        self.state.insert_late(t, records, true)
+    }
+
+    /// Serves every `every_nth` generated record of the listed types as a
+    /// union member clients have no fragment for (`None`: none); see
+    /// [`UnknownMembers`]. [`SimHandle::injected`] counts them per window.
+    pub fn set_unknown_members(&self, unknown: Option<UnknownMembers>) -> Result<(), SimError> {
+        if let Some(u) = &unknown {
+            u.validate()?;
+        }
+        self.state.set_unknown_members(unknown.as_ref());
+        Ok(())
+    }
+
+    /// Serves record number `index` (from 0, in server order) of `t`'s
+    /// listing of `w` with the JSON text `raw_json` as the value of `field`
+    /// (a GraphQL field of its member), e.g. `"N/A"` (with the quotes) or
+    /// `0.123456789012` for `charge`. Queries serve the text as it is,
+    /// exports its string content (or the text). The record leaves the
+    /// ground truth; [`SimHandle::injected`] lists it. Returns the record as
+    /// it was.
+    pub fn corrupt(
+        &self,
+        t: CdrType,
+        w: Window,
+        index: u64,
+        field: &str,
+        raw_json: &str,
+    ) -> Result<Cdr, SimError> {
+        let value: serde_json::Value = serde_json::from_str(raw_json).map_err(|e| {
+            SimError::Config(format!("corrupt value `{raw_json}` is not JSON: {e}"))
+        })?;
+        let (start, end) = window_ns(w);
+        let mut source = self.state.source(t, start, end, None);
+        let row = source
+            .nth_row(index)
+            .ok_or_else(|| SimError::Config(format!("{t} {w} holds no record number {index}")))?;
+        let view = source.view(&row);
+        let kind = view.kind();
+        let column = kind
+            .columns()
+            .iter()
+            .position(|c| c.graphql == field)
+            .ok_or_else(|| SimError::Config(format!("{kind} has no field `{field}`")))?;
+        let (key, record) = (view.key(), view.to_cdr());
+        let csv = match value {
+            serde_json::Value::String(s) => s,
+            _ => raw_json.trim().to_string(),
+        };
+        let value = Override {
+            column,
+            json: raw_json.trim().to_string(),
+            csv,
+        };
+        self.state.change_hooks(t, |h| h.corrupt(key, value));
+        Ok(record)
+    }
+
+    /// Changes the charge of every record of `t` in `w` by `add` (records
+    /// without a charge keep none): the listing holds the same records with
+    /// other amounts, as after a re-rating. Queries, exports and the ground
+    /// truth all show the new amounts.
+    pub fn rerate(&self, t: CdrType, w: Window, add: Decimal) {
+        let (start, end) = window_ns(w);
+        self.state.change_hooks(t, |h| h.rerate(start, end, add));
+    }
+
+    /// Removes every record of `t` in `w` from later queries, exports and the
+    /// ground truth: a data set that shrinks between runs.
+    pub fn remove(&self, t: CdrType, w: Window) {
+        let (start, end) = window_ns(w);
+        self.state.change_hooks(t, |h| h.remove(start, end));
+    }
+
+    /// Removes every record of `t` before `from` (as a service that keeps
+    /// records for a limited time would).
+    pub fn retain_from(&self, t: CdrType, from: DateTime<Utc>) {
+        let end = instant_ns(from);
+        self.state.change_hooks(t, |h| h.remove(i64::MIN, end));
+        tracing::debug!(%t, from = %format_datetime(&from), "records before this instant removed");
+    }
+
+    /// How later requests with an expired login token are answered.
+    pub fn set_expired_answer(&self, answer: ExpiredAnswer) {
+        self.state.set_expired_answer(answer);
+    }
+
+    /// Expires every token issued by login so far: their next request gets
+    /// the expired answer (static tokens do not expire).
+    pub fn expire_tokens(&self) {
+        self.state.expire_tokens();
     }
 
     /// Replaces the fault settings for the following requests (probabilities

@@ -14,6 +14,7 @@ use http::HeaderMap;
 use crate::config::{Faults, SimConfig, SimUser};
 use crate::data::{DataModel, Key, LATE_ID_BASE, Late, Row, Source, late_key, type_index};
 use crate::fast::DocCache;
+use crate::hooks::{ExpiredAnswer, TypeHooks, UnknownMembers};
 use crate::sign::{Scope, Signer};
 use crate::{Counters, faults};
 
@@ -60,6 +61,8 @@ struct TokenState {
     user: AuthUser,
     uses: u64,
     ttl: Option<u64>,
+    /// Set by [`State::expire_tokens`].
+    expired: bool,
 }
 
 /// The arguments of `cdrRecords` as given, before the service's rules.
@@ -165,6 +168,8 @@ pub(crate) struct State {
     token_seq: AtomicU64,
     late: RwLock<[Arc<Vec<Late>>; 4]>,
     late_seq: AtomicU64,
+    hooks: RwLock<[Arc<TypeHooks>; 4]>,
+    expired_answer: RwLock<ExpiredAnswer>,
     pub counters: AtomicCounters,
     pub docs: DocCache,
 }
@@ -196,6 +201,8 @@ impl State {
             token_seq: AtomicU64::new(0),
             late: RwLock::new(Default::default()),
             late_seq: AtomicU64::new(0),
+            hooks: RwLock::new(Default::default()),
+            expired_answer: RwLock::new(config.expired_answer.clone()),
             counters: AtomicCounters::default(),
             docs: DocCache::default(),
         }
@@ -229,16 +236,83 @@ impl State {
         self.late.read().unwrap_or_else(PoisonError::into_inner)[type_index(t)].clone()
     }
 
-    /// Adds records of `t`'s member kind; others, and datetimes that cannot be
-    /// represented, are skipped. Returns how many were added.
-    pub(crate) fn insert_late(&self, t: CdrType, records: Vec<Cdr>) -> usize {
+    pub(crate) fn hooks(&self, t: CdrType) -> Arc<TypeHooks> {
+        self.hooks.read().unwrap_or_else(PoisonError::into_inner)[type_index(t)].clone()
+    }
+
+    /// Changes the hooks of `t` (copy on write: listings under way keep the
+    /// hooks they started with).
+    pub(crate) fn change_hooks(&self, t: CdrType, change: impl FnOnce(&mut TypeHooks)) {
+        let mut guard = self.hooks.write().unwrap_or_else(PoisonError::into_inner);
+        let slot = &mut guard[type_index(t)];
+        let mut hooks = slot.as_ref().clone();
+        change(&mut hooks);
+        *slot = Arc::new(hooks);
+    }
+
+    /// Whether some type's pages need the hand-written writer.
+    pub(crate) fn hooks_change_rendering(&self) -> bool {
+        self.hooks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|h| h.changes_rendering())
+    }
+
+    pub(crate) fn set_unknown_members(&self, unknown: Option<&UnknownMembers>) {
+        for t in CdrType::ALL {
+            self.change_hooks(t, |h| {
+                h.set_unknown(unknown.filter(|u| u.applies_to(t)));
+            });
+        }
+    }
+
+    /// The records of `t` in `[start_ns, end_ns)` after `after`, as listed.
+    pub(crate) fn source(
+        &self,
+        t: CdrType,
+        start_ns: i64,
+        end_ns: i64,
+        after: Option<Key>,
+    ) -> Source {
+        Source::new(
+            self.model,
+            t,
+            self.late(t),
+            self.hooks(t),
+            start_ns,
+            end_ns,
+            after,
+        )
+    }
+
+    pub(crate) fn expired_answer(&self) -> ExpiredAnswer {
+        read(&self.expired_answer)
+    }
+
+    pub(crate) fn set_expired_answer(&self, answer: ExpiredAnswer) {
+        write(&self.expired_answer, answer);
+    }
+
+    /// Expires every token issued by login so far.
+    pub(crate) fn expire_tokens(&self) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        for state in tokens.values_mut() {
+            state.expired = true;
+        }
+    }
+
+    /// Adds records of `t`'s member kind (with `wrong_member`, of any other
+    /// kind instead); others, and datetimes that cannot be represented, are
+    /// skipped. Returns how many were added.
+    pub(crate) fn insert_late(&self, t: CdrType, records: Vec<Cdr>, wrong_member: bool) -> usize {
         let mut guard = self.late.write().unwrap_or_else(PoisonError::into_inner);
         let slot = &mut guard[type_index(t)];
         let mut list: Vec<Late> = slot.as_ref().clone();
         let before = list.len();
         for cdr in records {
-            if cdr.kind() != t.record_kind() {
-                tracing::warn!(%t, kind = %cdr.kind(), "late record of another kind skipped");
+            if (cdr.kind() == t.record_kind()) == wrong_member {
+                tracing::warn!(%t, kind = %cdr.kind(), wrong_member, "late record of an unexpected kind skipped");
                 continue;
             }
             let id = LATE_ID_BASE + self.late_seq.fetch_add(1, Ordering::Relaxed);
@@ -267,6 +341,7 @@ impl State {
                     user: AuthUser::of(user),
                     uses: 0,
                     ttl: self.token_ttl,
+                    expired: false,
                 },
             );
         token
@@ -290,7 +365,7 @@ impl State {
         }
         let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
         let state = tokens.get_mut(token).ok_or(AuthError::Missing)?;
-        if state.ttl.is_some_and(|ttl| state.uses >= ttl) {
+        if state.expired || state.ttl.is_some_and(|ttl| state.uses >= ttl) {
             return Err(AuthError::Expired);
         }
         state.uses += 1;
@@ -355,14 +430,7 @@ impl State {
     /// when one more row exists.
     pub(crate) fn page(&self, args: &PageArgs) -> Page {
         let s = &args.scope;
-        let mut source = Source::new(
-            self.model,
-            s.t,
-            self.late(s.t),
-            s.start_ns,
-            s.end_ns,
-            args.after,
-        );
+        let mut source = self.source(s.t, s.start_ns, s.end_ns, args.after);
         let mut rows = Vec::with_capacity(args.limit as usize);
         while rows.len() < args.limit as usize {
             match source.next_row() {

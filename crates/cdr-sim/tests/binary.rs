@@ -27,6 +27,10 @@ fn help_documents_every_flag() {
         "--latency-ms",
         "--export-row-cap",
         "--token-ttl-requests",
+        "--expired-status",
+        "--expired-message",
+        "--expired-code",
+        "--unknown-member",
         "--now",
         "--no-fast-path",
     ] {
@@ -51,6 +55,10 @@ fn bad_flags_exit_non_zero_with_a_message() {
         vec!["--rate-limit", "1.5"],
         vec!["--user", "nopassword"],
         vec!["--now", "yesterday"],
+        vec!["--unknown-member", "RcsCdr"],
+        vec!["--unknown-member", "VoiceCdr:10"],
+        vec!["--unknown-member", "RcsCdr:0"],
+        vec!["--unknown-member", "RcsCdr:10:fax"],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert!(!out.status.success(), "{args:?}");
@@ -71,6 +79,8 @@ async fn the_binary_prints_its_url_and_credentials_and_serves() {
             "ops@example.com:s3cret:77",
             "--now",
             "2026-11-02T00:00:00Z",
+            "--unknown-member",
+            "RcsCdr:100:sms",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -121,10 +131,13 @@ async fn the_binary_prints_its_url_and_credentials_and_serves() {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        body["data"]["cdrRecords"]["cdrs"].as_array().unwrap().len(),
-        1000
-    );
+    let cdrs = body["data"]["cdrRecords"]["cdrs"].as_array().unwrap();
+    assert_eq!(cdrs.len(), 1000);
+    // Records 99, 199, ... 999 of the hour are served as the unknown member.
+    let rcs: Vec<usize> = (0..cdrs.len())
+        .filter(|&i| cdrs[i] == serde_json::json!({"__typename": "RcsCdr"}))
+        .collect();
+    assert_eq!(rcs, (0..10).map(|k| k * 100 + 99).collect::<Vec<_>>());
     assert!(body["data"]["cdrRecords"]["paginationInfo"]["nextCursor"].is_string());
     child.kill().unwrap();
     child.wait().unwrap();

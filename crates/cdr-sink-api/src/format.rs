@@ -88,6 +88,28 @@ pub trait Format: Send + Sync + std::fmt::Debug {
     fn content_type(&self) -> &'static str;
     /// An encoder for one file of `columns`.
     fn encoder(&self, columns: ColumnSet) -> Result<Box<dyn Encoder>, EncodeError>;
+    /// A counter of the rows of one file of this format, fed its bytes as
+    /// they are read (for checks after writing, such as `cdr-sink verify`).
+    fn row_counter(&self) -> Box<dyn RowCounter>;
+}
+
+/// Counts the rows of one file as its bytes stream by, in memory bounded by
+/// the format (e.g. the tail that holds a Parquet footer), never by the
+/// file's size.
+pub trait RowCounter: Send {
+    /// The next bytes of the file.
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), ReadError>;
+    /// The file has ended: its number of data rows.
+    fn finish(self: Box<Self>) -> Result<u64, ReadError>;
+}
+
+/// Why a file's rows could not be counted: its bytes are not a whole,
+/// well-formed file of its format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a readable {format} file: {message}")]
+pub struct ReadError {
+    pub format: &'static str,
+    pub message: String,
 }
 
 /// Encodes the records of one file. Bytes come out incrementally through

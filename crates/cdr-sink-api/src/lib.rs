@@ -38,5 +38,5 @@ pub use destination::{
     ByteStream, Destination, Leftovers, ObjectMeta, Precondition, StoreError, Upload, Version,
     Versioned,
 };
-pub use format::{ColumnSet, EncodeError, Encoder, Format};
+pub use format::{ColumnSet, EncodeError, Encoder, Format, ReadError, RowCounter};
 pub use key::{InvalidKey, ObjectKey};

@@ -67,7 +67,7 @@ use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 #[cfg(doc)]
 use cdr_core::Cdr;
 
-pub use count::{CountError, count_rows};
+pub use count::{CountError, CsvRowCounter, count_rows};
 pub use encoder::{CsvEncoder, write_text_field};
 
 /// The CSV file format.
@@ -102,5 +102,9 @@ impl Format for CsvFormat {
 
     fn encoder(&self, columns: ColumnSet) -> Result<Box<dyn Encoder>, EncodeError> {
         Ok(Box::new(self.csv_encoder(columns)?))
+    }
+
+    fn row_counter(&self) -> Box<dyn cdr_sink_api::RowCounter> {
+        Box::new(CsvRowCounter::new())
     }
 }

@@ -166,7 +166,7 @@ fn count_rows_cases() {
     for broken in ["a,b\n1,2,3\n", "a,b\n1\n"] {
         let err = count_rows(broken.as_bytes()).unwrap_err();
         assert!(
-            err.to_string().starts_with("not a readable CSV file"),
+            err.to_string().starts_with("not a readable csv file"),
             "{err}"
         );
     }

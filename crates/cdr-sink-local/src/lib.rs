@@ -5,6 +5,13 @@
 //! fsyncs the directory, so a file under its final name is always whole.
 //! It knows nothing of CDRs or formats.
 //!
+//! `--out` may be shared with other users, so nothing written here follows a
+//! symbolic link someone else planted: temporary files are created
+//! exclusively (`O_EXCL`, `O_NOFOLLOW`) under names with a random part, and
+//! the directories below the root must be directories, not links.
+//! [`write_file_atomically`] writes any other file (a run's summary, say) the
+//! same way.
+//!
 //! # Example
 //!
 //! ```
@@ -60,6 +67,89 @@ pub struct LocalDir {
 
 static UNIQUE: AtomicU64 = AtomicU64::new(0);
 
+/// The unique part of a temporary name: the process, a counter, and a random
+/// part, so that names differ between processes that share a pid (one after
+/// the other in containers) and cannot be guessed and planted in advance.
+fn unique() -> String {
+    use std::hash::BuildHasher;
+    let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
+    // Each `RandomState` is keyed from the operating system's randomness.
+    let random = std::collections::hash_map::RandomState::new().hash_one(n);
+    format!("{}-{n}-{:08x}", std::process::id(), random as u32)
+}
+
+/// A fresh temporary path beside `path`, for a file named `name`.
+fn temp_beside(path: &Path, name: &str) -> PathBuf {
+    path.with_file_name(format!(".{name}.{}{TMP_SUFFIX}", unique()))
+}
+
+/// Opens a new file for writing: fails when anything (a file, a symbolic
+/// link, dangling or not) is already at `path`, and never follows a link.
+fn create_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path)
+}
+
+/// Creates each directory from below `root` down to `dir` that does not
+/// exist, and checks that each one is a directory and not a symbolic link.
+fn create_dirs_below(root: &Path, dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(root).map_err(io("create directory", root))?;
+    let Ok(below) = dir.strip_prefix(root) else {
+        return std::fs::create_dir_all(dir).map_err(io("create directory", dir));
+    };
+    let mut at = root.to_path_buf();
+    for part in below.components() {
+        at.push(part);
+        match std::fs::create_dir(&at) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io("create directory", &at)(e)),
+        }
+        let meta = std::fs::symlink_metadata(&at).map_err(io("stat", &at))?;
+        if !meta.file_type().is_dir() {
+            return Err(io("create directory", &at)(std::io::Error::other(
+                "it is a symbolic link or a file, not a directory: refusing to write through it; remove it",
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the new one,
+/// never a part: a new temporary file beside it (created exclusively, never
+/// through a symbolic link), fsync, rename over `path`, fsync of the
+/// directory. A symbolic link at `path` itself is replaced, not followed.
+/// For files outside any destination, such as a run's summary.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let temp = temp_beside(path, name);
+    let mut file = create_exclusive(&temp)?;
+    let result = (|| {
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
 fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + use<> {
     let path = path.display().to_string();
     move |source| StoreError::Io {
@@ -87,22 +177,19 @@ impl LocalDir {
     }
 
     fn temp_path(&self, key: &ObjectKey) -> PathBuf {
-        let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
-        let name = format!(
-            ".{}.{}-{n}{TMP_SUFFIX}",
-            key.file_name(),
-            std::process::id()
-        );
-        self.path(key).with_file_name(name)
+        temp_beside(&self.path(key), key.file_name())
     }
 
+    /// Creates the directories from the root down to `path`'s parent,
+    /// refusing any below the root that is a symbolic link (or not a
+    /// directory): a link planted in a shared `--out` would send our files
+    /// elsewhere. The root itself is the operator's to choose.
     async fn create_parent(&self, path: &Path) -> Result<(), StoreError> {
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(io("create directory", parent))?;
-        }
-        Ok(())
+        let Some(parent) = path.parent().map(Path::to_path_buf) else {
+            return Ok(());
+        };
+        let root = self.root.clone();
+        blocking(move || create_dirs_below(&root, &parent)).await
     }
 
     /// Walks the tree under `dir`, calling `f` with each file's relative key text.
@@ -187,32 +274,7 @@ impl Destination for LocalDir {
             .await
             .map_err(io("create directory", &self.root))?;
         let root = self.root.clone();
-        let probe = self.root.join(format!(
-            "{PROBE_PREFIX}{}-{}{TMP_SUFFIX}",
-            std::process::id(),
-            UNIQUE.fetch_add(1, Ordering::Relaxed)
-        ));
-        blocking(move || {
-            // Under the root's lock: a probe seen while holding it was left
-            // by a run killed between its write and its remove.
-            let _lock = DirLock::take(&root.join(LOCK_NAME))?;
-            let entries = std::fs::read_dir(&root).map_err(io("list", &root))?;
-            for entry in entries {
-                let entry = entry.map_err(io("list", &root))?;
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                if name.starts_with(PROBE_PREFIX) && name.ends_with(TMP_SUFFIX) {
-                    match std::fs::remove_file(entry.path()) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(io("remove", &entry.path())(e)),
-                    }
-                }
-            }
-            std::fs::write(&probe, b"").map_err(io("write to", &root))?;
-            std::fs::remove_file(&probe).map_err(io("remove", &probe))
-        })
-        .await
+        blocking(move || probe(&root)).await
     }
 
     async fn begin(
@@ -223,9 +285,12 @@ impl Destination for LocalDir {
         let final_path = self.path(key);
         self.create_parent(&final_path).await?;
         let temp = self.temp_path(key);
-        let file = tokio::fs::File::create(&temp)
-            .await
-            .map_err(io("create", &temp))?;
+        let file = blocking({
+            let temp = temp.clone();
+            move || create_exclusive(&temp).map_err(io("create", &temp))
+        })
+        .await?;
+        let file = tokio::fs::File::from_std(file);
         Ok(Box::new(LocalUpload {
             key: key.clone(),
             file: Some(tokio::io::BufWriter::with_capacity(256 * 1024, file)),
@@ -477,6 +542,48 @@ fn remove_temporaries(paths: Vec<PathBuf>) -> Result<u64, StoreError> {
     Ok(n)
 }
 
+/// Writes a byte into `root` and leaves nothing behind, even when the
+/// process is killed meanwhile: an unnamed file (`O_TMPFILE`) where the file
+/// system has them; elsewhere a named probe, removed at once, and probes of
+/// killed runs removed once they are a minute old (a live run's is younger).
+fn probe(root: &Path) -> Result<(), StoreError> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(root)
+        {
+            Ok(mut f) => {
+                return std::io::Write::write_all(&mut f, b"x").map_err(io("write to", root));
+            }
+            // Not supported by this file system: the named probe below.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR)) => {}
+            Err(e) => return Err(io("write to", root)(e)),
+        }
+    }
+    const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+    for entry in std::fs::read_dir(root).map_err(io("list", root))? {
+        let entry = entry.map_err(io("list", root))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() >= MAX_AGE);
+        if name.starts_with(PROBE_PREFIX) && name.ends_with(TMP_SUFFIX) && old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let probe = root.join(format!("{PROBE_PREFIX}{}{TMP_SUFFIX}", unique()));
+    create_exclusive(&probe)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"x"))
+        .map_err(io("write to", root))?;
+    std::fs::remove_file(&probe).map_err(io("remove", &probe))
+}
+
 /// The final key of a temporary file's key (`dir/.name.<pid>-<n>.cdr-tmp` ->
 /// `dir/name`), or `None` when it is not one of ours.
 fn final_key_of_temp(key: &str) -> Option<String> {
@@ -541,12 +648,9 @@ fn read_versioned(path: &Path) -> Result<Option<Versioned>, StoreError> {
 /// Writes `body` to `temp`, fsyncs it, renames it to `final_path` and fsyncs
 /// the directory; removes the temporary file on failure.
 fn write_durably(temp: &Path, final_path: &Path, body: &[u8]) -> Result<(), StoreError> {
+    // Whatever is in the way was not made here, and is left alone.
+    let mut file = create_exclusive(temp).map_err(io("create", temp))?;
     let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(temp)
-            .map_err(io("create", temp))?;
         std::io::Write::write_all(&mut file, body).map_err(io("write", temp))?;
         file.sync_all().map_err(io("sync", temp))?;
         drop(file);
@@ -576,11 +680,15 @@ impl DirLock {
     fn take(path: &Path) -> Result<DirLock, StoreError> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let lock_path = dir.join(LOCK_NAME);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        // A link planted as the lock file is not opened (nor created through).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        let file = options
             .open(&lock_path)
             .map_err(io("open lock", &lock_path))?;
         file.lock().map_err(io("lock", &lock_path))?;
@@ -702,23 +810,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn probes_left_by_a_killed_run_are_removed() {
+    async fn the_write_check_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let left = dir.path().join(format!("{PROBE_PREFIX}123-0{TMP_SUFFIX}"));
-        std::fs::write(&left, b"").unwrap();
         std::fs::write(dir.path().join("keep.csv"), b"x").unwrap();
         LocalDir::new(dir.path()).check_writable().await.unwrap();
-        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        names.sort();
-        assert_eq!(names, [LOCK_NAME, "keep.csv"]);
+        assert_eq!(names, ["keep.csv"]);
     }
 
     #[test]
     fn temporary_names_map_back_to_their_final_keys() {
+        let key = ObjectKey::new("a/b.csv").unwrap();
+        let dest = LocalDir::new("/out");
+        let (one, two) = (dest.temp_path(&key), dest.temp_path(&key));
+        assert_ne!(one, two);
+        for temp in [one, two] {
+            let rel = temp.strip_prefix("/out").unwrap().to_str().unwrap();
+            assert_eq!(final_key_of_temp(rel).as_deref(), Some("a/b.csv"), "{rel}");
+        }
         let cases = [
+            ("a/.b.csv.12-3-0a1b2c3d.cdr-tmp", Some("a/b.csv")),
             ("a/.b.csv.12-3.cdr-tmp", Some("a/b.csv")),
             (".x.json.1-0.cdr-tmp", Some("x.json")),
             ("a/b.csv", None),
@@ -754,6 +868,113 @@ mod tests {
         // The lock file is never listed as an object.
         let listed = dest.list("").await.unwrap();
         assert_eq!(listed.len(), 1, "{listed:?}");
+    }
+
+    /// A directory with a file that must stay untouched, and a symbolic
+    /// link at `link` pointing to that file.
+    #[cfg(unix)]
+    fn plant(link: &Path) -> (tempfile::TempDir, PathBuf) {
+        let victim_dir = tempfile::tempdir().unwrap();
+        let victim = victim_dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&victim, link).unwrap();
+        (victim_dir, victim)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_never_created_through_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join(".b.csv.1-0-00000000.cdr-tmp");
+        let (_keep, victim) = plant(&temp);
+        let err = create_exclusive(&temp).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists, "{err}");
+        // A dangling link is not followed either.
+        let dangling = dir.path().join(".c.csv.1-1-00000000.cdr-tmp");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(create_exclusive(&dangling).is_err());
+        assert!(!dir.path().join("nowhere").exists());
+        let err = write_durably(&temp, &dir.path().join("b.csv"), b"ours").unwrap_err();
+        assert!(err.to_string().contains(".cdr-tmp"), "{err}");
+        // What was in the way is left alone.
+        assert!(std::fs::symlink_metadata(&temp).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(!dir.path().join("b.csv").exists());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn writes_never_go_through_planted_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let dest = LocalDir::new(&out);
+        let key = ObjectKey::new("cdr_type=sms/date=2026-11-01/part-0.csv").unwrap();
+
+        // A directory of the layout planted as a link elsewhere: refused.
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(out.join("cdr_type=sms")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), out.join("cdr_type=sms/date=2026-11-01"))
+            .unwrap();
+        let err = dest
+            .begin(&key, "text/csv")
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        let err = dest
+            .put(&key, Bytes::from_static(b"x"), "text/csv")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+
+        // A link planted at the final name is replaced, not written through;
+        // so is one planted as the directory's lock file.
+        std::fs::remove_file(out.join("cdr_type=sms/date=2026-11-01")).unwrap();
+        let final_path = out.join(key.as_str());
+        let (_keep, victim) = plant(&final_path);
+        let mut up = dest.begin(&key, "text/csv").await.unwrap();
+        up.write(Bytes::from_static(b"ours\n")).await.unwrap();
+        up.commit().await.unwrap();
+        assert_eq!(std::fs::read(&final_path).unwrap(), b"ours\n");
+        assert!(!std::fs::symlink_metadata(&final_path).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+
+        let claim = ObjectKey::new("_cdr_sink/claims/x.json").unwrap();
+        let (_keep2, victim2) = plant(&out.join("_cdr_sink/claims/.cdr-lock"));
+        let err = dest
+            .put_if(
+                &claim,
+                Bytes::from_static(b"{}"),
+                "x",
+                &Precondition::Absent,
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("lock"), "{err}");
+        assert_eq!(std::fs::read(&victim2).unwrap(), b"precious");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_written_atomically_replace_links_and_leave_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        let (_keep, victim) = plant(&path);
+        write_file_atomically(&path, b"{\"status\":\"ok\"}").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"status\":\"ok\"}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        write_file_atomically(&path, b"{}").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["summary.json"]);
+        // A path that names no file is refused.
+        assert!(write_file_atomically(Path::new("/"), b"x").is_err());
     }
 
     #[tokio::test]

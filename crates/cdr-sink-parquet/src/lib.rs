@@ -62,8 +62,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod batch;
+mod convert;
 mod encoder;
 mod options;
+mod properties;
 mod read;
 mod schema;
 
@@ -72,15 +75,15 @@ use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 #[cfg(doc)]
 use cdr_core::Cdr;
 
-pub use encoder::{
-    BATCH_ROWS, MAX_TEXT_BYTES, METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION, ParquetEncoder,
-    record_batch,
-};
+pub use batch::{BATCH_ROWS, record_batch};
+pub use convert::MAX_TEXT_BYTES;
+pub use encoder::ParquetEncoder;
 pub use options::{
     Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
     InvalidZstdLevel, ParquetOptions, ZstdLevel,
 };
-pub use read::{ReadError, parquet_row_count};
+pub use properties::{METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION};
+pub use read::{ParquetRowCounter, ReadError, parquet_row_count};
 pub use schema::{TIMESTAMP_TZ, arrow_field, arrow_schema, arrow_type};
 
 /// The Parquet file format.
@@ -121,5 +124,9 @@ impl Format for ParquetFormat {
 
     fn encoder(&self, columns: ColumnSet) -> Result<Box<dyn Encoder>, EncodeError> {
         Ok(Box::new(self.parquet_encoder(columns)?))
+    }
+
+    fn row_counter(&self) -> Box<dyn cdr_sink_api::RowCounter> {
+        Box::new(read::ParquetRowCounter::default())
     }
 }

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use cdr_core::RecordKind;
-use cdr_sink::content::{ContentHash, HashVersion};
+use cdr_sink::{ContentHash, HashVersion};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const RECORDS: usize = 100_000;

@@ -95,8 +95,9 @@ pub enum ExportError {
         "the export of {window} was cut off even at the minimum window of {min}: lower --min-window, or retry later"
     )]
     TooSmallToSplit { window: Window, min: String },
+    /// `got` and `want` are the server's header lines, sanitized.
     #[error(
-        "the export of {window} has another header than the first window's: {got:?} vs {want:?}"
+        "the export of {window} has another header than the first window's: `{got}` vs `{want}`"
     )]
     HeaderMismatch {
         window: Window,
@@ -271,10 +272,13 @@ async fn append(
                 }
                 Some(want) if want.as_slice() == this => {}
                 Some(want) => {
+                    let shown = |line: &[u8]| {
+                        cdr_core::sanitize(String::from_utf8_lossy(line).trim_end(), &[])
+                    };
                     return Err(ExportError::HeaderMismatch {
                         window,
-                        got: String::from_utf8_lossy(this).trim_end().to_string(),
-                        want: String::from_utf8_lossy(want).trim_end().to_string(),
+                        got: shown(this),
+                        want: shown(want),
                     });
                 }
             }
@@ -326,7 +330,7 @@ impl RowCounter {
 
 #[cfg(test)]
 mod tests {
-    use super::RowCounter;
+    use super::*;
 
     #[test]
     fn rows_are_counted_outside_quotes_across_chunks() {
@@ -344,5 +348,42 @@ mod tests {
         c.feed(b"\n");
         assert_eq!(c.rows, 4);
         assert!(!c.open_line);
+    }
+
+    #[tokio::test]
+    async fn a_mismatched_header_is_shown_sanitized() {
+        let dest = cdr_sink_api::memory::MemoryDir::new("mem");
+        let key = ObjectKey::new("x.csv").unwrap();
+        let mut upload = dest.begin(&key, "text/csv").await.unwrap();
+        let body = format!("\x1b]0;owned\x07datetime,{}\n1,2\n", "c".repeat(5000));
+        let mut spool = tokio::fs::File::from_std(tempfile::tempfile().unwrap());
+        spool.write_all(body.as_bytes()).await.unwrap();
+        spool.seek(SeekFrom::Start(0)).await.unwrap();
+        let window = Window::new(
+            cdr_core::parse_datetime("2026-11-01T00:00:00Z").unwrap(),
+            cdr_core::parse_datetime("2026-11-01T01:00:00Z").unwrap(),
+        )
+        .unwrap();
+        let mut header = Some(b"datetime,charge\n".to_vec());
+        let progress = ExportProgress::default();
+        let err = append(
+            &mut spool,
+            body.len() as u64,
+            window,
+            &mut header,
+            upload.as_mut(),
+            &progress,
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ExportError::HeaderMismatch { .. }), "{text}");
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+        assert!(
+            text.contains("`\\u{1b}]0;owned\\u{7}datetime,ccc"),
+            "{text}"
+        );
+        assert!(text.contains("` vs `datetime,charge`"), "{text}");
+        assert!(text.len() < 1000, "{}", text.len());
     }
 }

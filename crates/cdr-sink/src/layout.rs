@@ -146,6 +146,21 @@ pub fn replacing_key(t: CdrType, w: &Window) -> Result<ObjectKey, InvalidKey> {
     ))
 }
 
+/// The quarantine file of generation `generation` of the unit `(t, w)`: the
+/// raw JSON of its records that cannot be stored, one per line.
+pub fn quarantine_key(t: CdrType, w: &Window, generation: u32) -> Result<ObjectKey, InvalidKey> {
+    let g = if generation == 0 {
+        String::new()
+    } else {
+        format!("-g{generation:04}")
+    };
+    ObjectKey::new(format!(
+        "{STATE_PREFIX}/quarantine/cdr_type={}/{}{g}.jsonl",
+        t.as_lower(),
+        w.label()
+    ))
+}
+
 /// Where replaced files are kept until `--keep-replaced` has passed:
 /// `_cdr_sink/replaced/<when>/<original key>`.
 pub fn replaced_prefix() -> String {

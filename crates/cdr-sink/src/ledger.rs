@@ -20,11 +20,11 @@ use crate::layout;
 
 /// Version of the ledger document format written. Version 1 lacked
 /// `generation` and `content_hash`; such entries read as generation 0 with no
-/// content hash. Version 2 lacked `skipped_members` (read as none). Version 3
-/// lacked `content_hash_version`: its hashes are of version 1. Version 4 came
-/// with hashes of version 2; since an older cdr-sink would take one for a
-/// version 1 hash (and find every window it rescans changed), it refuses
-/// entries of version 4 instead.
+/// content hash. Version 2 lacked `skipped_members`, `quarantined` and
+/// `quarantine` (read as none). Version 3 lacked `content_hash_version`: its
+/// hashes are of version 1. Version 4 came with hashes of version 2; since an
+/// older cdr-sink would take one for a version 1 hash (and find every window
+/// it rescans changed), it refuses entries of version 4 instead.
 pub const LEDGER_VERSION: u32 = 4;
 
 /// Ledger entries are read this many at a time (one GET each).
@@ -55,6 +55,13 @@ pub struct UnitEntry {
     /// The skipped elements per union member name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped_members: BTreeMap<String, u64>,
+    /// Records whose values cannot be stored, kept aside
+    /// (`--on-bad-record quarantine`) in [`UnitEntry::quarantine`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub quarantined: u64,
+    /// The quarantine file of the window (key relative to `--out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<String>,
     pub min_datetime: Option<DateTime<Utc>>,
     pub max_datetime: Option<DateTime<Utc>>,
     pub format: String,
@@ -106,6 +113,10 @@ impl UnitEntry {
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why the ledger could not be read or written.
@@ -367,6 +378,8 @@ mod tests {
             pages: 1,
             skipped: 0,
             skipped_members: BTreeMap::new(),
+            quarantined: 0,
+            quarantine: None,
             min_datetime: None,
             max_datetime: None,
             format: "csv".into(),

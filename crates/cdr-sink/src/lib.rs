@@ -4,37 +4,62 @@
 //!
 //! What it is: flags validated into an [`ArchivePlan`] of units (type x window)
 //! before any request; [`archive`] runs the units up to `--concurrency` at once,
-//! each streaming pages from a [`PageSource`] through a [`Format`] into a
-//! [`Destination`], committing its files and then its [ledger] entry; a re-run
-//! skips finished units and redoes the others.
+//! each under its [claim], streaming pages from a [`PageSource`] through a
+//! [`Format`] into a [`Destination`], committing its files and then its
+//! [ledger] entry; a re-run (or another run on the same output) skips
+//! finished units and does the others.
 //!
 //! What it is not: it speaks no HTTP itself (`cdr-transport` does), encodes no
 //! format itself (`cdr-sink-parquet`, `cdr-sink-csv`), and talks to no store
-//! itself (`cdr-sink-api`'s `LocalDir`, `cdr-sink-s3`).
+//! itself (`cdr-sink-local`'s `LocalDir`, `cdr-sink-s3`).
+//!
+//! The public API: a plan ([`ArchivePlan`] from [`RawArchive`], or
+//! [`ExportPlan`]), the run's parts ([`Components::open`] with [`Settings`]),
+//! [`archive`] and [`export`], their [`Summary`] and [`ExportSummary`]; and
+//! the archive's own contract in [`layout`], [`ledger`], [`claim`],
+//! [`verify`] and [`status`]. Everything else is internal.
 //!
 //! [`Format`]: cdr_sink_api::Format
 //! [`Destination`]: cdr_sink_api::Destination
 
+// The archive's own contract, which other tools may read: where everything
+// lives, the ledger, claims, and the checks of verify and status.
 pub mod claim;
-pub mod cli;
-pub mod content;
-pub mod export;
 pub mod layout;
 pub mod ledger;
-pub mod pipeline;
-pub mod plan;
-pub mod progress;
-pub mod rescan;
-pub mod source;
 pub mod status;
-pub mod summary;
-pub mod transport_source;
-pub mod unit;
 pub mod verify;
 
+/// The `cdr-sink` command line (the binary's `main`).
+pub mod cli;
+
+mod components;
+mod content;
+mod export;
+mod pipeline;
+mod plan;
+mod progress;
+mod rescan;
+mod source;
+mod summary;
+mod transport_source;
+mod unit;
+
+pub use components::{
+    Components, Settings, archive_to_read, auth_from_env, destination, export_destination,
+    format_for, format_named, known_formats, s3_options,
+};
+pub use content::{ContentHash, HashVersion};
+pub use export::{ExportJob, ExportProgress, ExportSummary, export};
 pub use pipeline::{ArchiveError, RunOptions, archive, resolve};
-pub use plan::{ArchivePlan, FormatChoice, Output, PlanError, RawArchive, RollPolicy, Unit};
-pub use progress::Progress;
+pub use plan::{
+    ArchivePlan, ExportPlan, ExportTarget, FormatChoice, Incremental, OnBadRecord, OnUnknown,
+    Output, PlanError, RawArchive, RawExport, RollPolicy, Unit, parse_duration, parse_instant,
+};
+pub use progress::{Progress, TypeCounters, group};
 pub use source::{PageData, PageSource, PageStream, SourceError};
-pub use summary::Summary;
+pub use summary::{FailedUnit, RescanSummary, Summary, TypeSummary, UnitRef};
 pub use transport_source::TransportSource;
+
+/// Credentials and settings of the TSG client, as [`Settings`] takes them.
+pub use cdr_transport::Auth;

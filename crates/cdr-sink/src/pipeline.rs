@@ -50,6 +50,10 @@ pub enum ArchiveError {
     /// `--start` on an empty output).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A failure that no unit can get past (the API cannot be reached, the
+    /// credentials were refused): the run stopped.
+    #[error("{0}")]
+    Stopped(String),
     #[error(
         "{cdr_type} window {planned} overlaps the archived window {archived} (archived with another --window): re-run with the same --window, or use another --out"
     )]
@@ -151,16 +155,17 @@ pub async fn archive(
             location: dest.describe(),
             source,
         })?;
+    // Bad input found in the ledger (an --incremental start) ends the run
+    // before anything is written.
+    let finished = finished_windows(plan, dest.as_ref()).await?;
+    let plan = &plan.resolve(&finished)?;
+
     claim::probe(dest.as_ref(), &options.owner).await?;
     let claims = Arc::new(Claims::new(dest.clone(), options.owner.clone(), plan.lease));
-
     rescan::remove_old_replaced(dest.as_ref(), plan.keep_replaced).await?;
     clean_state(dest.as_ref()).await?;
     claim::remove_expired(dest.as_ref(), &plan.types).await?;
     let recovered = recover_replacements(dest.as_ref(), &claims).await?;
-
-    let finished = finished_windows(plan, dest.as_ref()).await?;
-    let plan = &plan.resolve(&finished)?;
     let mut todo = Vec::new();
     for unit in &plan.units {
         let c = progress.of(unit.cdr_type);
@@ -182,6 +187,16 @@ pub async fn archive(
         }
         todo.push(*unit);
     }
+    info!(
+        "archiving {} units ({}) to {}",
+        plan.units.len(),
+        plan.types
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        dest.describe()
+    );
     let skipped = plan.units.len() - todo.len();
     if skipped > 0 {
         info!(
@@ -204,14 +219,26 @@ pub async fn archive(
         progress: progress.clone(),
         prefetch: options.prefetch,
         on_unknown: plan.on_unknown,
+        on_bad_record: plan.on_bad_record,
     };
     let mut failed = Vec::new();
     let mut elsewhere = Vec::new();
-    let outcomes = run_claimed(todo, plan.concurrency, claims.lease(), |unit| {
-        let (ctx, claims) = (ctx.clone(), claims.clone());
-        async move { archive_unit(&ctx, &claims, unit).await }
-    })
+    let outcomes = run_claimed(
+        todo,
+        plan.concurrency,
+        claims.lease(),
+        |unit| {
+            let (ctx, claims) = (ctx.clone(), claims.clone());
+            async move { archive_unit(&ctx, &claims, unit).await }
+        },
+        |outcome| matches!(outcome, Err(e) if e.is_fatal()),
+    )
     .await;
+    if let Some((_, Err(e))) = outcomes.last()
+        && e.is_fatal()
+    {
+        return Err(ArchiveError::Stopped(e.fatal_message()));
+    }
     for (unit, outcome) in outcomes {
         let c = progress.of(unit.cdr_type);
         c.last_end_ms
@@ -279,12 +306,15 @@ enum Attempt<T> {
 /// Runs `work` for every unit, at most `concurrency` at once. A unit whose
 /// attempt finds it claimed by another live run is tried again later (after
 /// the time the attempt asks for, at most a third of a lease), until it is
-/// finished here, finished elsewhere, or failed.
+/// finished here, finished elsewhere, or failed. An outcome for which `stop`
+/// holds ends everything at once (the units in flight are dropped, which
+/// aborts their uploads and releases their claims): it is the last one returned.
 async fn run_claimed<T, F, Fut>(
     units: Vec<Unit>,
     concurrency: usize,
     lease: Duration,
     work: F,
+    stop: impl Fn(&T) -> bool,
 ) -> Vec<(Unit, T)>
 where
     F: Fn(Unit) -> Fut,
@@ -311,6 +341,10 @@ where
         let next_due = waiting.iter().map(|(at, _)| *at).min();
         tokio::select! {
             Some((unit, attempt)) = in_flight.next(), if !in_flight.is_empty() => match attempt {
+                Some(Attempt::Finished(t)) if stop(&t) => {
+                    out.push((unit, t));
+                    return out;
+                }
                 Some(Attempt::Finished(t)) => out.push((unit, t)),
                 Some(Attempt::Busy(after)) => {
                     let after = after.min(lease / 3).max(Duration::from_millis(200));
@@ -490,11 +524,22 @@ async fn rescan_phase(
         units.len()
     );
     let (redo, allow_shrink) = (plan.redo, plan.allow_shrink);
-    let outcomes = run_claimed(units, plan.concurrency, claims.lease(), |unit| {
-        let (ctx, claims) = (ctx.clone(), claims.clone());
-        async move { rescan_unit(&ctx, &claims, unit, redo, allow_shrink).await }
-    })
+    let outcomes = run_claimed(
+        units,
+        plan.concurrency,
+        claims.lease(),
+        |unit| {
+            let (ctx, claims) = (ctx.clone(), claims.clone());
+            async move { rescan_unit(&ctx, &claims, unit, redo, allow_shrink).await }
+        },
+        |outcome| matches!(outcome, Err(RescanError::Source(e)) if e.is_fatal()),
+    )
     .await;
+    if let Some((_, Err(RescanError::Source(e)))) = outcomes.last()
+        && e.is_fatal()
+    {
+        return Err(ArchiveError::Stopped(e.to_string()));
+    }
     for (unit, result) in outcomes {
         let t = summary.of(unit.cdr_type);
         match result {

@@ -25,6 +25,8 @@ pub struct TypeCounters {
     pub unknown_members: std::sync::Mutex<BTreeMap<String, u64>>,
     /// Units that another run finished while this one waited for them.
     pub units_elsewhere: AtomicU64,
+    /// Records that cannot be stored, kept in quarantine files.
+    pub quarantined: AtomicU64,
     pub retries: AtomicU64,
     /// Milliseconds from the start of the run to the last unit that ended.
     pub last_end_ms: AtomicU64,

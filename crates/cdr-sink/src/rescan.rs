@@ -95,29 +95,45 @@ pub struct Replaced {
     pub records_after: u64,
 }
 
-/// The records of a window as the API lists them now: their content hash of
-/// `version` (which counts them) and the pages fetched.
+/// The records of a window as the API lists them now.
+#[derive(Debug, Clone, Default)]
+pub struct Content {
+    /// Count and content hash of the records that can be stored.
+    pub hash: ContentHash,
+    /// Records that cannot be stored (what `--on-bad-record quarantine` keeps aside).
+    pub bad: u64,
+    /// Elements of union members this version does not know.
+    pub unknown: u64,
+    pub pages: u64,
+}
+
+/// The records of a window as the API lists them now: their count and
+/// content hash of `version`.
 pub async fn fetch_content(
     source: &dyn PageSource,
     unit: &Unit,
     version: HashVersion,
-) -> Result<(ContentHash, u64), RescanError> {
+) -> Result<Content, RescanError> {
     let kind = unit.cdr_type.record_kind();
-    let mut hash = ContentHash::of_version(version);
-    let mut pages = 0;
+    let mut content = Content {
+        hash: ContentHash::of_version(version),
+        ..Content::default()
+    };
     let mut stream = source.pages(unit);
     while let Some(page) = stream.next().await {
         let page = page?;
-        pages += 1;
+        content.pages += 1;
         if let Some(bad) = page.records.iter().find(|r| r.kind() != kind) {
             return Err(RescanError::WrongKind {
                 asked: unit.cdr_type,
                 got: bad.kind(),
             });
         }
-        hash.add_all(&page.records);
+        content.bad += page.bad.len() as u64;
+        content.unknown += page.unknown.len() as u64;
+        content.hash.add_all(&page.records);
     }
-    Ok((hash, pages))
+    Ok(content)
 }
 
 /// Checks one finished window against the API (with `redo`, only reads its
@@ -140,14 +156,16 @@ pub async fn check_unit(
     }
     // Like with like: an entry of an older hash version is compared with the
     // hash of that version; its replacement (if any) gets the current one.
-    let (hash, pages) =
-        fetch_content(ctx.source.as_ref(), &unit, entry.content_hash_version).await?;
+    let content = fetch_content(ctx.source.as_ref(), &unit, entry.content_hash_version).await?;
     ctx.progress
         .of(unit.cdr_type)
         .pages
-        .fetch_add(pages, std::sync::atomic::Ordering::Relaxed);
+        .fetch_add(content.pages, std::sync::atomic::Ordering::Relaxed);
+    let hash = &content.hash;
     let same = entry.content_hash.as_deref() == Some(hash.hex().as_str())
-        && entry.records == hash.records();
+        && entry.records == hash.records()
+        && entry.quarantined == content.bad
+        && entry.skipped == content.unknown;
     if same {
         debug!("{} {} unchanged", unit.cdr_type, unit.window);
         return Ok(Check::Unchanged);
@@ -244,15 +262,29 @@ pub async fn keep_only_listed(
 ) -> Result<u64, RescanError> {
     let keep: BTreeSet<String> = ledger::read(dest, t, w)
         .await?
-        .map(|e| e.files.into_iter().map(|f| f.key).collect())
+        .map(|e| {
+            e.files
+                .into_iter()
+                .map(|f| f.key)
+                .chain(e.quarantine)
+                .collect()
+        })
         .unwrap_or_default();
-    let aside: Vec<ObjectKey> = dest
+    let mut aside: Vec<ObjectKey> = dest
         .list(&layout::partition(t, w))
         .await?
         .into_iter()
         .filter(|m| layout::is_part_of(&m.key, t, w) && !keep.contains(m.key.as_str()))
         .map(|m| m.key)
         .collect();
+    // The replaced generation's quarantine file goes with its data files.
+    if let Some(old) = replaced.and_then(|e| e.quarantine.as_deref())
+        && !keep.contains(old)
+        && let Ok(key) = ObjectKey::new(old)
+        && dest.get(&key).await?.is_some()
+    {
+        aside.push(key);
+    }
     if aside.is_empty() {
         return Ok(0);
     }

@@ -41,6 +41,8 @@ pub struct TypeStatus {
     /// `--on-unknown skip`, per member name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub skipped_members: BTreeMap<String, u64>,
+    /// Records that could not be stored, kept in quarantine files.
+    pub quarantined: u64,
     /// Claims on units of this type: runs working on them now (or stopped
     /// runs whose claims have expired, which the next run removes).
     pub claims: Vec<crate::claim::LiveClaim>,
@@ -84,6 +86,7 @@ pub async fn status(
                     let Some(w) = e.window() else { continue };
                     windows.push(w);
                     s.records += e.records;
+                    s.quarantined += e.quarantined;
                     for (member, n) in &e.skipped_members {
                         *s.skipped_members.entry(member.clone()).or_default() += n;
                     }
@@ -227,6 +230,13 @@ impl fmt::Display for StatusReport {
                     f,
                     "       {} records of union member {member} skipped (--on-unknown skip)",
                     group(*n)
+                )?;
+            }
+            if s.quarantined > 0 {
+                writeln!(
+                    f,
+                    "       {} records could not be stored: kept in _cdr_sink/quarantine/",
+                    group(s.quarantined)
                 )?;
             }
             write_claims(f, &s.claims)?;

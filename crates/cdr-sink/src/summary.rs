@@ -27,6 +27,9 @@ pub struct TypeSummary {
     pub unknown_members: BTreeMap<String, u64>,
     /// Units of the plan that another run finished while this one ran.
     pub units_elsewhere: u64,
+    /// Records that cannot be stored, kept in quarantine files
+    /// (`--on-bad-record quarantine`).
+    pub quarantined: u64,
     pub duration_ms: u64,
 }
 
@@ -170,6 +173,7 @@ impl Summary {
                         skipped_members: c.skipped_members.load(Relaxed),
                         unknown_members: c.unknown_members(),
                         units_elsewhere: c.units_elsewhere.load(Relaxed),
+                        quarantined: c.quarantined.load(Relaxed),
                         duration_ms: c.last_end_ms.load(Relaxed),
                     },
                 )
@@ -290,6 +294,13 @@ impl fmt::Display for Summary {
                     "{t}: skipped {n} records of union member {member} (--on-unknown skip; counted in the ledger)"
                 )?;
             }
+        }
+        for (t, s) in self.types.iter().filter(|(_, s)| s.quarantined > 0) {
+            writeln!(
+                f,
+                "{t}: {} records could not be stored and are kept in _cdr_sink/quarantine/ (--on-bad-record quarantine)",
+                s.quarantined
+            )?;
         }
         let elsewhere: u64 = self.types.values().map(|s| s.units_elsewhere).sum();
         if elsewhere > 0 {

@@ -61,11 +61,20 @@ impl PageSource for TransportSource {
                 let now = stats_client.stats().retries;
                 let retries = now.saturating_sub(seen.fetch_max(now, Relaxed));
                 page.map(|p| PageData {
-                    unknown: p.unknown,
                     records: p.records,
+                    unknown: p.unknown,
+                    bad: p.bad,
                     retries,
                 })
-                .map_err(|e| SourceError(Box::new(e)))
+                .map_err(|e| {
+                    // No unit can succeed when the API cannot be reached or
+                    // refuses the credentials: the run stops.
+                    if e.is_fatal() {
+                        SourceError::fatal(e)
+                    } else {
+                        SourceError::new(e)
+                    }
+                })
             })
             .boxed()
     }

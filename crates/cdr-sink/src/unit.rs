@@ -41,7 +41,7 @@ use crate::claim::{Claim, ClaimLost};
 use crate::content::ContentHash;
 use crate::layout;
 use crate::ledger::{self, FileEntry, LedgerError, UnitEntry};
-use crate::plan::{OnUnknown, RollPolicy, Unit};
+use crate::plan::{OnBadRecord, OnUnknown, RollPolicy, Unit};
 use crate::progress::Progress;
 use crate::source::{PageSource, SourceError};
 
@@ -72,12 +72,41 @@ pub enum UnitError {
         "the API now lists {now} records where the archive holds {archived}: refused, so that no archived record is deleted on the API's word; pass --allow-shrink to accept the smaller answer"
     )]
     Shrink { archived: u64, now: u64 },
+    #[error(
+        "record {position} of the window (page {page}, a {typename}) cannot be stored: `{field}`: {message}{}; pass --on-bad-record quarantine to archive the rest and keep such records aside",
+        if *.more > 0 { format!(" (and {} more in that page)", .more) } else { String::new() }
+    )]
+    BadRecord {
+        /// 1-based, counting every element the API returned for the window.
+        position: u64,
+        page: u64,
+        typename: String,
+        field: String,
+        message: String,
+        /// Other bad records of the same page.
+        more: u64,
+    },
     #[error(transparent)]
     ClaimLost(#[from] ClaimLost),
     #[error("another run finished this window first (its ledger entry changed); its result stands")]
     FinishedElsewhere,
     #[error("the unit was stopped before it finished (the runtime is shutting down)")]
     Stopped,
+}
+
+impl UnitError {
+    /// Whether no other unit can succeed either (see [`SourceError::is_fatal`]).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, UnitError::Source(e) if e.is_fatal())
+    }
+
+    /// The one line a fatal error stops the run with.
+    pub fn fatal_message(&self) -> String {
+        match self {
+            UnitError::Source(e) => e.to_string(),
+            other => other.to_string(),
+        }
+    }
 }
 
 fn unknown_message(t: CdrType, members: &BTreeMap<String, u64>) -> String {
@@ -106,6 +135,8 @@ pub struct UnitContext {
     pub prefetch: usize,
     /// What to do with records of union members this version cannot store.
     pub on_unknown: OnUnknown,
+    /// What to do with records whose values cannot be stored.
+    pub on_bad_record: OnBadRecord,
 }
 
 /// One run of a unit: which generation of its files it writes, under which
@@ -154,9 +185,13 @@ impl OpenFile {
     }
 }
 
+#[derive(Default)]
 struct Files {
     current: Option<(Box<dyn Encoder>, OpenFile)>,
     sealed: Vec<OpenFile>,
+    /// The raw JSON of records that cannot be stored, one line each
+    /// (`--on-bad-record quarantine`).
+    quarantine: Option<OpenFile>,
 }
 
 impl Files {
@@ -165,6 +200,7 @@ impl Files {
         if let Some((_, f)) = self.current {
             all.push(f);
         }
+        all.extend(self.quarantine);
         for f in all {
             if let Err(e) = f.upload.abort().await {
                 tracing::warn!("could not abort upload of {}: {e}", f.key);
@@ -183,10 +219,7 @@ pub async fn run_unit(ctx: &UnitContext, job: UnitJob<'_>) -> Result<UnitEntry, 
     let unit = job.unit;
     let span = info_span!("unit", cdr_type = %unit.cdr_type, window = %unit.window);
     let work = async {
-        let mut files = Files {
-            current: None,
-            sealed: Vec::new(),
-        };
+        let mut files = Files::default();
         match write_files(ctx, &job, &mut files).await {
             Ok(stats) => commit(ctx, &job, files, stats).await,
             Err(e) => {
@@ -239,7 +272,79 @@ struct WriteStats {
     pages: u64,
     /// Elements of union members this version cannot store, per name.
     unknown: BTreeMap<String, u64>,
+    /// Elements of every kind received so far (for positions in messages).
+    elements: u64,
+    /// Records that cannot be stored, written to the quarantine file.
+    quarantined: u64,
     seen: Fingerprint,
+}
+
+/// One line of a quarantine file.
+#[derive(serde::Serialize)]
+struct QuarantineLine<'a> {
+    /// 1-based, counting every element the API returned for the window.
+    position: u64,
+    page: u64,
+    typename: &'a str,
+    field: &'a str,
+    problem: &'a str,
+    /// The element as the server sent it.
+    record: &'a serde_json::value::RawValue,
+}
+
+/// Writes the raw JSON of `bad` records, one line each with where they were
+/// and what is wrong, to the unit's quarantine file (begun on first use).
+async fn quarantine(
+    ctx: &UnitContext,
+    job: &UnitJob<'_>,
+    files: &mut Files,
+    first: u64,
+    page: u64,
+    bad: &[cdr_core::BadRecord],
+) -> Result<(), UnitError> {
+    if files.quarantine.is_none() {
+        let key = layout::quarantine_key(job.unit.cdr_type, &job.unit.window, job.generation)
+            .map_err(StoreError::from)?;
+        let upload = ctx.dest.begin(&key, "application/x-ndjson").await?;
+        files.quarantine = Some(OpenFile {
+            key,
+            upload,
+            hasher: Sha256::new(),
+            size: 0,
+            rows: 0,
+        });
+    }
+    let Some(file) = files.quarantine.as_mut() else {
+        return Ok(());
+    };
+    let mut lines = Vec::new();
+    for b in bad {
+        // The server's text as it was, when it is JSON (it always is, coming
+        // from a decoded page); a string otherwise.
+        let record = serde_json::from_str::<Box<serde_json::value::RawValue>>(&b.raw)
+            .or_else(|_| serde_json::value::to_raw_value(&b.raw))
+            .map_err(|e| EncodeError::Format {
+                format: "quarantine",
+                message: e.to_string(),
+            })?;
+        let line = QuarantineLine {
+            position: first + b.index as u64 + 1,
+            page,
+            typename: &b.typename,
+            field: &b.field,
+            problem: &b.message,
+            record: &record,
+        };
+        let text = serde_json::to_vec(&line).map_err(|e| EncodeError::Format {
+            format: "quarantine",
+            message: e.to_string(),
+        })?;
+        lines.extend_from_slice(&text);
+        lines.push(b'\n');
+        file.rows += 1;
+    }
+    file.write(lines).await?;
+    Ok(())
 }
 
 async fn write_files(
@@ -278,18 +383,34 @@ async fn write_files(
             for member in &page.unknown {
                 *stats.unknown.entry(member.typename.clone()).or_default() += 1;
             }
-            if ctx.on_unknown == OnUnknown::Fail && files.current.is_some() {
+            if ctx.on_unknown == OnUnknown::Fail {
                 // The unit fails: free its files now, count to the end for
                 // the message.
-                std::mem::replace(
-                    files,
-                    Files {
-                        current: None,
-                        sealed: Vec::new(),
-                    },
-                )
-                .abort_all()
-                .await;
+                std::mem::take(files).abort_all().await;
+            }
+        }
+        let first = stats.elements;
+        stats.elements += (page.records.len() + page.unknown.len() + page.bad.len()) as u64;
+        if !page.bad.is_empty() {
+            match ctx.on_bad_record {
+                OnBadRecord::Fail => {
+                    let bad = &page.bad[0];
+                    return Err(UnitError::BadRecord {
+                        position: first + bad.index as u64 + 1,
+                        page: stats.pages,
+                        typename: bad.typename.clone(),
+                        field: bad.field.clone(),
+                        message: bad.message.clone(),
+                        more: page.bad.len() as u64 - 1,
+                    });
+                }
+                OnBadRecord::Quarantine => {
+                    quarantine(ctx, job, files, first, stats.pages, &page.bad).await?;
+                    stats.quarantined += page.bad.len() as u64;
+                    counters
+                        .quarantined
+                        .fetch_add(page.bad.len() as u64, Relaxed);
+                }
             }
         }
         if ctx.on_unknown == OnUnknown::Fail && !stats.unknown.is_empty() {
@@ -510,6 +631,7 @@ async fn commit(
     }
     let counters = ctx.progress.of(unit.cdr_type);
     let mut entries = Vec::with_capacity(files.sealed.len());
+    let files_quarantine = files.quarantine;
     let mut sealed = files.sealed.into_iter();
     while let Some(f) = sealed.next() {
         let key = f.key.clone();
@@ -533,13 +655,22 @@ async fn commit(
                 });
             }
             Err(e) => {
-                for rest in sealed {
+                for rest in sealed.chain(files_quarantine) {
                     let _ = rest.upload.abort().await;
                 }
                 return Err(e);
             }
         }
     }
+    let quarantine = match files_quarantine {
+        Some(mut f) => {
+            job.claim.check()?;
+            f.upload.finish_writes().await?;
+            let meta = f.upload.commit().await?;
+            Some(meta.key.to_string())
+        }
+        None => None,
+    };
     let skipped = stats.unknown.values().sum();
     let entry = UnitEntry {
         ledger_version: ledger::LEDGER_VERSION,
@@ -550,6 +681,8 @@ async fn commit(
         pages: stats.pages,
         skipped,
         skipped_members: stats.unknown,
+        quarantined: stats.quarantined,
+        quarantine,
         min_datetime: stats.seen.min,
         max_datetime: stats.seen.max,
         format: ctx.format.name().to_string(),

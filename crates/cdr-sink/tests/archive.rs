@@ -88,11 +88,14 @@ async fn parquet_archive_equals_the_ground_truth_and_reruns_skip() {
         "{stdout}"
     );
 
-    // The same command again: every unit is skipped, no page is requested.
-    let before = sim.counters().graphql_requests;
+    // The same command again: every unit is skipped, no page is requested,
+    // and with nothing to fetch there is no login either.
+    let before = sim.counters();
     let (o, summary) = archive(&sim, &out, &["--limit", "250"]).await;
     assert!(o.status.success(), "stderr: {}", text(&o.stderr));
-    assert_eq!(sim.counters().graphql_requests, before);
+    assert_eq!(sim.counters().graphql_requests, before.graphql_requests);
+    assert_eq!(sim.counters().logins, before.logins);
+    assert!(before.logins >= 1, "the first run logged in");
     assert_eq!(summary["types"]["MMS"]["units_skipped"], 4);
     assert_same(&read_parquet_archive(&out), &want);
 }
@@ -243,7 +246,23 @@ async fn bad_input_fails_before_any_request_with_one_line() {
         ),
         (vec!["--end".into(), "tomorrow".into()], "--end `tomorrow`"),
         (vec!["--window".into(), "7h".into()], "--window"),
-        (vec!["--format".into(), "orc".into()], "use parquet or csv"),
+        (
+            vec!["--api-url".into(), "http://api.example.com".into()],
+            "--allow-insecure-http",
+        ),
+        (
+            vec![
+                "--start".into(),
+                "1970-01-01T00:00:00Z".into(),
+                "--window".into(),
+                "1s".into(),
+            ],
+            "give a larger --window",
+        ),
+        (
+            vec!["--format".into(), "orc".into()],
+            "invalid value 'orc' for '--format <FORMAT>' [possible values: parquet, csv]",
+        ),
     ];
     for (extra, needle) in cases {
         let mut args = base(&out);

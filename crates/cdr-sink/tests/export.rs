@@ -89,7 +89,7 @@ async fn export_of_every_type_equals_the_ground_truth_in_order() {
             .collect();
         assert_eq!(headers, want, "{t}");
         assert_eq!(rows, truth_in_order(&sim, t), "{t}");
-        let grouped = cdr_sink::progress::group(rows.len() as u64);
+        let grouped = cdr_sink::group(rows.len() as u64);
         assert!(
             text(&o.stdout).contains(&format!("{grouped} rows")),
             "{}",

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use cdr_core::{Cdr, CdrType, MessageCdr, Window, format_datetime, parse_datetime, parse_decimal};
-use cdr_sink::content::{ContentHash, HashVersion};
 use cdr_sink::layout;
 use cdr_sink::ledger::{self, UnitEntry};
 use cdr_sink::verify::{VerifyOptions, verify};
@@ -16,6 +15,7 @@ use cdr_sink::{
     ArchivePlan, FormatChoice, Output, PageData, PageSource, PageStream, Progress, RawArchive,
     RunOptions, Summary, Unit, archive,
 };
+use cdr_sink::{ContentHash, HashVersion};
 use cdr_sink_api::Destination;
 use cdr_sink_local::LocalDir;
 

@@ -527,7 +527,7 @@ async fn the_binary_archives_incrementally_on_the_real_clock() {
         serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert_eq!(json["incremental"], true);
     assert_eq!(json["types"]["SMS"]["units_done"], 3);
-    let end = cdr_sink::plan::parse_instant("end", json["end"].as_str().unwrap()).unwrap();
+    let end = cdr_sink::parse_instant("end", json["end"].as_str().unwrap()).unwrap();
     assert_eq!(end, cdr_core::Step::HOUR.floor(now));
 
     // Again (also without --start): nothing new until the next hour settles.
@@ -546,7 +546,7 @@ async fn the_binary_archives_incrementally_on_the_real_clock() {
         "{json}"
     );
     // Exactly the records of [start, end of the last run).
-    let end = cdr_sink::plan::parse_instant("end", json["end"].as_str().unwrap()).unwrap();
+    let end = cdr_sink::parse_instant("end", json["end"].as_str().unwrap()).unwrap();
     let windows = hours_between(&start_text, &cdr_core::format_datetime(&end));
     assert_same(
         &read_csv_archive(&out),

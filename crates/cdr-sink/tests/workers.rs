@@ -246,6 +246,12 @@ async fn a_killed_workers_units_are_finished_by_the_others(out: Out) {
         let o = o.unwrap();
         assert!(o.status.success(), "{}", text(&o.stderr));
     }
+    let (rows, _) = out.read().await;
+    assert_same(&rows, &want(&sim));
+    // What the killed worker left half-written (a claim it was releasing,
+    // a bookkeeping write it was making) the next run removes.
+    let o = command(&sim, &out, &[]).output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
     let (rows, keys) = out.read().await;
     assert_same(&rows, &want(&sim));
     assert_clean(&keys);
@@ -299,4 +305,29 @@ async fn an_overlapping_run_makes_neither_fail_local() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overlapping_run_makes_neither_fail_s3() {
     an_overlapping_run_makes_neither_fail(s3("overlap").await).await;
+}
+
+/// (d) A store that ignores conditional writes cannot coordinate runs: it is
+/// refused up front, with one line that names it, and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_ignores_conditional_writes_is_refused() {
+    let careless = cdr_testkit::S3Server::start_ignoring_conditions().expect("S3 test server");
+    let bucket = careless.new_bucket("careless").await.unwrap();
+    let sim = sim(sim_config()).await;
+    let out = Out::S3 {
+        endpoint: careless.endpoint(),
+        url: format!("s3://{bucket}/cdrs/"),
+    };
+    let o = command(&sim, &out, &[]).output().await.unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("cdr-sink:")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains(&format!("s3://{bucket}/cdrs/"))
+            && lines[0].contains("ignored a create-only write (If-None-Match)"),
+        "{err}"
+    );
+    assert!(careless.objects(&bucket).await.unwrap().is_empty());
+    assert_eq!(sim.counters().requests, 0, "no API request either");
 }

@@ -1,10 +1,22 @@
 //! `cdr-testkit`: test-only helpers for the cdr-sink crates.
 //!
 //! - [`S3Server`]: a real S3-compatible server over HTTP. Uses the server at
-//!   `CDR_TEST_S3_ENDPOINT` if set, otherwise starts moto's server
-//!   (`pip install 'moto[server]>=5.2.5'`) on a free loopback port and stops it
-//!   when dropped or when the test process dies. [`S3Server::shared`] gives one
-//!   server per test binary; tests keep apart with [`S3Server::new_bucket`].
+//!   `CDR_TEST_S3_ENDPOINT` if set, otherwise starts moto's server on a free
+//!   loopback port and stops it when dropped or when the test process dies.
+//!   [`S3Server::shared`] gives one server per test binary; tests keep apart
+//!   with [`S3Server::new_bucket`].
+//! - moto runs from the test environment that `cargo xtask test` makes
+//!   (`target/test-env`, see [`test_python`]), through the launcher
+//!   `moto_server.py` beside this crate's manifest. The launcher serves one
+//!   request at a time, so conditional writes (`PutObject` with
+//!   `If-None-Match: *` or `If-Match`, `DeleteObject` with `If-Match`) are
+//!   atomic as on S3: of any number of concurrent create-only writes of one
+//!   key exactly one succeeds, the others get 412.
+//!   [`S3Server::start_ignoring_conditions`] starts a server of its own that
+//!   ignores those headers, like a store without conditional writes.
+//! - Every answer carries a `Date` header and `HeadObject` a `Last-Modified`
+//!   (both to the second), the store's clock that the claims protocol reads
+//!   (`tests/conditions.rs` checks them).
 //! - [`S3Server::pending_uploads`] and [`S3Server::objects`] show what a bucket
 //!   holds, for assertions.
 //! - [`records`]: deterministic sample CDRs, hand-picked edge cases and
@@ -20,4 +32,6 @@ pub mod records;
 mod server;
 
 pub use proxy::FaultProxy;
-pub use server::{ACCESS_KEY_ID, PendingUpload, REGION, S3Server, SECRET_ACCESS_KEY, TestkitError};
+pub use server::{
+    ACCESS_KEY_ID, PendingUpload, REGION, S3Server, SECRET_ACCESS_KEY, TestkitError, test_python,
+};

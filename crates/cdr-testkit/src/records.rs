@@ -140,7 +140,7 @@ pub fn bench_records(kind: RecordKind, n: usize) -> (Vec<Cdr>, &'static str) {
             break;
         }
         let body = std::fs::read(file).expect("a saved page can be read");
-        let page = cdr_core::decode_page(&body).expect("a saved page decodes");
+        let page = cdr_core::decode_page(&body, kind).expect("a saved page decodes");
         out.extend(page.records.into_iter().filter(|r| r.kind() == kind));
     }
     if out.is_empty() {

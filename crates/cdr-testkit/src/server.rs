@@ -1,6 +1,7 @@
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
@@ -18,16 +19,22 @@ pub const SECRET_ACCESS_KEY: &str = "test";
 /// The region tests use.
 pub const REGION: &str = "us-east-1";
 
-/// The oldest moto whose CompleteMultipartUpload answer the Rust SDK accepts.
-const MIN_MOTO: (u32, u32, u32) = (5, 2, 5);
-const INSTALL_HINT: &str = "run `cargo xtask test` (or `pip install 'moto[server]>=5.2.5'`)";
+const INSTALL_HINT: &str =
+    "run `cargo xtask test` once: it makes the test environment target/test-env";
 const READY_DEADLINE: Duration = Duration::from_secs(30);
+/// The launcher that runs moto's server one request at a time (see the file).
+const LAUNCHER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_server.py");
+/// The launcher's exit statuses: moto is missing, moto is too old.
+const EXIT_MOTO_MISSING: i32 = 97;
+const EXIT_MOTO_TOO_OLD: i32 = 98;
 
 /// Why the test server could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TestkitError {
-    #[error("moto server not found: {INSTALL_HINT}")]
+    #[error("no test environment: {} does not exist; {INSTALL_HINT}", python.display())]
+    TestEnvMissing { python: PathBuf },
+    #[error("moto server not found in the test environment: {INSTALL_HINT}")]
     MotoNotFound,
     #[error("moto {found} is too old (the SDK rejects its multipart answers): {INSTALL_HINT}")]
     MotoTooOld { found: String },
@@ -76,8 +83,11 @@ static BUCKETS: AtomicU64 = AtomicU64::new(0);
 
 impl S3Server {
     /// Uses the server at `CDR_TEST_S3_ENDPOINT` if set; otherwise starts moto's
-    /// server on a free loopback port and waits until it answers HTTP.
-    /// Blocks for up to 30 s.
+    /// server from the test environment ([`test_python`]) on a free loopback
+    /// port and waits until it answers HTTP. Blocks for up to 30 s.
+    ///
+    /// The server runs one request at a time, so its conditional writes
+    /// (`If-None-Match: *`, `If-Match`) are atomic as on S3.
     pub fn start() -> Result<S3Server, TestkitError> {
         if let Some(endpoint) = std::env::var("CDR_TEST_S3_ENDPOINT")
             .ok()
@@ -88,20 +98,16 @@ impl S3Server {
                 moto: None,
             });
         }
-        // A port freed just before moto binds it can be taken by someone else.
-        let mut last = None;
-        for _ in 0..3 {
-            match start_moto() {
-                Ok(server) => return Ok(server),
-                Err(TestkitError::Exited { status, stderr })
-                    if stderr.contains("Address already in use") =>
-                {
-                    last = Some(TestkitError::Exited { status, stderr });
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or(TestkitError::MotoNotFound))
+        start_moto_retrying(Conditions::Checked)
+    }
+
+    /// Starts a server of its own (never the shared one, nor
+    /// `CDR_TEST_S3_ENDPOINT`) that ignores conditional writes: it strips
+    /// `If-None-Match` and `If-Match` from every request, so a create-only
+    /// write of an existing key overwrites it. For tests of what happens on
+    /// a store that does not honour conditions.
+    pub fn start_ignoring_conditions() -> Result<S3Server, TestkitError> {
+        start_moto_retrying(Conditions::Ignored)
     }
 
     /// One server for the whole test binary, started on first use. It is
@@ -337,32 +343,68 @@ fn free_port() -> Result<u16, TestkitError> {
         .map_err(TestkitError::Spawn)
 }
 
-/// Runs moto's server after checking its version, in one Python process.
-const MOTO_SCRIPT: &str = r#"
-import sys
-try:
-    import moto
-    from moto.server import main
-except ImportError:
-    sys.exit(97)
-parts = []
-for p in moto.__version__.split(".")[:3]:
-    digits = "".join(c for c in p if c.isdigit())
-    parts.append(int(digits or 0))
-if tuple(parts) < tuple(int(x) for x in sys.argv[1].split(".")):
-    print(moto.__version__, file=sys.stderr)
-    sys.exit(98)
-main(sys.argv[2:])
-"#;
+/// The Python of the test environment that `cargo xtask test` makes:
+/// `CDR_TEST_PYTHON` if set (xtask sets it), else
+/// `<workspace>/target/test-env/bin/python`. An error that says to run
+/// `cargo xtask test` when it does not exist.
+pub fn test_python() -> Result<PathBuf, TestkitError> {
+    let python = std::env::var_os("CDR_TEST_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(default_test_python);
+    if python.is_file() {
+        Ok(python)
+    } else {
+        Err(TestkitError::TestEnvMissing { python })
+    }
+}
 
-fn start_moto() -> Result<S3Server, TestkitError> {
+/// `<workspace>/target/test-env/bin/python`, the workspace being two levels
+/// above this crate.
+fn default_test_python() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = manifest.ancestors().nth(2).unwrap_or(manifest);
+    workspace
+        .join("target")
+        .join("test-env")
+        .join("bin")
+        .join("python")
+}
+
+/// Whether the server honours conditional writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conditions {
+    Checked,
+    Ignored,
+}
+
+fn start_moto_retrying(conditions: Conditions) -> Result<S3Server, TestkitError> {
+    let python = test_python()?;
+    // A port freed just before moto binds it can be taken by someone else.
+    let mut last = None;
+    for _ in 0..3 {
+        match start_moto(&python, conditions) {
+            Ok(server) => return Ok(server),
+            Err(TestkitError::Exited { status, stderr })
+                if stderr.contains("Address already in use") =>
+            {
+                last = Some(TestkitError::Exited { status, stderr });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or(TestkitError::MotoNotFound))
+}
+
+fn start_moto(python: &Path, conditions: Conditions) -> Result<S3Server, TestkitError> {
     let port = free_port()?;
     let endpoint = format!("http://127.0.0.1:{port}");
     let (started, spawned) = mpsc::channel();
     let (stop, stopped) = mpsc::channel::<()>();
+    let mut command = moto_command(python, port, conditions);
     let keeper = std::thread::Builder::new()
         .name(format!("moto-{port}"))
-        .spawn(move || keep_moto(port, started, stopped))
+        .spawn(move || keep_moto(&mut command, started, stopped))
         .map_err(TestkitError::Spawn)?;
     let moto = Moto {
         stop,
@@ -413,9 +455,9 @@ fn classify_exit(stderr: String) -> TestkitError {
         .find(|l| l.starts_with("exit status"))
         .unwrap_or("exited")
         .to_string();
-    if status.contains("97") {
+    if status == format!("exit status {EXIT_MOTO_MISSING}") {
         TestkitError::MotoNotFound
-    } else if status.contains("98") {
+    } else if status == format!("exit status {EXIT_MOTO_TOO_OLD}") {
         TestkitError::MotoTooOld {
             found: stderr.lines().next().unwrap_or("?").trim().to_string(),
         }
@@ -433,8 +475,8 @@ type Started = Result<Arc<Mutex<VecDeque<u8>>>, TestkitError>;
 /// Spawns moto, reports back, then waits for a stop request (or for the
 /// [`Moto`] handle to be dropped), kills the child and reaps it. If the child
 /// exits by itself, its exit status is appended to the kept stderr.
-fn keep_moto(port: u16, started: mpsc::Sender<Started>, stopped: mpsc::Receiver<()>) {
-    let mut child = match spawn_moto(port) {
+fn keep_moto(command: &mut Command, started: mpsc::Sender<Started>, stopped: mpsc::Receiver<()>) {
+    let mut child = match spawn_moto(command) {
         Ok(child) => child,
         Err(e) => {
             let _ = started.send(Err(e));
@@ -472,30 +514,24 @@ fn keep_moto(port: u16, started: mpsc::Sender<Started>, stopped: mpsc::Receiver<
     }
 }
 
-fn spawn_moto(port: u16) -> Result<Child, TestkitError> {
-    let min = format!("{}.{}.{}", MIN_MOTO.0, MIN_MOTO.1, MIN_MOTO.2);
-    let mut command = Command::new("python3");
+/// The launcher on `port`, run by the test environment's `python`.
+fn moto_command(python: &Path, port: u16, conditions: Conditions) -> Command {
+    let mut command = Command::new(python);
     command
-        .args([
-            "-c",
-            MOTO_SCRIPT,
-            &min,
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
+        .arg(LAUNCHER)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    die_with_parent(&mut command);
-    command.spawn().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            TestkitError::MotoNotFound
-        } else {
-            TestkitError::Spawn(e)
-        }
-    })
+    if conditions == Conditions::Ignored {
+        command.arg("--ignore-conditions");
+    }
+    command
+}
+
+fn spawn_moto(command: &mut Command) -> Result<Child, TestkitError> {
+    die_with_parent(command);
+    command.spawn().map_err(TestkitError::Spawn)
 }
 
 /// Asks the kernel to kill the child when the thread that spawned it ends,
@@ -590,17 +626,41 @@ mod tests {
             classify_exit("\nexit status 97\n".into()),
             TestkitError::MotoNotFound
         ));
+        assert!(matches!(
+            classify_exit("\nexit status 197\n".into()),
+            TestkitError::Exited { .. }
+        ));
         let old = classify_exit("5.2.1\n\nexit status 98\n".into());
         assert!(old.to_string().contains("moto 5.2.1 is too old"), "{old}");
-        assert!(
-            old.to_string()
-                .contains("pip install 'moto[server]>=5.2.5'")
-        );
+        assert!(old.to_string().contains("run `cargo xtask test`"), "{old}");
         let other = classify_exit("Traceback\nOSError: boom\n\nexit status 1\n".into());
         assert!(other.to_string().contains("OSError: boom"), "{other}");
         assert_eq!(
             TestkitError::MotoNotFound.to_string(),
-            "moto server not found: run `cargo xtask test` (or `pip install 'moto[server]>=5.2.5'`)"
+            "moto server not found in the test environment: run `cargo xtask test` once: \
+             it makes the test environment target/test-env"
         );
+        let missing = TestkitError::TestEnvMissing {
+            python: PathBuf::from("/w/target/test-env/bin/python"),
+        };
+        assert_eq!(
+            missing.to_string(),
+            "no test environment: /w/target/test-env/bin/python does not exist; \
+             run `cargo xtask test` once: it makes the test environment target/test-env"
+        );
+    }
+
+    #[test]
+    fn the_default_test_python_is_under_the_workspace_target() {
+        let python = default_test_python();
+        assert!(
+            python.ends_with("target/test-env/bin/python"),
+            "{}",
+            python.display()
+        );
+        let workspace = python.ancestors().nth(4).expect("workspace");
+        let manifest = std::fs::read_to_string(workspace.join("Cargo.toml")).unwrap_or_default();
+        assert!(manifest.contains("[workspace]"), "{}", workspace.display());
+        assert!(Path::new(LAUNCHER).is_file(), "{LAUNCHER}");
     }
 }

@@ -2,19 +2,25 @@
 //! every request goes through.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use cdr_core::{Cdr, ErrorClass, Page, ResponseError, Token, decode_errors, decode_page_reusing};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use cdr_core::{
+    Cdr, ErrorClass, GraphQlError, GraphQlErrors, Page, RecordKind, ResponseError, Token,
+    decode_errors, decode_page_reusing,
+};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use crate::config::{Auth, ClientConfig, RetryPolicy};
-use crate::error::{AuthProblem, Failure, TransportError};
+use crate::body::{read_capped, read_limited};
+use crate::config::{Auth, ClientConfig, Limits, RetryPolicy};
+use crate::error::{Answered, AuthProblem, Failure, TransportError};
+use crate::guard::{self, LinkPolicy};
 use crate::retry::{Retrier, parse_retry_after, splitmix64};
 use crate::stats::{Counters, Stats, bump};
 
@@ -28,10 +34,18 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
+    /// For the API: follows no redirect.
     pub(crate) http: reqwest::Client,
+    /// For export downloads: follows a few checked redirects, and connects
+    /// only to addresses the link policy allows.
+    pub(crate) export_http: reqwest::Client,
+    pub(crate) link_policy: LinkPolicy,
+    pub(crate) limits: Limits,
     auth: Auth,
     retry: RetryPolicy,
-    timeout: Duration,
+    /// Bounds a whole API request; for an export, each wait for data and
+    /// the reading of an error answer's body.
+    pub(crate) timeout: Duration,
     pub(crate) base: Url,
     graphql_url: Url,
     login_url: Url,
@@ -40,8 +54,20 @@ pub(crate) struct Inner {
     token: tokio::sync::Mutex<TokenState>,
     /// The newest token generation that the server accepted at least once.
     accepted_generation: AtomicU64,
+    /// Whether login and GraphQL have answered with a success at least once:
+    /// until then, a URL that cannot be reached fails fast.
+    login_answered: AtomicBool,
+    graphql_answered: AtomicBool,
     seed: AtomicU64,
+    /// The latest tokens logins returned, redacted from server text by value.
+    tokens_seen: Mutex<Vec<Token>>,
 }
+
+/// Login tokens remembered for redaction.
+const TOKENS_REMEMBERED: usize = 4;
+
+/// GraphQL errors kept from one answer; the rest are counted.
+const MAX_ERRORS: usize = 5;
 
 /// The cached login token; `generation` grows with every login so that
 /// concurrent requests rejected with the same token log in only once.
@@ -130,21 +156,58 @@ fn under(base: &Url, path: &str) -> Url {
     url
 }
 
-/// The server's error messages in a body, shortened, or nothing.
-fn server_message(body: &[u8]) -> String {
-    const MAX: usize = 300;
-    let mut text = decode_errors(body)
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    if text.len() > MAX {
-        let mut cut = MAX;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push('…');
+/// Text on one line: runs of whitespace (newlines included) become one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What the server says in an error answer's body, on one line and not yet
+/// sanitized: its GraphQL-style error messages, or else the body's text
+/// (without the tags of an HTML page).
+pub(crate) fn server_text(body: &[u8]) -> String {
+    if let Some(errors) = decode_errors(body) {
+        return one_line(&errors.to_string());
     }
-    text
+    let text = String::from_utf8_lossy(body);
+    if !text.trim_start().starts_with('<') {
+        return one_line(&text);
+    }
+    let mut words = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                words.push(' ');
+            }
+            c if !in_tag => words.push(c),
+            _ => {}
+        }
+    }
+    one_line(&words)
+}
+
+/// Where a redirect points, as `host[:port]` and nothing of its path or
+/// query (which may be signed), or a note that it names nowhere.
+fn redirect_host(from: &Url, headers: &HeaderMap) -> String {
+    let target = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| from.join(v.trim()).ok());
+    match target {
+        Some(url) => match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => "a URL without a host".to_string(),
+        },
+        None => "nowhere readable (no usable Location header)".to_string(),
+    }
+}
+
+/// Whether a status is a redirect that a client would follow.
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -152,12 +215,13 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     parse_retry_after(value, SystemTime::now())
 }
 
-/// The error for an unexpected HTTP status (not success, not 401).
+/// The error for an unexpected HTTP status (not success, not 401), with the
+/// server's (sanitized) words about it.
 pub(crate) fn status_error(
     endpoint: &str,
     status: StatusCode,
     headers: &HeaderMap,
-    body: &[u8],
+    detail: String,
 ) -> TransportError {
     let retry_after = retry_after(headers);
     if status == StatusCode::TOO_MANY_REQUESTS {
@@ -171,7 +235,7 @@ pub(crate) fn status_error(
             endpoint: endpoint.to_string(),
             status: status.as_u16(),
             attempts: 1,
-            detail: server_message(body),
+            detail,
             retry_after,
         }
     }
@@ -207,17 +271,42 @@ impl Client {
                 "retry.max_attempts is 0: allow at least 1 attempt",
             ));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.timeout)
-            .user_agent(config.user_agent.as_str())
-            .build()
-            .map_err(|e| {
-                config_error(format!(
-                    "cannot build the HTTP client: {}",
-                    crate::error::describe(&e.without_url())
+        check_limits(&config.limits)?;
+        let local = guard::is_loopback_host(&base);
+        if base.scheme() == "http" && !local && !config.allow_insecure_http {
+            return Err(config_error(format!(
+                "the API URL {} is plain http to another machine, so the password and token would cross the network unencrypted: use https://, or pass --allow-insecure-http",
+                base.origin().ascii_serialization()
+            )));
+        }
+        let built = |b: reqwest::ClientBuilder| {
+            b.connect_timeout(config.connect_timeout)
+                .read_timeout(config.timeout)
+                .user_agent(config.user_agent.as_str())
+                .referer(false)
+                .build()
+                .map_err(|e| {
+                    config_error(format!(
+                        "cannot build the HTTP client: {}",
+                        crate::error::describe(&e.without_url())
+                    ))
+                })
+        };
+        // Credentials go to the configured URL only: no redirect is followed.
+        let mut api = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        for (name, ip) in &config.resolve {
+            api = api.resolve(name, SocketAddr::new(*ip, 0));
+        }
+        let http = built(api)?;
+        let link_policy = LinkPolicy::new(local, config.resolve.clone());
+        let export_http = built(
+            reqwest::Client::builder()
+                .redirect(guard::redirect_policy(
+                    link_policy.clone(),
+                    config.limits.export_max_redirects,
                 ))
-            })?;
+                .dns_resolver(Arc::new(link_policy.clone())),
+        )?;
         let graphql_url = under(&base, "graphql");
         let login_url = under(&base, "account/login");
         // Jitter only needs to differ between processes and clients.
@@ -228,6 +317,9 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                export_http,
+                link_policy,
+                limits: config.limits,
                 auth: config.auth,
                 retry: config.retry,
                 timeout: config.timeout,
@@ -238,7 +330,10 @@ impl Client {
                 login_url,
                 token: tokio::sync::Mutex::new(TokenState::default()),
                 accepted_generation: AtomicU64::new(0),
+                login_answered: AtomicBool::new(false),
+                graphql_answered: AtomicBool::new(false),
                 seed: AtomicU64::new(seed),
+                tokens_seen: Mutex::new(Vec::new()),
             }),
             counters: Arc::default(),
         })
@@ -264,6 +359,85 @@ impl Client {
         &self.inner.graphql_endpoint
     }
 
+    /// Server text made safe for errors and logs ([`cdr_core::sanitize`]),
+    /// with this client's password and tokens redacted by value, and the
+    /// values in `extra` too.
+    pub(crate) fn scrub_with(&self, text: &str, extra: &[&str]) -> String {
+        let seen = self
+            .inner
+            .tokens_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut secrets: Vec<&str> = seen.iter().map(Token::expose).collect();
+        match &self.inner.auth {
+            Auth::Token(t) => secrets.push(t.expose()),
+            Auth::Login { password, .. } => secrets.push(password.expose()),
+        }
+        secrets.extend_from_slice(extra);
+        cdr_core::sanitize(text, &secrets)
+    }
+
+    /// [`Client::scrub_with`] with this client's secrets alone.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        self.scrub_with(text, &[])
+    }
+
+    /// GraphQL errors with their text sanitized and their number bounded;
+    /// only `message`, `path` and `extensions.code` are kept.
+    fn scrub_errors(&self, errors: GraphQlErrors) -> GraphQlErrors {
+        use serde_json::Value;
+        let total = errors.0.len();
+        let mut kept: Vec<GraphQlError> = errors
+            .0
+            .into_iter()
+            .take(MAX_ERRORS)
+            .map(|e| {
+                let code = e.code().map(|c| self.scrub(c));
+                let path = e.path.map(|p| {
+                    p.into_iter()
+                        .take(8)
+                        .map(|v| match v {
+                            Value::String(s) => Value::String(self.scrub(&s)),
+                            Value::Number(n) => Value::Number(n),
+                            _ => Value::Null,
+                        })
+                        .collect()
+                });
+                let extensions = code.map(|c| {
+                    let mut map = serde_json::Map::new();
+                    map.insert("code".into(), Value::String(c));
+                    map
+                });
+                GraphQlError {
+                    message: self.scrub(&e.message),
+                    path,
+                    extensions,
+                }
+            })
+            .collect();
+        if total > MAX_ERRORS {
+            kept.push(GraphQlError {
+                message: format!("(and {} more)", total - MAX_ERRORS),
+                path: None,
+                extensions: None,
+            });
+        }
+        GraphQlErrors(kept)
+    }
+
+    /// Remembers a token a login returned, to redact it from server text.
+    fn note_token(&self, token: &Token) {
+        let mut seen = self
+            .inner
+            .tokens_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= TOKENS_REMEMBERED {
+            seen.remove(0);
+        }
+        seen.push(token.clone());
+    }
+
     /// Logs in now, to check the credentials before work starts, and caches the
     /// token. Bad credentials fail at once with [`TransportError::Auth`]. With
     /// a static token there is nothing to check before the first query, and
@@ -287,6 +461,16 @@ impl Client {
             &self.counters,
             endpoint,
         )
+    }
+
+    /// Whether the API, and the endpoint `graphql` or login, answered before.
+    fn answered(&self, graphql: bool) -> Answered {
+        let login = self.inner.login_answered.load(Ordering::Relaxed);
+        let query = self.inner.graphql_answered.load(Ordering::Relaxed);
+        Answered {
+            api: login || query,
+            endpoint: if graphql { query } else { login },
+        }
     }
 
     /// The token to send and its generation, logging in when none is cached.
@@ -344,7 +528,7 @@ impl Client {
                         tracing::debug!("logged in");
                         return Ok(token);
                     }
-                    Err(e) => retrier.after_failure(e).await?,
+                    Err(e) => retrier.after_failure_with(e, self.answered(false)).await?,
                 }
             }
         }
@@ -369,11 +553,16 @@ impl Client {
             .map_err(|e| TransportError::network(endpoint, e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| TransportError::network(endpoint, e))?;
+        if is_redirect(status) {
+            return Err(TransportError::Redirected {
+                endpoint: endpoint.to_string(),
+                status: status.as_u16(),
+                host: self.scrub(&redirect_host(&inner.login_url, &headers)),
+            });
+        }
         if status.is_success() {
+            let bytes = read_limited(response, inner.limits.max_page_bytes, endpoint).await?;
+            inner.login_answered.store(true, Ordering::Relaxed);
             // serde's messages may quote values, so only the position is kept.
             let answer: LoginAnswer =
                 serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode {
@@ -387,36 +576,53 @@ impl Client {
                     ),
                 })?;
             match answer.token {
-                Some(t) if !t.is_empty() => Ok(Token::new(t)),
+                Some(t) if !t.is_empty() => {
+                    let token = Token::new(t);
+                    self.note_token(&token);
+                    Ok(token)
+                }
                 _ => Err(TransportError::Decode {
                     endpoint: endpoint.to_string(),
                     attempts: 1,
                     message: "the login answer holds no `token` string".into(),
                 }),
             }
-        } else if matches!(
-            status,
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
-        ) {
-            Err(TransportError::Auth {
-                endpoint: endpoint.to_string(),
-                problem: AuthProblem::BadCredentials(server_message(&bytes)),
-            })
         } else {
-            Err(status_error(endpoint, status, &headers, &bytes))
+            let bytes = read_capped(response, inner.limits.max_error_body_bytes).await;
+            let detail = self.scrub(&server_text(&bytes));
+            if matches!(
+                status,
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
+            ) {
+                Err(TransportError::Auth {
+                    endpoint: endpoint.to_string(),
+                    problem: AuthProblem::BadCredentials(detail),
+                })
+            } else {
+                Err(status_error(endpoint, status, &headers, detail))
+            }
         }
     }
 
-    /// Sends one GraphQL body (a `cdrRecords` query) and decodes the page,
-    /// with retries, and a fresh login when the token is rejected. The page's
-    /// records reuse the allocations of `spare` (see
+    /// Sends one GraphQL body (a `cdrRecords` query for records of `kind`)
+    /// and decodes the page, with retries, and a fresh login when the token
+    /// is rejected. The page's records reuse the allocations of `spare` (see
     /// [`cdr_core::decode_page_reusing`]).
+    ///
+    /// A rejected token (HTTP 401 or 403, or a GraphQL error that blames
+    /// the token, on any status) leads to one login, shared with concurrent
+    /// requests rejected with the same token, and the request is repeated at
+    /// once, without backoff. A static token is not renewed, and a token from
+    /// a fresh login that is refused at once is not renewed again: both end
+    /// with [`TransportError::Auth`].
     pub(crate) async fn fetch_page(
         &self,
         body: Bytes,
+        kind: RecordKind,
         spare: Vec<Cdr>,
     ) -> Result<Page, TransportError> {
-        self.fetch_page_peeking(body, spare, &mut |_| {}).await
+        self.fetch_page_peeking(body, kind, spare, &mut |_| {})
+            .await
     }
 
     /// Like [`Client::fetch_page`], handing the body of every successful
@@ -424,6 +630,7 @@ impl Client {
     pub(crate) async fn fetch_page_peeking(
         &self,
         body: Bytes,
+        kind: RecordKind,
         spare: Vec<Cdr>,
         peek: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Page, TransportError> {
@@ -434,7 +641,7 @@ impl Client {
         loop {
             let (token, generation) = self.token().await?;
             let spare = spare.take().unwrap_or_default();
-            let attempt = self.graphql_once(body.clone(), &token, spare, &mut *peek);
+            let attempt = self.graphql_once(body.clone(), &token, kind, spare, &mut *peek);
             match attempt.await {
                 Ok(page) => {
                     self.inner
@@ -442,7 +649,9 @@ impl Client {
                         .fetch_max(generation, Ordering::Relaxed);
                     return Ok(page);
                 }
-                Err(Failure::Error(e)) => retrier.after_failure(e).await?,
+                Err(Failure::Error(e)) => {
+                    retrier.after_failure_with(e, self.answered(true)).await?
+                }
                 Err(Failure::Unauthorized { endpoint, detail }) => {
                     if let Auth::Token(_) = &self.inner.auth {
                         return Err(TransportError::Auth {
@@ -473,6 +682,7 @@ impl Client {
         &self,
         body: Bytes,
         token: &Token,
+        kind: RecordKind,
         spare: Vec<Cdr>,
         peek: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Page, Failure> {
@@ -492,33 +702,49 @@ impl Client {
             .map_err(|e| TransportError::network(endpoint, e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| TransportError::network(endpoint, e))?;
+        if is_redirect(status) {
+            return Err(TransportError::Redirected {
+                endpoint: endpoint.to_string(),
+                status: status.as_u16(),
+                host: self.scrub(&redirect_host(&inner.graphql_url, &headers)),
+            }
+            .into());
+        }
         if status.is_success() {
+            let bytes = read_limited(response, inner.limits.max_page_bytes, endpoint).await?;
+            inner.graphql_answered.store(true, Ordering::Relaxed);
             peek(&bytes);
-            return match decode_page_reusing(&bytes, spare) {
-                Ok(page) => Ok(page),
-                Err(ResponseError::GraphQl(errors)) => Err(graphql_failure(endpoint, errors)),
+            // Bad values and unknown members are part of the page; only a
+            // body cut short (or not JSON) is worth asking again.
+            return match decode_page_reusing(&bytes, kind, spare) {
+                Ok(mut page) => {
+                    self.scrub_page(&mut page);
+                    Ok(page)
+                }
+                Err(ResponseError::GraphQl(errors)) => Err(self.graphql_failure(endpoint, errors)),
                 Err(ResponseError::Decode { message }) => Err(TransportError::Decode {
                     endpoint: endpoint.to_string(),
                     attempts: 1,
-                    message,
+                    message: self.scrub(&message),
                 }
                 .into()),
-                Err(other) => Err(TransportError::Decode {
+                Err(ResponseError::Shape { message }) => Err(TransportError::Unexpected {
                     endpoint: endpoint.to_string(),
-                    attempts: 1,
-                    message: other.to_string(),
+                    message: self.scrub(&message),
+                }
+                .into()),
+                Err(other) => Err(TransportError::Unexpected {
+                    endpoint: endpoint.to_string(),
+                    message: self.scrub(&other.to_string()),
                 }
                 .into()),
             };
         }
-        if status == StatusCode::UNAUTHORIZED {
+        let bytes = read_capped(response, inner.limits.max_error_body_bytes).await;
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(Failure::Unauthorized {
                 endpoint: endpoint.to_string(),
-                detail: server_message(&bytes),
+                detail: self.scrub(&server_text(&bytes)),
             });
         }
         if status == StatusCode::BAD_REQUEST
@@ -526,7 +752,7 @@ impl Client {
         {
             // The server blames the request (HTTP 400): whatever the message
             // says, sending it again cannot help, unless it names the token.
-            return Err(match graphql_failure(endpoint, errors) {
+            return Err(match self.graphql_failure(endpoint, errors) {
                 Failure::Error(TransportError::GraphQl {
                     endpoint,
                     class: ErrorClass::Other,
@@ -539,22 +765,61 @@ impl Client {
                 other => other,
             });
         }
-        Err(status_error(endpoint, status, &headers, &bytes).into())
+        let detail = self.scrub(&server_text(&bytes));
+        Err(status_error(endpoint, status, &headers, detail).into())
+    }
+
+    /// The failure for a GraphQL `errors` array, classified by the server's
+    /// own words and then sanitized.
+    fn graphql_failure(&self, endpoint: &str, errors: GraphQlErrors) -> Failure {
+        let class = errors.class();
+        let errors = self.scrub_errors(errors);
+        match class {
+            ErrorClass::Unauthorized => Failure::Unauthorized {
+                endpoint: endpoint.to_string(),
+                detail: self.scrub(&one_line(&errors.to_string())),
+            },
+            class => Failure::Error(TransportError::GraphQl {
+                endpoint: endpoint.to_string(),
+                class,
+                errors,
+            }),
+        }
+    }
+
+    /// Sanitizes the server text a page carries into messages and logs: the
+    /// type names of unknown members and of bad records, and what is wrong
+    /// with the latter. A bad record's `raw` JSON stays as it was sent: it is
+    /// data, kept aside for the operator, not a message.
+    fn scrub_page(&self, page: &mut Page) {
+        for member in &mut page.unknown {
+            member.typename = self.scrub(&member.typename);
+        }
+        for bad in &mut page.bad {
+            bad.typename = self.scrub(&bad.typename);
+            bad.message = self.scrub(&bad.message);
+        }
     }
 }
 
-fn graphql_failure(endpoint: &str, errors: cdr_core::GraphQlErrors) -> Failure {
-    match errors.class() {
-        ErrorClass::Unauthorized => Failure::Unauthorized {
-            endpoint: endpoint.to_string(),
-            detail: errors.to_string(),
-        },
-        class => Failure::Error(TransportError::GraphQl {
-            endpoint: endpoint.to_string(),
-            class,
-            errors,
-        }),
+/// Rejects limits that would refuse everything or never end.
+fn check_limits(limits: &Limits) -> Result<(), TransportError> {
+    if limits.max_page_bytes == 0 {
+        return Err(config_error(
+            "limits.max_page_bytes is 0: allow pages of at least some bytes (default 64 MiB)",
+        ));
     }
+    if limits.export_deadline.is_zero() {
+        return Err(config_error(
+            "limits.export_deadline is 0: give exports some time (default 30 minutes)",
+        ));
+    }
+    if limits.export_min_rate > 0 && limits.export_rate_period.is_zero() {
+        return Err(config_error(
+            "limits.export_rate_period is 0: measure the export rate over some time (default 60 s), or set export_min_rate to 0",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -636,11 +901,98 @@ mod tests {
 
     #[test]
     fn server_messages_are_read_and_shortened() {
+        let c = Client::new(ClientConfig::new(Auth::Login {
+            email: "a@b.c".into(),
+            password: Password::new("hunter2"),
+        }))
+        .unwrap();
+        let message = |body: &[u8]| c.scrub(&server_text(body));
         let body = br#"{"errors":[{"id":"unauthorized","message":"Invalid email or password."}]}"#;
-        assert_eq!(server_message(body), "Invalid email or password.");
-        assert_eq!(server_message(b"<html>502 Bad Gateway</html>"), "");
+        assert_eq!(message(body), "Invalid email or password.");
+        let nginx = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><h1>502 Bad Gateway</h1><hr>nginx</body></html>";
+        assert_eq!(message(nginx), "502 Bad Gateway 502 Bad Gateway nginx");
+        assert_eq!(message(b"busy\n"), "busy");
+        let lines = br#"{"errors":[{"message":"token expired\n  log in\r\nagain"}]}"#;
+        assert_eq!(message(lines), "token expired log in again");
         let long = format!(r#"{{"errors":[{{"message":"{}"}}]}}"#, "é".repeat(400));
-        let m = server_message(long.as_bytes());
-        assert!(m.len() <= 304 && m.ends_with('…'), "{}", m.len());
+        let m = message(long.as_bytes());
+        assert!(m.chars().count() <= 301 && m.ends_with('…'), "{}", m.len());
+        let hostile = "\x1b[2Jwrong password hunter2 for POAPK_abc\x07";
+        assert_eq!(
+            message(hostile.as_bytes()),
+            "\\u{1b}[2Jwrong password <redacted> for <redacted>\\u{7}"
+        );
+    }
+
+    #[test]
+    fn redirects_name_only_their_host() {
+        let from = Url::parse("https://api.example.com/graphql").unwrap();
+        let check = |location: Option<&str>, want: &str| {
+            let mut headers = HeaderMap::new();
+            if let Some(l) = location {
+                headers.insert(LOCATION, l.parse().unwrap());
+            }
+            assert_eq!(redirect_host(&from, &headers), want, "{location:?}");
+        };
+        check(
+            Some("https://evil.example:8443/steal?sig=S"),
+            "evil.example:8443",
+        );
+        check(Some("/elsewhere?x=1"), "api.example.com");
+        check(Some("//other.example/x"), "other.example");
+        check(None, "nowhere readable (no usable Location header)");
+        assert!(is_redirect(StatusCode::TEMPORARY_REDIRECT));
+        assert!(!is_redirect(StatusCode::NOT_MODIFIED));
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_local_or_allowed() {
+        let e = Client::new(config("http://api.example.com")).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("--allow-insecure-http"), "{text}");
+        assert!(text.contains("http://api.example.com"), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+        let mut allowed = config("http://api.example.com");
+        allowed.allow_insecure_http = true;
+        assert!(Client::new(allowed).is_ok());
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "http://localhost:8080",
+            "http://api.localhost",
+            "https://api.example.com",
+        ] {
+            assert!(Client::new(config(local)).is_ok(), "{local}");
+        }
+    }
+
+    #[test]
+    fn limits_that_cannot_work_are_refused() {
+        let mut c = config("https://h");
+        c.limits.max_page_bytes = 0;
+        assert!(
+            Client::new(c)
+                .unwrap_err()
+                .to_string()
+                .contains("max_page_bytes")
+        );
+        let mut c = config("https://h");
+        c.limits.export_deadline = Duration::ZERO;
+        assert!(
+            Client::new(c)
+                .unwrap_err()
+                .to_string()
+                .contains("export_deadline")
+        );
+        let mut c = config("https://h");
+        c.limits.export_rate_period = Duration::ZERO;
+        assert!(
+            Client::new(c.clone())
+                .unwrap_err()
+                .to_string()
+                .contains("export_rate_period")
+        );
+        c.limits.export_min_rate = 0;
+        assert!(Client::new(c).is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! What a [`Client`](crate::Client) is built from.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use cdr_core::{Password, Token};
@@ -59,6 +60,47 @@ impl RetryPolicy {
     }
 }
 
+/// How much a server may send, and for how long. Each limit is checked while
+/// the answer is read, so memory stays bounded by it whatever the server does;
+/// hitting one fails that request (and so its window) with an error that a
+/// later run may not meet again, never the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest body of a successful GraphQL or login answer, in bytes. A
+    /// larger `Content-Length` is refused before the body is read; a body
+    /// without one is read up to this size and then given up
+    /// ([`TransportError::TooLarge`](crate::TransportError::TooLarge)).
+    pub max_page_bytes: u64,
+    /// Bytes of an error answer's body read for its message; the rest is
+    /// not read.
+    pub max_error_body_bytes: u64,
+    /// Longest time an export download may take, from its first request to
+    /// its last byte.
+    pub export_deadline: Duration,
+    /// Least average rate of an export body, in bytes per second, over every
+    /// [`Limits::export_rate_period`]: a server that drips is given up. 0
+    /// turns the check off.
+    pub export_min_rate: u64,
+    /// The span over which [`Limits::export_min_rate`] is measured.
+    pub export_rate_period: Duration,
+    /// Redirects an export download follows (each one checked like the link).
+    pub export_max_redirects: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_page_bytes: 64 * 1024 * 1024,
+            max_error_body_bytes: 8 * 1024,
+            // The provider stops an export after 20 minutes.
+            export_deadline: Duration::from_secs(30 * 60),
+            export_min_rate: 1024,
+            export_rate_period: Duration::from_secs(60),
+            export_max_redirects: 3,
+        }
+    }
+}
+
 /// Everything a [`Client`](crate::Client) needs.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -75,6 +117,16 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// What a server may send.
+    pub limits: Limits,
+    /// Whether an `http://` base URL on a host other than loopback is
+    /// accepted. Off by default: credentials and tokens would cross the
+    /// network unencrypted.
+    pub allow_insecure_http: bool,
+    /// Host names resolved to fixed addresses instead of asking DNS (as
+    /// curl's `--resolve`). The export download checks these addresses like
+    /// any other.
+    pub resolve: Vec<(String, IpAddr)>,
 }
 
 impl ClientConfig {
@@ -87,6 +139,9 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             user_agent: concat!("cdr-transport/", env!("CARGO_PKG_VERSION")).to_string(),
+            limits: Limits::default(),
+            allow_insecure_http: false,
+            resolve: Vec::new(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The errors of this crate. Every message says what happened and what to do,
 //! and carries endpoints without query strings: no token, password or export
-//! link ever appears in one.
+//! link ever appears in one. Text that comes from the server (its error
+//! messages and bodies) is passed through [`cdr_core::sanitize`] before it is
+//! stored in an error.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -23,6 +25,50 @@ pub enum TransportError {
     Auth {
         endpoint: String,
         problem: AuthProblem,
+    },
+
+    /// The API could not be reached before it ever answered: the connection
+    /// was refused, the host name does not resolve, TLS failed, or nothing
+    /// answers at the URL (HTTP 404). Given a short budget of attempts
+    /// rather than the full retry policy, since a wrong URL does not heal.
+    #[error(
+        "cannot reach the API at {endpoint} after {attempts} attempt(s): {cause}: check the API URL (the base, without /graphql; TSG_API_URL) and the network"
+    )]
+    Unreachable {
+        endpoint: String,
+        attempts: u32,
+        cause: String,
+    },
+
+    /// The API answered a login or GraphQL request with a redirect. These
+    /// requests carry the password or the token, so no redirect is followed:
+    /// the credentials go only to the configured API URL. `host` is where
+    /// the redirect pointed (host and port only).
+    #[error(
+        "the API at {endpoint} answered HTTP {status}, a redirect to {host}: requests that carry credentials follow no redirect; if the API moved, set the API URL (TSG_API_URL) to its new address"
+    )]
+    Redirected {
+        endpoint: String,
+        status: u16,
+        host: String,
+    },
+
+    /// An answer was larger than [`Limits::max_page_bytes`](crate::Limits):
+    /// announced so (`announced`), or found so after `received` bytes, when
+    /// reading stopped. Not retried at once (the same request would get the
+    /// same answer); a later run may succeed.
+    #[error(
+        "the answer from {endpoint} is larger than the limit of {limit} bytes ({}): the server sent far more than a page should hold; lower the page size (--limit) or raise the page size limit, or retry later",
+        match announced {
+            Some(n) => format!("it announced {n}"),
+            None => format!("reading stopped after {received}"),
+        }
+    )]
+    TooLarge {
+        endpoint: String,
+        limit: u64,
+        announced: Option<u64>,
+        received: u64,
     },
 
     /// HTTP 429 on every attempt.
@@ -67,7 +113,8 @@ pub enum TransportError {
         errors: GraphQlErrors,
     },
 
-    /// The body is not the JSON expected; `message` names the JSON path.
+    /// The body is not JSON: cut short, or something else than JSON (a
+    /// proxy's HTML page, say). Retried: the next answer may be whole.
     #[error(
         "undecodable response from {endpoint} after {attempts} attempt(s): {message}: the server sent something this version cannot read; retry later or report it"
     )]
@@ -76,6 +123,16 @@ pub enum TransportError {
         attempts: u32,
         message: String,
     },
+
+    /// The body is JSON, but not of the shape of a `cdrRecords` answer (no
+    /// `paginationInfo`, a `cdrs` element that is not an object, no `data`);
+    /// `message` names the JSON path. Not retried: the same request gets
+    /// the same answer. Bad values inside records are not errors: pages
+    /// report them (`Page::bad`).
+    #[error(
+        "unexpected answer from {endpoint}: {message}: the answer is not what this version understands; report it"
+    )]
+    Unexpected { endpoint: String, message: String },
 
     /// A page broke the pagination contract (oversized page, record outside
     /// the window, repeated cursor).
@@ -103,6 +160,60 @@ pub enum TransportError {
         expected: Option<u64>,
         reason: String,
     },
+
+    /// An export download went on too long or too slowly (see
+    /// [`Limits`](crate::Limits)) and was given up: what was received is
+    /// incomplete. Unlike [`TransportError::ExportCut`], smaller windows would
+    /// not help against a server that stalls; a later run may succeed.
+    #[error(
+        "export of {cdr_type} {window} was given up after {received} bytes: {limit}: the server sends too slowly; discard what was received and try again later"
+    )]
+    ExportStalled {
+        cdr_type: CdrType,
+        window: Window,
+        received: u64,
+        limit: ExportLimit,
+    },
+
+    /// The export link, or a redirect it led to, goes somewhere this client
+    /// does not download from: not `https`, a private, loopback, link-local or
+    /// metadata address (as written or as resolved), or too many redirects.
+    /// `endpoint` is the origin of the refused URL.
+    #[error(
+        "refused to download the export from {endpoint}: {reason}: an export link must lead to a public https address; report it to the provider"
+    )]
+    ExportRefused { endpoint: String, reason: String },
+}
+
+/// Why an export download was given up while it still went on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExportLimit {
+    /// The whole download took longer than its deadline.
+    Deadline(Duration),
+    /// Fewer than `bytes_per_sec` bytes a second arrived over `period`.
+    Rate {
+        bytes_per_sec: u64,
+        period: Duration,
+    },
+}
+
+impl fmt::Display for ExportLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportLimit::Deadline(d) => {
+                write!(f, "it took longer than the deadline of {}s", d.as_secs())
+            }
+            ExportLimit::Rate {
+                bytes_per_sec,
+                period,
+            } => write!(
+                f,
+                "fewer than {bytes_per_sec} bytes a second arrived over {}s",
+                period.as_secs_f64()
+            ),
+        }
+    }
 }
 
 /// What was wrong with the credentials or the token.
@@ -127,12 +238,12 @@ impl fmt::Display for AuthProblem {
             ),
             AuthProblem::TokenRejected(m) => write!(
                 f,
-                "the token was rejected{}: renew TSG_TOKEN (tokens last 7 days) or log in with TSG_EMAIL and TSG_PASSWORD",
+                "the API refused the token (expired or invalid){}: set a fresh TSG_TOKEN (tokens last 7 days), or TSG_EMAIL and TSG_PASSWORD to log in",
                 detail_suffix(m)
             ),
             AuthProblem::FreshTokenRejected(m) => write!(
                 f,
-                "a token from a fresh login was rejected{}: check that this user may read CDRs (and may pass a company id)",
+                "the API refused the token of a fresh login too{}: check that this user (TSG_EMAIL) may read CDRs and may pass a company id, or set TSG_TOKEN to a token that may",
                 detail_suffix(m)
             ),
         }
@@ -175,6 +286,27 @@ impl fmt::Display for NetworkKind {
     }
 }
 
+/// What a failed connection attempt says about the API being reachable, in
+/// a few words before the full message.
+fn connect_cause(message: &str) -> String {
+    let m = message.to_ascii_lowercase();
+    let label = if m.contains("dns error")
+        || m.contains("failed to lookup address")
+        || m.contains("name or service not known")
+        || m.contains("no such host")
+        || m.contains("nodename nor servname")
+    {
+        "the host name does not resolve"
+    } else if m.contains("connection refused") {
+        "connection refused"
+    } else if m.contains("certificate") || m.contains("tls") || m.contains("handshake") {
+        "TLS failed"
+    } else {
+        return message.to_string();
+    };
+    format!("{label} ({message})")
+}
+
 fn detail_suffix(detail: &str) -> String {
     if detail.is_empty() {
         String::new()
@@ -210,7 +342,13 @@ impl TransportError {
     /// splitting the window); false for errors that need a change first
     /// (credentials, configuration, invalid requests, the pagination contract).
     pub fn is_retryable(&self) -> bool {
-        self.retry_reason().is_some() || matches!(self, TransportError::ExportCut { .. })
+        self.retry_reason().is_some()
+            || matches!(
+                self,
+                TransportError::ExportCut { .. }
+                    | TransportError::ExportStalled { .. }
+                    | TransportError::TooLarge { .. }
+            )
     }
 
     /// Why a request that failed with this error is tried again, or `None`
@@ -236,8 +374,71 @@ impl TransportError {
             }
             TransportError::Config { .. }
             | TransportError::Auth { .. }
+            | TransportError::Unreachable { .. }
+            | TransportError::Redirected { .. }
+            | TransportError::TooLarge { .. }
+            | TransportError::Unexpected { .. }
             | TransportError::Pagination { .. }
-            | TransportError::ExportCut { .. } => None,
+            | TransportError::ExportCut { .. }
+            | TransportError::ExportStalled { .. }
+            | TransportError::ExportRefused { .. } => None,
+        }
+    }
+
+    /// Whether the API could not be reached at all ([`TransportError::Unreachable`]):
+    /// no request to it can succeed until the URL or the network is fixed.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, TransportError::Unreachable { .. })
+    }
+
+    /// Whether no other request of this client can succeed either until
+    /// something changes: the API cannot be reached or redirects elsewhere,
+    /// the credentials or the token were refused, or the configuration cannot
+    /// work. A caller that works through many windows stops on these instead
+    /// of failing each.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Unreachable { .. }
+                | TransportError::Redirected { .. }
+                | TransportError::Auth { .. }
+                | TransportError::Config { .. }
+        )
+    }
+
+    /// The same fault as an [`TransportError::Unreachable`] after `attempts`
+    /// attempts: a failed connection, or an HTTP 404.
+    pub(crate) fn into_unreachable(self, attempts: u32) -> TransportError {
+        match self {
+            TransportError::Network {
+                endpoint, message, ..
+            } => TransportError::Unreachable {
+                endpoint,
+                attempts,
+                cause: connect_cause(&message),
+            },
+            TransportError::Server {
+                endpoint, status, ..
+            } => TransportError::Unreachable {
+                endpoint,
+                attempts,
+                cause: format!("HTTP {status}: nothing answers at this URL"),
+            },
+            other => other.with_attempts(attempts),
+        }
+    }
+
+    /// Whether this fault may mean that the API cannot be reached: a
+    /// connection that could not be made (refused, DNS, TLS), when the API
+    /// never answered, or an HTTP 404, when this endpoint never answered.
+    pub(crate) fn may_be_unreachable(&self, answered: Answered) -> bool {
+        match self {
+            TransportError::Network {
+                kind: NetworkKind::Connect,
+                ..
+            } => !answered.api,
+            TransportError::Server { status: 404, .. } => !answered.endpoint,
+            _ => false,
         }
     }
 
@@ -306,10 +507,19 @@ pub(crate) fn describe(e: &dyn StdError) -> String {
     out
 }
 
+/// Whether the API has answered (any 2xx) a request of this client before:
+/// at all, and at the endpoint of the request at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Answered {
+    pub(crate) api: bool,
+    pub(crate) endpoint: bool,
+}
+
 /// What one attempt ended with, before the retry driver decides what to do.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// HTTP 401 or a GraphQL "unauthorized" error: the token was refused.
+    /// HTTP 401 or 403, or a GraphQL error that blames the token: the token
+    /// was refused.
     Unauthorized { endpoint: String, detail: String },
     /// Anything else.
     Error(TransportError),
@@ -396,6 +606,21 @@ mod tests {
             },
             Some(RetryReason::Decode),
         );
+        check(
+            TransportError::Unexpected {
+                endpoint: "e".into(),
+                message: "missing field `paginationInfo`".into(),
+            },
+            None,
+        );
+        check(
+            TransportError::Unreachable {
+                endpoint: "e".into(),
+                attempts: 3,
+                cause: "connection refused".into(),
+            },
+            None,
+        );
         check(graphql(ErrorClass::InvalidArgument), None);
         check(graphql(ErrorClass::Other), Some(RetryReason::ServerError));
         check(graphql(ErrorClass::Unauthorized), None);
@@ -451,7 +676,34 @@ mod tests {
                 endpoint: "https://h/graphql".into(),
                 problem: AuthProblem::TokenRejected(String::new()),
             },
-            &["token was rejected: renew TSG_TOKEN"],
+            &[
+                "the API refused the token (expired or invalid): set a fresh TSG_TOKEN",
+                "or TSG_EMAIL and TSG_PASSWORD to log in",
+            ],
+        );
+        check(
+            TransportError::Auth {
+                endpoint: "https://h/graphql".into(),
+                problem: AuthProblem::FreshTokenRejected("jwt expired".into()),
+            },
+            &[
+                "refused the token of a fresh login too (jwt expired)",
+                "TSG_TOKEN",
+            ],
+        );
+        check(
+            net(NetworkKind::Connect).into_unreachable(3),
+            &[
+                "cannot reach the API at https://h/graphql after 3 attempt(s)",
+                "TSG_API_URL",
+            ],
+        );
+        check(
+            server(404).into_unreachable(1),
+            &[
+                "https://h/graphql after 1 attempt(s): HTTP 404",
+                "without /graphql",
+            ],
         );
         check(server(503), &["HTTP 503", "try again later"]);
         check(server(403), &["HTTP 403", "permissions"]);
@@ -484,6 +736,61 @@ mod tests {
                 "page 3",
                 "looping",
             ],
+        );
+    }
+
+    #[test]
+    fn unreachable_faults_are_told_by_their_cause_and_contact() {
+        let never = Answered::default();
+        let login_only = Answered {
+            api: true,
+            endpoint: false,
+        };
+        let both = Answered {
+            api: true,
+            endpoint: true,
+        };
+        let connect = net(NetworkKind::Connect);
+        assert!(connect.may_be_unreachable(never));
+        assert!(!connect.may_be_unreachable(login_only), "the host answered");
+        assert!(server(404).may_be_unreachable(login_only));
+        assert!(!server(404).may_be_unreachable(both));
+        for e in [
+            net(NetworkKind::Timeout),
+            net(NetworkKind::Reset),
+            server(503),
+        ] {
+            assert!(!e.may_be_unreachable(never), "{e}");
+        }
+        for (message, label) in [
+            (
+                "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)",
+                "connection refused (",
+            ),
+            (
+                "error sending request: client error (Connect): dns error: failed to lookup address information: Name or service not known",
+                "the host name does not resolve (",
+            ),
+            (
+                "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer",
+                "TLS failed (",
+            ),
+            ("something else", "something else"),
+        ] {
+            assert!(connect_cause(message).starts_with(label), "{message}");
+        }
+        let e = connect.into_unreachable(2);
+        assert!(
+            e.is_unreachable() && e.is_fatal() && !e.is_retryable(),
+            "{e}"
+        );
+        assert!(!server(503).is_fatal());
+        assert!(
+            TransportError::Auth {
+                endpoint: "e".into(),
+                problem: AuthProblem::TokenRejected(String::new()),
+            }
+            .is_fatal()
         );
     }
 

@@ -13,6 +13,15 @@
 //!   arrives, with a distinct [`TransportError::ExportCut`] when the body is cut
 //!   so that the caller can split the window.
 //!
+//! A broken or hostile server cannot make it misbehave: login and GraphQL
+//! requests follow no redirect (the password and token go to the configured
+//! URL only), an export link and its few redirects must lead to a public
+//! `https` address (checked as written and as resolved, never loopback,
+//! private, link-local or a metadata service), every body is read within a
+//! [`Limits`] setting (page size, error body size, export deadline and
+//! minimum rate), and the server's text is sanitized
+//! ([`cdr_core::sanitize`]) before it enters an error or a log line.
+//!
 //! Errors are typed ([`TransportError`]) and say what to do; counters of
 //! requests, retries by reason, logins, pages and records are shared by a
 //! client's clones ([`Client::stats`], [`Client::with_own_stats`]). Passwords, tokens and export links never
@@ -59,17 +68,19 @@
 //! # }).unwrap();
 //! ```
 
+mod body;
 mod client;
 mod config;
 mod error;
 mod export;
+mod guard;
 mod records;
 mod retry;
 mod stats;
 
 pub use client::Client;
-pub use config::{Auth, ClientConfig, DEFAULT_BASE_URL, RetryPolicy};
-pub use error::{AuthProblem, NetworkKind, TransportError};
+pub use config::{Auth, ClientConfig, DEFAULT_BASE_URL, Limits, RetryPolicy};
+pub use error::{AuthProblem, ExportLimit, NetworkKind, TransportError};
 pub use export::{ExportBody, ExportRequest};
 pub use records::{CheckpointedPage, RecordPool, RecordsRequest};
 pub use retry::{RetryReason, parse_retry_after};

@@ -204,7 +204,11 @@ impl Fetch {
                     _permit: permit,
                 });
             };
-            let page = self.client.fetch_page_peeking(body, spare, &mut peek).await;
+            let kind = self.query.cdr_type.record_kind();
+            let page = self
+                .client
+                .fetch_page_peeking(body, kind, spare, &mut peek)
+                .await;
             let follows = match &page {
                 Ok(p) => {
                     p.next_cursor.is_some()
@@ -237,8 +241,13 @@ impl Client {
     /// stream ends after its first error.
     ///
     /// Union members of unknown type are counted in [`Stats::skipped_unknown`](crate::Stats)
-    /// and left out of `Page::records` (they stay listed in `Page::unknown`),
-    /// with one warning per type name and stream.
+    /// and left out of `Page::records` (they are listed in `Page::unknown`),
+    /// with one warning per type name and stream. Records that cannot be
+    /// stored as they are (a value that cannot be read or does not fit, a
+    /// member other than the type's) are counted in
+    /// [`Stats::bad_records`](crate::Stats) and listed in `Page::bad`, with
+    /// one warning per field and stream. Neither fails the page nor is
+    /// retried: what they mean for the window is the caller's to decide.
     pub fn records(
         &self,
         request: RecordsRequest,
@@ -345,6 +354,20 @@ impl Cursor {
         bump(&counters.pages, 1);
         bump(&counters.records, page.records.len() as u64);
         bump(&counters.skipped_unknown, page.unknown.len() as u64);
+        bump(&counters.bad_records, page.bad.len() as u64);
+        for bad in &page.bad {
+            if self.warned.insert(format!("bad record: {}", bad.field)) {
+                tracing::warn!(
+                    index = bad.index,
+                    typename = %bad.typename,
+                    field = %bad.field,
+                    cdr_type = %cdr_type,
+                    window = %window,
+                    "a record cannot be stored as it is: {} (further ones with this field are counted, not logged)",
+                    bad.message
+                );
+            }
+        }
         for member in &page.unknown {
             if !self.warned.contains(&member.typename) {
                 self.warned.insert(member.typename.clone());
@@ -352,7 +375,7 @@ impl Cursor {
                     typename = %member.typename,
                     cdr_type = %cdr_type,
                     window = %window,
-                    "skipping CDRs of an unknown type: this version does not know it (further ones are counted, not logged)"
+                    "CDRs of an unknown type: this version does not know it and cannot store them (further ones are counted, not logged)"
                 );
             }
         }

@@ -10,8 +10,16 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use tokio::time::Instant;
 
 use crate::config::RetryPolicy;
-use crate::error::TransportError;
+use crate::error::{Answered, TransportError};
 use crate::stats::Counters;
+
+/// Attempts given to a request that cannot reach an API that never answered
+/// (see [`Retrier::after_failure_with`]).
+pub(crate) const UNREACHABLE_ATTEMPTS: u32 = 3;
+/// Time from the first such attempt after which no other is started.
+pub(crate) const UNREACHABLE_BUDGET: Duration = Duration::from_secs(20);
+/// Longest wait between such attempts.
+const UNREACHABLE_MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Why a request was tried again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,6 +179,46 @@ impl<'a> Retrier<'a> {
             "token rejected; logging in again and retrying"
         );
         true
+    }
+
+    /// Like [`Retrier::after_failure`], knowing whether the API has
+    /// answered before. Until it has, a fault that says it cannot be reached
+    /// (a refused connection, DNS, TLS, or an HTTP 404 at an endpoint that
+    /// never answered) gets a short budget, [`UNREACHABLE_ATTEMPTS`] within
+    /// [`UNREACHABLE_BUDGET`] (an HTTP 404 none at all), and is then given up
+    /// as [`TransportError::Unreachable`]: a wrong URL does not heal, and a
+    /// run should say so at once rather than after minutes of backoff.
+    pub(crate) async fn after_failure_with(
+        &mut self,
+        error: TransportError,
+        answered: Answered,
+    ) -> Result<(), TransportError> {
+        if !error.may_be_unreachable(answered) {
+            return self.after_failure(error).await;
+        }
+        self.attempts += 1;
+        let budget = UNREACHABLE_ATTEMPTS.min(self.policy.max_attempts.max(1));
+        let not_found = matches!(error, TransportError::Server { .. });
+        if not_found || self.attempts >= budget {
+            return Err(error.into_unreachable(self.attempts));
+        }
+        let delay = backoff_delay(&self.policy, self.attempts, splitmix64(&mut self.rng), None)
+            .min(UNREACHABLE_MAX_BACKOFF);
+        let elapsed = self.started.elapsed();
+        if elapsed.saturating_add(delay) > UNREACHABLE_BUDGET.min(self.policy.max_total) {
+            return Err(error.into_unreachable(self.attempts));
+        }
+        self.counters.retried(RetryReason::Connect);
+        tracing::debug!(
+            reason = %RetryReason::Connect,
+            attempt = self.attempts,
+            delay_ms = delay.as_millis() as u64,
+            endpoint = self.endpoint,
+            error = %error,
+            "the API has not answered yet; trying again"
+        );
+        tokio::time::sleep(delay).await;
+        Ok(())
     }
 
     /// Handles a failed attempt: waits and returns `Ok(())` when another
@@ -381,6 +429,74 @@ mod tests {
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::ZERO);
         assert!(e.is_retryable());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_api_that_never_answered_gets_a_short_budget() {
+        let counters = Counters::default();
+        // Even with a patient policy: three attempts, well within the budget.
+        let patient = RetryPolicy {
+            max_attempts: 50,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            max_total: Duration::from_secs(600),
+        };
+        let never = Answered::default();
+        let mut r = Retrier::new(patient, 3, &counters, "http://h/graphql");
+        let start = Instant::now();
+        let mut attempts = 1;
+        let last = loop {
+            match r.after_failure_with(net(NetworkKind::Connect), never).await {
+                Ok(()) => attempts += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(attempts, UNREACHABLE_ATTEMPTS);
+        assert!(
+            start.elapsed() <= UNREACHABLE_BUDGET,
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(
+            matches!(last, TransportError::Unreachable { attempts: 3, .. }),
+            "{last:?}"
+        );
+        assert!(last.to_string().contains("http://h/graphql"), "{last}");
+        assert_eq!(counters.snapshot().retries_connect, 2);
+
+        // An HTTP 404 before the endpoint ever answered: at once.
+        let mut r = Retrier::new(patient, 3, &counters, "http://h/graphql");
+        let not_found = TransportError::Server {
+            endpoint: "http://h/graphql".into(),
+            status: 404,
+            attempts: 1,
+            detail: String::new(),
+            retry_after: None,
+        };
+        let start = Instant::now();
+        let e = r.after_failure_with(not_found, never).await.unwrap_err();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert!(matches!(e, TransportError::Unreachable { attempts: 1, .. }));
+
+        // Once the API has answered, a refused connection is an ordinary
+        // fault with the policy's budget.
+        let answered = Answered {
+            api: true,
+            endpoint: true,
+        };
+        let mut r = Retrier::new(policy(), 3, &counters, "http://h/graphql");
+        let mut attempts = 1;
+        let last = loop {
+            match r
+                .after_failure_with(net(NetworkKind::Connect), answered)
+                .await
+            {
+                Ok(()) => attempts += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(attempts, policy().max_attempts);
+        assert!(matches!(last, TransportError::Network { .. }), "{last:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -16,8 +16,11 @@ pub struct Stats {
     pub pages: u64,
     /// Records handed to callers.
     pub records: u64,
-    /// Union members of unknown `__typename` skipped.
+    /// Union members of unknown `__typename`, left out of `Page::records`.
     pub skipped_unknown: u64,
+    /// Records that cannot be stored as they are (bad values, another
+    /// member than asked for), left out of `Page::records`.
+    pub bad_records: u64,
     /// Export body bytes handed to callers.
     pub export_bytes: u64,
     /// Retries for any reason: the sum of the `retries_*` fields.
@@ -65,6 +68,7 @@ pub(crate) struct Counters {
     pub(crate) pages: AtomicU64,
     pub(crate) records: AtomicU64,
     pub(crate) skipped_unknown: AtomicU64,
+    pub(crate) bad_records: AtomicU64,
     pub(crate) export_bytes: AtomicU64,
     retries: [AtomicU64; RetryReason::ALL.len()],
 }
@@ -94,6 +98,7 @@ impl Counters {
             pages: get(&self.pages),
             records: get(&self.records),
             skipped_unknown: get(&self.skipped_unknown),
+            bad_records: get(&self.bad_records),
             export_bytes: get(&self.export_bytes),
             retries: 0,
             retries_rate_limited: r(RetryReason::RateLimited),

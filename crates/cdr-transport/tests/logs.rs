@@ -147,7 +147,7 @@ async fn no_secret_appears_in_errors_or_logs_of_a_faulty_run() {
     let errors = shown.join("\n");
     assert!(errors.contains("was cut after"), "{errors}");
     assert!(errors.contains("login refused"), "{errors}");
-    assert!(errors.contains("renew TSG_TOKEN"), "{errors}");
+    assert!(errors.contains("set a fresh TSG_TOKEN"), "{errors}");
     let logs = logs.text();
     assert!(logs.contains("retrying request"), "{logs}");
     assert!(logs.contains("reason=unauthorized"), "{logs}");

@@ -187,6 +187,13 @@ async fn a_rejected_static_token_asks_to_renew_it() {
             "",
             r#"{"errors":[{"message":"token expired"}]}"#,
         ),
+        http(
+            "400 Bad Request",
+            "",
+            r#"{"errors":[{"message":"Invalid token:\nsignature mismatch"}]}"#,
+        ),
+        http("403 Forbidden", "", "<html>forbidden</html>"),
+        json(r#"{"data":null,"errors":[{"message":"jwt expired"}]}"#),
     ] {
         let script = Script::default();
         let addr = script.start().await;
@@ -207,7 +214,8 @@ async fn a_rejected_static_token_asks_to_renew_it() {
             ),
             "{err:?}"
         );
-        assert!(err.to_string().contains("renew TSG_TOKEN"), "{err}");
+        assert!(err.to_string().contains("set a fresh TSG_TOKEN"), "{err}");
+        assert!(!err.to_string().contains('\n'), "one line: {err}");
         assert!(!err.to_string().contains("POAPK_wire"), "{err}");
         assert_eq!(script.requests("/graphql"), 1);
         assert_eq!(c.stats().retries, 0);
@@ -234,13 +242,13 @@ async fn undecodable_bodies_are_retried() {
     assert_eq!(c.stats().retries_decode, 2);
     assert_eq!(c.stats().requests, 3);
 
-    // When every attempt is undecodable, the error names the JSON problem.
+    // When every attempt is cut short, the error says where the JSON ended.
     let script = Script::default();
     let addr = script.start().await;
     for _ in 0..3 {
         script.push(
             "/graphql",
-            json(r#"{"data":{"cdrRecords":{"cdrs":[{"__typename":"ApiCdr","datetime":"2026-11-01T00:00:00Z","charge":"abc"}]}}}"#),
+            json(r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":[{"__typename":"Mess"#),
         );
     }
     let c = client(addr, fast_retries(3));
@@ -253,7 +261,60 @@ async fn undecodable_bodies_are_retried() {
         matches!(err, TransportError::Decode { attempts: 3, .. }),
         "{err:?}"
     );
-    assert!(err.to_string().contains("cdrs[0].charge"), "{err}");
+    assert!(err.to_string().contains("EOF while parsing"), "{err}");
+}
+
+#[tokio::test]
+async fn answers_of_an_unexpected_shape_are_not_retried() {
+    for body in [
+        r#"{"data":{"cdrRecords":{"cdrs":[]}}}"#,
+        r#"{"data":{"cdrRecords":{"paginationInfo":{"nextCursor":null},"cdrs":[null]}}}"#,
+        r#"{"data":null}"#,
+    ] {
+        let script = Script::default();
+        let addr = script.start().await;
+        script.push("/graphql", json(body));
+        script.push("/graphql", json(EMPTY_PAGE));
+        let c = client(addr, fast_retries(5));
+        let err = c
+            .records(RecordsRequest::new(CdrType::Sms, window()))
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, TransportError::Unexpected { .. }),
+            "{body}: {err:?}"
+        );
+        assert!(!err.is_retryable());
+        assert_eq!(script.requests("/graphql"), 1, "{body}: not retried");
+        assert_eq!(c.stats().retries, 0);
+    }
+}
+
+#[tokio::test]
+async fn bad_values_are_reported_with_the_page_and_not_retried() {
+    let script = Script::default();
+    let addr = script.start().await;
+    let na = r#"{"__typename":"MessageCdr","datetime":"2026-11-01T00:00:00Z","charge":"N/A"}"#;
+    let voice = r#"{"__typename":"VoiceCdr","datetime":"2026-11-01T00:00:00Z"}"#;
+    script.push("/graphql", page_json(&[SMS_AT_0, na, voice], None));
+    let c = client(addr, fast_retries(5));
+    let mut request = RecordsRequest::new(CdrType::Sms, window());
+    request.limit = cdr_core::Limit::new(3).unwrap();
+    let pages: Vec<_> = c.records(request).try_collect().await.unwrap();
+    assert_eq!(pages.len(), 1);
+    let page = &pages[0];
+    assert_eq!(page.records.len(), 1);
+    let bad: Vec<(usize, &str)> = page
+        .bad
+        .iter()
+        .map(|b| (b.index, b.field.as_str()))
+        .collect();
+    assert_eq!(bad, [(1, "charge"), (2, "__typename")]);
+    assert_eq!(page.bad[0].raw, na);
+    assert_eq!(script.requests("/graphql"), 1, "not retried");
+    let stats = c.stats();
+    assert_eq!((stats.records, stats.bad_records, stats.retries), (1, 2, 0));
 }
 
 #[tokio::test]
@@ -310,11 +371,19 @@ async fn requests_that_need_a_change_are_not_retried() {
         (http("400 Bad Request", "", "bad"), |e| {
             matches!(e, TransportError::Server { status: 400, .. })
         }),
+        // A static token refused by a 403: there is nothing to renew it with.
         (http("403 Forbidden", "", ""), |e| {
-            matches!(e, TransportError::Server { status: 403, .. })
+            matches!(
+                e,
+                TransportError::Auth {
+                    problem: AuthProblem::TokenRejected(_),
+                    ..
+                }
+            )
         }),
+        // Nothing at the URL, before the API ever answered: a wrong URL.
         (http("404 Not Found", "", ""), |e| {
-            matches!(e, TransportError::Server { status: 404, .. })
+            matches!(e, TransportError::Unreachable { attempts: 1, .. })
         }),
     ];
     for (reply, expected) in cases {

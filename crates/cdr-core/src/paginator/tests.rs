@@ -1,5 +1,5 @@
 use super::*;
-use crate::response::UnknownMember;
+use crate::response::{BadRecord, UnknownMember};
 use chrono::TimeDelta;
 use proptest::prelude::*;
 
@@ -32,6 +32,7 @@ fn page(records: Vec<Rec>, next: Option<&str>) -> Page<Rec> {
     Page {
         records,
         unknown: vec![],
+        bad: vec![],
         next_cursor: next.map(str::to_string),
         limit: None,
         export_link: None,
@@ -153,7 +154,7 @@ fn ends_only_on_null_cursor() {
 }
 
 #[test]
-fn rejects_oversized_pages_counting_unknown_members() {
+fn rejects_oversized_pages_counting_unknown_members_and_bad_records() {
     let mut p = Paginator::new(query(2));
     let rec = |id| Rec { id, at: t0() };
     let mut big = page(vec![rec(0), rec(1)], None);
@@ -172,6 +173,18 @@ fn rejects_oversized_pages_counting_unknown_members() {
     // Nothing advanced: the same request is asked again.
     assert_eq!(p.next_request().unwrap().page, 0);
     big.unknown.clear();
+    big.bad.push(BadRecord {
+        index: 0,
+        typename: "MessageCdr".into(),
+        field: "charge".into(),
+        message: "invalid decimal `N/A`".into(),
+        raw: "{}".into(),
+    });
+    assert!(matches!(
+        p.on_page(&big),
+        Err(PaginationError::PageTooLarge { got: 3, .. })
+    ));
+    big.bad.clear();
     p.on_page(&big).unwrap();
     assert_eq!(p.records(), 2);
 }

@@ -47,6 +47,22 @@ impl Format for Lines {
             done: false,
         }))
     }
+    fn row_counter(&self) -> Box<dyn cdr_sink_api::RowCounter> {
+        Box::new(LineCounter(0))
+    }
+}
+
+/// Counts line ends.
+struct LineCounter(u64);
+
+impl cdr_sink_api::RowCounter for LineCounter {
+    fn feed(&mut self, chunk: &[u8]) -> Result<(), cdr_sink_api::ReadError> {
+        self.0 += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<u64, cdr_sink_api::ReadError> {
+        Ok(self.0)
+    }
 }
 
 impl Encoder for LinesEncoder {
@@ -142,13 +158,14 @@ impl PageSource for Memory {
                 Ok(PageData {
                     records: c.to_vec(),
                     unknown: Vec::new(),
+                    bad: Vec::new(),
                     retries: 1,
                 })
             })
             .collect();
         if let Some(at) = fail_at {
             pages.truncate(at);
-            pages.push(Err(SourceError("connection reset by peer".into())));
+            pages.push(Err(SourceError::new("connection reset by peer")));
         }
         Box::pin(futures_util::stream::iter(pages))
     }

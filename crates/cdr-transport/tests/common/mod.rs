@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use cdr_transport::{
 use futures_util::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 
 /// `[start, start + minutes)`, from an RFC 3339 start.
 pub fn window(start: &str, minutes: i64) -> Window {
@@ -78,6 +80,12 @@ pub enum Reply {
     Bytes(Vec<u8>),
     /// Reads the request and never answers.
     Silence,
+    /// Writes `head`, then `chunk` again and again until the client goes
+    /// away, counting in [`Script::written`].
+    Endless { head: Vec<u8>, chunk: Vec<u8> },
+    /// Writes `head`, then one byte every `every` until the client goes away,
+    /// counting in [`Script::written`].
+    Drip { head: Vec<u8>, every: Duration },
 }
 
 /// A server that pops the next reply for each request path and counts requests.
@@ -85,6 +93,13 @@ pub enum Reply {
 pub struct Script {
     pub replies: Arc<Mutex<HashMap<String, VecDeque<Reply>>>>,
     pub seen: Arc<Mutex<Vec<(String, String)>>>,
+    /// Every byte received, on any connection, request bodies included.
+    pub received: Arc<Mutex<Vec<u8>>>,
+    /// Body bytes written by `Endless` and `Drip` replies.
+    pub written: Arc<AtomicU64>,
+    /// Notified when an `Endless` or `Drip` reply stops because the client
+    /// went away.
+    pub gone: Arc<Notify>,
 }
 
 impl Script {
@@ -107,7 +122,13 @@ impl Script {
     }
 
     pub async fn start(&self) -> SocketAddr {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.start_on("127.0.0.1").await
+    }
+
+    /// Starts on a free port of `ip` (any address of 127.0.0.0/8 is this
+    /// machine, which gives tests a second host).
+    pub async fn start_on(&self, ip: &str) -> SocketAddr {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let script = self.clone();
         tokio::spawn(async move {
@@ -127,7 +148,10 @@ impl Script {
             }
             match conn.read(&mut chunk).await {
                 Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    self.received.lock().unwrap().extend_from_slice(&chunk[..n]);
+                    buf.extend_from_slice(&chunk[..n]);
+                }
             }
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
@@ -142,7 +166,10 @@ impl Script {
         while buf.len() < head_end + length {
             match conn.read(&mut chunk).await {
                 Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    self.received.lock().unwrap().extend_from_slice(&chunk[..n]);
+                    buf.extend_from_slice(&chunk[..n]);
+                }
             }
         }
         let target = head.split(' ').nth(1).unwrap_or("").to_string();
@@ -161,6 +188,27 @@ impl Script {
             }
             Some(Reply::Silence) => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Some(Reply::Endless { head, chunk }) => {
+                if conn.write_all(&head).await.is_ok() {
+                    while conn.write_all(&chunk).await.is_ok() {
+                        self.written
+                            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    }
+                }
+                self.gone.notify_one();
+            }
+            Some(Reply::Drip { head, every }) => {
+                if conn.write_all(&head).await.is_ok() {
+                    loop {
+                        tokio::time::sleep(every).await;
+                        if conn.write_all(b"x").await.is_err() || conn.flush().await.is_err() {
+                            break;
+                        }
+                        self.written.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                self.gone.notify_one();
             }
             None => {
                 let _ = conn

@@ -1,0 +1,433 @@
+//! The command line as clap sees it: commands, flags, help texts and the
+//! choices each flag takes. No validation beyond clap's and no I/O: the
+//! values go to the plans (`crate::plan`), which check them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use cdr_transport::DEFAULT_BASE_URL;
+
+use crate::plan::RollPolicy;
+
+const AFTER_HELP: &str = "\
+Credentials come from the environment, never from flags:
+  TSG_TOKEN                    a bearer token (POAPK_...), or
+  TSG_EMAIL and TSG_PASSWORD   the customer-portal user (logs in, and again once when the token is refused)
+  TSG_API_URL                  the API base URL (same as --api-url)
+S3 uses the standard AWS environment and config chain: AWS_REGION, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL (custom endpoints use path-style addressing).
+Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
+
+const STORE_HELP: &str = "\
+No API call is made, so no TSG credentials are needed.
+S3 uses the standard AWS environment and config chain: AWS_REGION, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL (custom endpoints use path-style addressing).
+Exit status: 0 when all is well, 1 when a problem was found or the output could not be read,
+2 for bad input.";
+
+/// Archive TSG Global call and message detail records (CDRs) to Parquet or CSV files,
+/// on local disk or in S3, resumably and exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "cdr-sink", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Archive the records of a time range into Hive-style partitions
+    /// (cdr_type=<type>/date=<day>/) under --out. Re-running the same command resumes:
+    /// finished windows are skipped, unfinished ones redone. With --incremental the range
+    /// comes from the ledger (for scheduled runs); --rescan re-checks recent windows and
+    /// replaces those whose records changed.
+    #[command(after_help = AFTER_HELP, args_override_self = true)]
+    Archive(Box<ArchiveArgs>),
+    /// Check an archive against its ledger without calling the API: every listed file
+    /// exists with its recorded size, SHA-256 and row count, every data file is listed,
+    /// and each type's finished windows have no gap or overlap. Exits 1 on any problem
+    /// and prints the cdr-sink archive commands that repair it.
+    #[command(after_help = STORE_HELP, args_override_self = true)]
+    Verify(VerifyArgs),
+    /// Show, per type, the archived range, how far behind now it is complete, the
+    /// newest finished window and the record and byte totals, from the ledger alone.
+    #[command(after_help = STORE_HELP, args_override_self = true)]
+    Status(StatusArgs),
+    /// Download the provider's own CSV export of one type over a time range into one file or
+    /// S3 object. An export that is cut off (the provider gives up after 20 minutes) is
+    /// retried as two half windows, recursively, so the file still holds one header and
+    /// every row exactly once, in datetime order.
+    #[command(after_help = AFTER_HELP, args_override_self = true)]
+    Export(Box<ExportArgs>),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ExportArgs {
+    /// One CDR type: SMS, MMS, VOICE or API.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub(super) cdr_type: String,
+    /// Start of the range (inclusive), RFC 3339.
+    #[arg(long, value_name = "DATETIME")]
+    pub(super) start: String,
+    /// End of the range (exclusive), RFC 3339; later than now is clamped to now.
+    #[arg(long, value_name = "DATETIME")]
+    pub(super) end: String,
+    /// Output file: a local path or s3://bucket/key.csv. It appears only when complete.
+    #[arg(long, value_name = "FILE|S3_URL")]
+    pub(super) out: String,
+    /// Columns, comma-separated GraphQL or snake_case names, in order (datetime is always
+    /// included); default: every field of the type's record, in documented order.
+    #[arg(long, value_name = "FIELDS")]
+    pub(super) fields: Option<String>,
+    /// Do not split cut-off exports below this window length (e.g. 30s, 1m, 5m).
+    #[arg(long, default_value = "1m", value_name = "DURATION")]
+    pub(super) min_window: String,
+    #[command(flatten)]
+    pub(super) common: Common,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct Common {
+    /// The API base URL.
+    #[arg(long, env = "TSG_API_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
+    pub(super) api_url: String,
+    /// List another company's records (admin users only).
+    #[arg(long, value_name = "ID")]
+    pub(super) company_id: Option<String>,
+    /// No progress display (there is none when stderr is not a terminal anyway).
+    #[arg(long)]
+    pub(super) quiet: bool,
+    /// Log format on stderr: text for people, json for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub(super) log_format: LogFormat,
+    /// Also write the run's summary as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub(super) summary_json: Option<PathBuf>,
+    /// Seconds before one API request is given up (and retried).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub(super) request_timeout: u64,
+    /// Allow an http:// --api-url to a host other than this machine (credentials and
+    /// records would cross the network unencrypted).
+    #[arg(long)]
+    pub(super) allow_insecure_http: bool,
+    /// Largest API answer accepted, in MiB; a larger one fails its window (a later run
+    /// tries again).
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub(super) max_page_mib: u64,
+    /// An export download is given up after this long (e.g. 30m, 1h).
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub(super) export_deadline: String,
+    /// An export download slower than this many KiB/s over a minute is given up (0: never).
+    #[arg(long, default_value_t = 1, value_name = "KIB_PER_S")]
+    pub(super) export_min_rate: u64,
+    /// S3 multipart part size in MiB (5 or more).
+    #[arg(long, default_value_t = 8, value_name = "MIB")]
+    pub(super) s3_part_size: usize,
+    /// S3 server-side encryption: none, aes256 (SSE-S3) or aws:kms (SSE-KMS).
+    #[arg(long, value_enum, default_value_t = SseArg::None)]
+    pub(super) s3_sse: SseArg,
+    /// KMS key id or ARN for --s3-sse aws:kms (default: the bucket's key).
+    #[arg(long, value_name = "KEY")]
+    pub(super) s3_kms_key_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ArchiveArgs {
+    /// CDR types, comma-separated: SMS, MMS, VOICE, API (any case).
+    #[arg(long = "type", value_name = "TYPES")]
+    pub(super) types: String,
+    /// Start of the range (inclusive), RFC 3339, e.g. 2026-11-01T00:00:00Z. Required,
+    /// except with --incremental, where it is needed only while a type has no finished
+    /// window yet (and is the earliest instant gaps are filled from).
+    #[arg(long, value_name = "DATETIME")]
+    pub(super) start: Option<String>,
+    /// End of the range (exclusive), RFC 3339. Required, except with --incremental, where
+    /// it is an optional upper bound. Windows that end after now - --settle are left for
+    /// a later run: the range stops at the last window boundary before that, and the same
+    /// command run again later continues from there.
+    #[arg(long, value_name = "DATETIME")]
+    pub(super) end: Option<String>,
+    /// Continue each type from its ledger: from the first instant at or after --start
+    /// (or its first finished window) that no finished window covers, up to
+    /// now - --settle aligned down to --window. Never skips or repeats a window when run
+    /// again and again (e.g. hourly).
+    #[arg(long)]
+    pub(super) incremental: bool,
+    /// Leave the newest records for a later run: windows ending after now - DURATION
+    /// are not archived (nor recorded as finished) yet (e.g. 0s, 15m, 1h).
+    #[arg(long, default_value = crate::plan::DEFAULT_SETTLE, value_name = "DURATION")]
+    pub(super) settle: String,
+    /// Fetch again the windows finished before this run that lie in the last DURATION
+    /// of the range (e.g. 24h, 7d), and replace a window's files when its records changed
+    /// (count or content hash); unchanged windows are left alone.
+    #[arg(long, value_name = "DURATION")]
+    pub(super) rescan: Option<String>,
+    /// Replace the files of every finished window of --start..--end (repairs damaged
+    /// files, e.g. as cdr-sink verify suggests); not with --incremental or --rescan.
+    #[arg(long)]
+    pub(super) redo: bool,
+    /// Let --rescan and --redo replace a window with fewer records than it holds (the API
+    /// now lists fewer: retention, an outage, a permission change). Without it such a
+    /// window is left as it is and reported as failed.
+    #[arg(long)]
+    pub(super) allow_shrink: bool,
+    /// How long files replaced by --rescan or --redo are kept under
+    /// _cdr_sink/replaced/ before a later run removes them (e.g. 0s, 7d, 30d).
+    #[arg(long, default_value = crate::plan::DEFAULT_KEEP_REPLACED, value_name = "DURATION")]
+    pub(super) keep_replaced: String,
+    /// What to do with records of a union member this version does not know: fail (the
+    /// window is not finished, so a later version fetches it again) or skip (archive the
+    /// rest and count them in the ledger).
+    #[arg(long, value_enum, default_value_t = OnUnknownArg::Fail)]
+    pub(super) on_unknown: OnUnknownArg,
+    /// What to do with a record whose values cannot be stored (a charge of "N/A", money
+    /// with more than 10 decimal places, a record of another type): fail (the window is
+    /// not finished; the error names the record's position and field) or quarantine
+    /// (its raw JSON goes to _cdr_sink/quarantine/, the rest is archived and the count
+    /// is kept in the ledger).
+    #[arg(long, value_enum, default_value_t = OnBadRecordArg::Fail)]
+    pub(super) on_bad_record: OnBadRecordArg,
+    /// How long a claim on a unit lasts without renewal. Runs on the same --out share
+    /// the work through claims under _cdr_sink/claims/; a killed run's units are taken
+    /// over by others once its lease has expired (e.g. 30s, 5m).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub(super) lease: String,
+    /// Output: a local directory, or s3://bucket/prefix/.
+    #[arg(long, value_name = "DIR|S3_URL")]
+    pub(super) out: String,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Parquet)]
+    pub(super) format: FormatArg,
+    /// Page size, 1 to 1000.
+    #[arg(
+        long,
+        default_value_t = 1000,
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
+    pub(super) limit: i64,
+    /// Units (type x window) fetched and written at once.
+    #[arg(
+        long,
+        default_value_t = 4,
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
+    pub(super) concurrency: i64,
+    /// Length of one unit of work; must divide a day: 15m, 1h, 6h, 1d, ...
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub(super) window: String,
+    /// Start a new file after this many rows.
+    #[arg(long, default_value_t = RollPolicy::default().rows, value_name = "N")]
+    pub(super) roll_rows: u64,
+    /// Start a new file after about this many MiB.
+    #[arg(long, default_value_t = RollPolicy::default().bytes / (1024 * 1024), value_name = "MIB")]
+    pub(super) roll_mib: u64,
+    /// Parquet page compression.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Zstd)]
+    pub(super) compression: CompressionArg,
+    #[command(flatten)]
+    pub(super) common: Common,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct VerifyArgs {
+    /// The archive: a local directory, or s3://bucket/prefix/.
+    #[arg(long, value_name = "DIR|S3_URL")]
+    pub(super) out: String,
+    /// Only these CDR types, comma-separated (default: every type found).
+    #[arg(long = "type", value_name = "TYPES")]
+    pub(super) types: Option<String>,
+    /// Print the report as JSON on stdout instead of text.
+    #[arg(long)]
+    pub(super) json: bool,
+    /// Files read and checked at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub(super) concurrency: usize,
+    /// Log format on stderr: text for people, json for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub(super) log_format: LogFormat,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct StatusArgs {
+    /// The archive: a local directory, or s3://bucket/prefix/.
+    #[arg(long, value_name = "DIR|S3_URL")]
+    pub(super) out: String,
+    /// Only these CDR types, comma-separated (default: every type found).
+    #[arg(long = "type", value_name = "TYPES")]
+    pub(super) types: Option<String>,
+    /// Print the status as JSON on stdout instead of text.
+    #[arg(long)]
+    pub(super) json: bool,
+    /// Log format on stderr: text for people, json for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub(super) log_format: LogFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_documents_every_flag() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let archive = cmd.find_subcommand_mut("archive").unwrap();
+        let help = archive.render_long_help().to_string();
+        for flag in [
+            "--type",
+            "--start",
+            "--end",
+            "--out",
+            "--format",
+            "--api-url",
+            "--limit",
+            "--concurrency",
+            "--window",
+            "--company-id",
+            "--quiet",
+            "--log-format",
+            "--summary-json",
+            "--incremental",
+            "--settle",
+            "--rescan",
+            "--redo",
+            "TSG_TOKEN",
+            "TSG_PASSWORD",
+            "AWS_ENDPOINT_URL",
+        ] {
+            assert!(help.contains(flag), "archive --help lacks {flag}");
+        }
+        for (sub, flags) in [
+            (
+                "verify",
+                &[
+                    "--out",
+                    "--type",
+                    "--json",
+                    "--concurrency",
+                    "--log-format",
+                    "AWS_ENDPOINT_URL",
+                ][..],
+            ),
+            (
+                "status",
+                &[
+                    "--out",
+                    "--type",
+                    "--json",
+                    "--log-format",
+                    "AWS_ENDPOINT_URL",
+                ][..],
+            ),
+        ] {
+            let help = cmd
+                .find_subcommand_mut(sub)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            for flag in flags {
+                assert!(help.contains(flag), "{sub} --help lacks {flag}");
+            }
+        }
+        // Every argument of every subcommand has a help text.
+        for sub in Cli::command().get_subcommands() {
+            for arg in sub.get_arguments() {
+                assert!(
+                    arg.get_help().is_some() || arg.get_id() == "help",
+                    "{} --{} has no help",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+        Cli::command().debug_assert();
+    }
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum FormatArg {
+    /// Apache Parquet: typed columns, zstd-compressed.
+    Parquet,
+    /// CSV (RFC 4180 quoting, LF line ends), with a header.
+    Csv,
+}
+
+/// `--compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum CompressionArg {
+    /// zstd level 1: small files, fast.
+    Zstd,
+    /// Snappy: faster, larger files.
+    Snappy,
+    /// No compression.
+    None,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `--s3-sse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum SseArg {
+    /// The bucket's default.
+    None,
+    /// SSE-S3.
+    Aes256,
+    /// SSE-KMS (with --s3-kms-key-id, or the bucket's key).
+    #[value(name = "aws:kms", alias = "kms")]
+    AwsKms,
+}
+
+/// `--on-unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum OnUnknownArg {
+    /// The window fails and stays unfinished, so a later version fetches it again.
+    Fail,
+    /// Archive the rest; count the skipped records in the ledger.
+    Skip,
+}
+
+/// `--on-bad-record`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum OnBadRecordArg {
+    /// The window fails at once, naming the record's position and field.
+    Fail,
+    /// The record's raw JSON goes to _cdr_sink/quarantine/; the rest is archived.
+    Quarantine,
+}
+
+/// The name a choice has on the command line (what the plans parse).
+pub(super) fn choice(v: impl ValueEnum) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+impl From<CompressionArg> for cdr_sink_parquet::Compression {
+    fn from(c: CompressionArg) -> Self {
+        match c {
+            CompressionArg::Zstd => cdr_sink_parquet::Compression::default(),
+            CompressionArg::Snappy => cdr_sink_parquet::Compression::Snappy,
+            CompressionArg::None => cdr_sink_parquet::Compression::None,
+        }
+    }
+}
+
+impl SseArg {
+    /// The encryption this names, with the KMS key of `--s3-kms-key-id`.
+    pub(super) fn into_sse(self, kms_key_id: Option<String>) -> Option<cdr_sink_s3::Sse> {
+        match self {
+            SseArg::None => None,
+            SseArg::Aes256 => Some(cdr_sink_s3::Sse::S3),
+            SseArg::AwsKms => Some(cdr_sink_s3::Sse::Kms { key_id: kms_key_id }),
+        }
+    }
+}

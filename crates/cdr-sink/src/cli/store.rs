@@ -1,0 +1,68 @@
+//! `cdr-sink verify` and `cdr-sink status`: they read the archive only.
+
+use anyhow::Context;
+
+use crate::components::archive_to_read;
+use crate::plan::{MAX_CONCURRENCY, PlanError};
+
+use super::Failure;
+use super::args::{StatusArgs, VerifyArgs};
+use super::report;
+
+fn type_filter(types: Option<&str>) -> Result<Vec<cdr_core::CdrType>, PlanError> {
+    match types {
+        None => Ok(Vec::new()),
+        Some(list) => {
+            cdr_core::parse_type_list(list).map_err(|e| PlanError::new(format!("--type: {e}")))
+        }
+    }
+}
+
+pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
+    report::init_logging(args.log_format);
+    let types = type_filter(args.types.as_deref())?;
+    if args.concurrency == 0 || args.concurrency > MAX_CONCURRENCY as usize {
+        return Err(PlanError::new(format!(
+            "--concurrency {} is out of range: use 1 to {MAX_CONCURRENCY}",
+            args.concurrency
+        ))
+        .into());
+    }
+    let dest = archive_to_read(&args.out).await?;
+    let options = crate::verify::VerifyOptions {
+        types,
+        concurrency: args.concurrency,
+        out: args.out.trim().to_string(),
+    };
+    let report = crate::verify::verify(dest.as_ref(), &options)
+        .await
+        .with_context(|| format!("reading {}", dest.describe()))?;
+    if args.json {
+        report::print_json(&report)?;
+    } else {
+        print!("{report}");
+    }
+    if !report.is_ok() {
+        eprintln!(
+            "cdr-sink: verify found {} problems in {}",
+            report.problems.len(),
+            report.output
+        );
+    }
+    Ok(report.is_ok())
+}
+
+pub(super) async fn status(args: StatusArgs) -> Result<bool, Failure> {
+    report::init_logging(args.log_format);
+    let types = type_filter(args.types.as_deref())?;
+    let dest = archive_to_read(&args.out).await?;
+    let report = crate::status::status(dest.as_ref(), &types, chrono::Utc::now())
+        .await
+        .with_context(|| format!("reading {}", dest.describe()))?;
+    if args.json {
+        report::print_json(&report)?;
+    } else {
+        print!("{report}");
+    }
+    Ok(true)
+}

@@ -1,0 +1,124 @@
+//! Scale-out: 1, 2 and 4 `cdr-sink archive` processes of one plan on one
+//! `--out`, sharing the work through the archive's claims, against a
+//! simulator with 100 ms per page. Throughput should grow with the number of
+//! workers (at least 0.9 x N of one worker), and every page be fetched once.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::{Bins, LATENCY_MS, LIMIT, Options, Sim, TOKEN, instant, wait4};
+
+/// Units in flight per worker.
+const CONCURRENCY: u64 = 4;
+
+pub(super) fn scale_out(bins: &Bins, bench_dir: &Path, opts: &Options) -> Result<Value> {
+    let pages = if opts.quick { 5 } else { 10 };
+    let args = [
+        "--rate".to_string(),
+        format!("sms={}", pages * LIMIT),
+        "--rate".to_string(),
+        "mms=0".to_string(),
+        "--rate".to_string(),
+        "voice=0".to_string(),
+        "--rate".to_string(),
+        "api=0".to_string(),
+        "--latency-ms".to_string(),
+        LATENCY_MS.to_string(),
+    ];
+    let sim = Sim::start(&bins.sim, &args)?;
+    let waves = if opts.quick { 2 } else { 3 };
+    let mut levels = Vec::new();
+    let mut start = 0;
+    let mut one_worker = None;
+    for workers in [1u64, 2, 4] {
+        // Enough units that every slot of every worker stays busy.
+        let units = workers * CONCURRENCY * waves;
+        eprintln!("bench: scale-out, {workers} workers, {units} units of {pages} pages");
+        let plan: Vec<String> = [
+            "--type",
+            "SMS",
+            "--start",
+            &instant(start)?,
+            "--end",
+            &instant(start + units)?,
+            "--window",
+            "1h",
+            "--concurrency",
+            &CONCURRENCY.to_string(),
+        ]
+        .map(String::from)
+        .to_vec();
+        start += units;
+        let dir = bench_dir.join("scale-out");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        let begun = Instant::now();
+        let mut children = Vec::new();
+        for w in 0..workers {
+            let child = Command::new(&bins.sink)
+                .arg("archive")
+                .args(&plan)
+                .arg("--out")
+                .arg(dir.join("out"))
+                .args(["--api-url", &sim.url, "--quiet", "--summary-json"])
+                .arg(dir.join(format!("summary-{w}.json")))
+                .env("TSG_TOKEN", TOKEN)
+                .env_remove("TSG_EMAIL")
+                .env_remove("TSG_PASSWORD")
+                .env_remove("RUST_LOG")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("starting cdr-sink")?;
+            children.push(child);
+        }
+        let mut cpu_s = 0.0;
+        for child in children {
+            let (status, usage, stderr) = wait4(child)?;
+            if status != 0 {
+                bail!("a scale-out worker failed (status {status}): {stderr}");
+            }
+            let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            cpu_s += tv(usage.ru_utime) + tv(usage.ru_stime);
+        }
+        let wall_s = begun.elapsed().as_secs_f64();
+        let mut records = 0;
+        let mut done = Vec::new();
+        for w in 0..workers {
+            let s: Value =
+                serde_json::from_slice(&std::fs::read(dir.join(format!("summary-{w}.json")))?)?;
+            records += s["types"]["SMS"]["records"].as_u64().unwrap_or(0);
+            done.push(s["types"]["SMS"]["units_done"].as_u64().unwrap_or(0));
+        }
+        let want = units * pages * LIMIT;
+        if records != want {
+            bail!("scale-out with {workers} workers archived {records} records, not {want}");
+        }
+        let per_s = records as f64 / wall_s;
+        let base = *one_worker.get_or_insert(per_s);
+        levels.push(json!({
+            "workers": workers,
+            "units": units,
+            "records": records,
+            "wall_s": wall_s,
+            "records_per_s": per_s,
+            "fraction_of_n_times_one": per_s / (base * workers as f64),
+            "cpu_s_per_million": cpu_s / records.max(1) as f64 * 1e6,
+            "units_done_per_worker": done,
+        }));
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(json!({
+        "latency_ms": LATENCY_MS,
+        "limit": LIMIT,
+        "concurrency_per_worker": CONCURRENCY,
+        "pages_per_unit": pages,
+        "levels": levels,
+    }))
+}
