@@ -15,13 +15,17 @@ use serde::{Deserialize, Serialize};
 use cdr_core::{CdrType, Window};
 use cdr_sink_api::{Destination, ObjectKey, Precondition, StoreError, Version};
 
+use crate::content::HashVersion;
 use crate::layout;
 
 /// Version of the ledger document format written. Version 1 lacked
 /// `generation` and `content_hash`; such entries read as generation 0 with no
 /// content hash. Version 2 lacked `skipped_members`, `quarantined` and
-/// `quarantine` (read as none).
-pub const LEDGER_VERSION: u32 = 3;
+/// `quarantine` (read as none). Version 3 lacked `content_hash_version`: its
+/// hashes are of version 1. Version 4 came with hashes of version 2; since an
+/// older cdr-sink would take one for a version 1 hash (and find every window
+/// it rescans changed), it refuses entries of version 4 instead.
+pub const LEDGER_VERSION: u32 = 4;
 
 /// Ledger entries are read this many at a time (one GET each).
 const READ_CONCURRENCY: usize = 16;
@@ -72,6 +76,31 @@ pub struct UnitEntry {
     /// entries of ledger version 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
+    /// Which definition `content_hash` follows; absent (entries before ledger
+    /// version 4) means version 1.
+    #[serde(default = "hash_version_1", with = "hash_version_number")]
+    pub content_hash_version: HashVersion,
+}
+
+fn hash_version_1() -> HashVersion {
+    HashVersion::V1
+}
+
+/// `content_hash_version` as its number; an unknown number does not parse.
+mod hash_version_number {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::content::HashVersion;
+
+    pub fn serialize<S: Serializer>(v: &HashVersion, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(v.number())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HashVersion, D::Error> {
+        let n = u32::deserialize(d)?;
+        HashVersion::from_number(n)
+            .ok_or_else(|| D::Error::custom(format!("unknown content_hash_version {n}")))
+    }
 }
 
 impl UnitEntry {
@@ -102,6 +131,11 @@ pub enum LedgerError {
         "ledger entry {key} has ledger_version {version}, newer than this cdr-sink understands ({LEDGER_VERSION}): upgrade cdr-sink"
     )]
     TooNew { key: String, version: u32 },
+    #[error(
+        "ledger entry {key} has content_hash_version {version}, newer than this cdr-sink understands ({}): upgrade cdr-sink",
+        HashVersion::CURRENT.number()
+    )]
+    UnknownHashVersion { key: String, version: u32 },
     #[error("replacement record {key} is unreadable ({message}): delete it")]
     CorruptReplacement { key: String, message: String },
 }
@@ -248,11 +282,19 @@ fn parse_entry(
         #[derive(Deserialize)]
         struct Only {
             ledger_version: u32,
+            content_hash_version: Option<u32>,
         }
         match serde_json::from_slice::<Only>(body) {
             Ok(v) if v.ledger_version > LEDGER_VERSION => LedgerError::TooNew {
                 key: dest.location(key),
                 version: v.ledger_version,
+            },
+            Ok(Only {
+                content_hash_version: Some(n),
+                ..
+            }) if HashVersion::from_number(n).is_none() => LedgerError::UnknownHashVersion {
+                key: dest.location(key),
+                version: n,
             },
             _ => LedgerError::Corrupt {
                 key: dest.location(key),
@@ -345,7 +387,8 @@ mod tests {
             files: vec![],
             finished_at: parse_datetime("2026-11-02T00:00:00Z").unwrap(),
             generation: 3,
-            content_hash: Some("ab".repeat(32)),
+            content_hash: Some("ab".repeat(16)),
+            content_hash_version: HashVersion::V2,
         }
     }
 
@@ -378,6 +421,7 @@ mod tests {
         let obj = v1.as_object_mut().unwrap();
         obj.remove("generation");
         obj.remove("content_hash");
+        obj.remove("content_hash_version");
         dest.put(&key, Bytes::from(v1.to_string()), "application/json")
             .await
             .unwrap();
@@ -398,6 +442,56 @@ mod tests {
             .unwrap();
         let err = read(&dest, CdrType::Sms, &w).await.unwrap_err().to_string();
         assert!(err.contains("delete it to redo that window"), "{err}");
+    }
+
+    /// An entry as cdr-sink wrote it before content hashes had versions.
+    const LEDGER_3: &str = r#"{
+  "ledger_version": 3,
+  "cdr_type": "SMS",
+  "window_start": "2026-11-01T00:00:00Z",
+  "window_end": "2026-11-01T01:00:00Z",
+  "records": 2, "pages": 1, "skipped": 0,
+  "min_datetime": null, "max_datetime": null,
+  "format": "csv", "schema_version": 1,
+  "files": [],
+  "finished_at": "2026-11-02T00:00:00Z",
+  "generation": 3,
+  "content_hash": "2397c51cabb49131dbe0f73cf9f0cbc974ff1abce23afc1963c92b60857fb1fd"
+}"#;
+
+    #[tokio::test]
+    async fn content_hash_versions_are_recorded_and_absent_means_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = LocalDir::new(dir.path());
+        let e = entry("2026-11-01T00:00:00Z", "2026-11-01T01:00:00Z");
+        let w = e.window().unwrap();
+        let key = layout::ledger_key(CdrType::Sms, &w).unwrap();
+
+        // New entries: ledger version 4, hash version 2, both written out.
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["ledger_version"], 4);
+        assert_eq!(json["content_hash_version"], 2);
+
+        dest.put(&key, Bytes::from(LEDGER_3), "application/json")
+            .await
+            .unwrap();
+        let got = read(&dest, CdrType::Sms, &w).await.unwrap().unwrap();
+        assert_eq!(got.content_hash_version, HashVersion::V1);
+        assert_eq!(got.content_hash.as_deref().map(str::len), Some(64));
+        assert_eq!((got.ledger_version, got.generation), (3, 3));
+
+        // A hash of a version this cdr-sink does not know is refused whole.
+        let mut later = serde_json::to_value(&e).unwrap();
+        later["content_hash_version"] = 3.into();
+        dest.put(&key, Bytes::from(later.to_string()), "application/json")
+            .await
+            .unwrap();
+        let err = read(&dest, CdrType::Sms, &w).await.unwrap_err();
+        assert!(
+            matches!(err, LedgerError::UnknownHashVersion { version: 3, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("upgrade cdr-sink"), "{err}");
     }
 
     #[tokio::test]

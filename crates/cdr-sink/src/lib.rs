@@ -50,7 +50,7 @@ pub use components::{
     Components, Settings, archive_to_read, auth_from_env, destination, export_destination,
     format_for, format_named, known_formats, s3_options,
 };
-pub use content::ContentHash;
+pub use content::{ContentHash, HashVersion};
 pub use export::{ExportJob, ExportProgress, ExportSummary, export};
 pub use pipeline::{ArchiveError, RunOptions, archive, resolve};
 pub use plan::{

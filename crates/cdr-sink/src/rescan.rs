@@ -2,8 +2,8 @@
 //! replace the files of those whose content changed, exactly once.
 //!
 //! A check fetches the window's pages and compares their record count and
-//! content hash ([`crate::content`]) with the ledger entry; nothing is written
-//! when they are equal. A window whose content changed (or any finished window,
+//! content hash ([`crate::content`], of the version the entry was written
+//! with) with the ledger entry; nothing is written when they are equal. A window whose content changed (or any finished window,
 //! with `--redo`) is replaced:
 //!
 //! 1. a replacement record `_cdr_sink/replacing/cdr_type=<t>/<window>.json` is
@@ -42,7 +42,7 @@ use cdr_core::{CdrType, Window};
 use cdr_sink_api::{Destination, ObjectKey, Precondition, StoreError, Version};
 
 use crate::claim::{Claim, ClaimLost};
-use crate::content::ContentHash;
+use crate::content::{ContentHash, HashVersion};
 use crate::layout;
 use crate::ledger::{self, LedgerError, Replacement, UnitEntry};
 use crate::plan::Unit;
@@ -107,10 +107,18 @@ pub struct Content {
     pub pages: u64,
 }
 
-/// The records of a window as the API lists them now: count and content hash.
-pub async fn fetch_content(source: &dyn PageSource, unit: &Unit) -> Result<Content, RescanError> {
+/// The records of a window as the API lists them now: their count and
+/// content hash of `version`.
+pub async fn fetch_content(
+    source: &dyn PageSource,
+    unit: &Unit,
+    version: HashVersion,
+) -> Result<Content, RescanError> {
     let kind = unit.cdr_type.record_kind();
-    let mut content = Content::default();
+    let mut content = Content {
+        hash: ContentHash::of_version(version),
+        ..Content::default()
+    };
     let mut stream = source.pages(unit);
     while let Some(page) = stream.next().await {
         let page = page?;
@@ -146,7 +154,9 @@ pub async fn check_unit(
     if redo {
         return Ok(Check::Changed(Box::new(entry), version));
     }
-    let content = fetch_content(ctx.source.as_ref(), &unit).await?;
+    // Like with like: an entry of an older hash version is compared with the
+    // hash of that version; its replacement (if any) gets the current one.
+    let content = fetch_content(ctx.source.as_ref(), &unit, entry.content_hash_version).await?;
     ctx.progress
         .of(unit.cdr_type)
         .pages

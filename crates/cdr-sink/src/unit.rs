@@ -691,6 +691,7 @@ async fn commit(
         finished_at: Utc::now(),
         generation: job.generation,
         content_hash: Some(stats.seen.content.hex()),
+        content_hash_version: stats.seen.content.version(),
     };
     job.claim.check()?;
     match ledger::write(ctx.dest.as_ref(), &entry, &job.ledger).await {
