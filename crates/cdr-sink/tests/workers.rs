@@ -133,10 +133,18 @@ async fn four_workers_share_one_plan(out: Out, alone: Out) {
     let mut workers = Vec::new();
     for i in 0..4 {
         let summary = dir.path().join(format!("w{i}.json"));
+        // A lease long enough that a renewal delayed by a loaded machine (and
+        // moto serving four workers through one lock) cannot lose a claim:
+        // this test is about sharing the work, not about expiry.
         let mut cmd = command(
             &sim,
             &out,
-            &["--summary-json", &summary.display().to_string()],
+            &[
+                "--lease",
+                "60s",
+                "--summary-json",
+                &summary.display().to_string(),
+            ],
         );
         workers.push((cmd.output(), summary));
     }
