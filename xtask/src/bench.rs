@@ -44,6 +44,7 @@ use anyhow::{Context, Result, bail};
 use cdr_core::{CdrType, Selection, Window, document, format_datetime, parse_datetime};
 use serde_json::{Value, json};
 
+mod peers;
 mod scale_out;
 
 const TOKEN: &str = "POAPK_sim-static-token";
@@ -67,7 +68,7 @@ const SMALL_LIMIT: u64 = 100;
 const LATENCY_PAGES: u64 = 20;
 
 const HELP: &str = "\
-cargo xtask bench [--quick] [--out PATH] [--no-build] [--bin-dir DIR] [--no-stages]
+cargo xtask bench [--quick] [--out PATH] [--no-build] [--bin-dir DIR] [--no-stages] [--peers]
 
 Measures cdr-sink end to end (cdr-sim -> cdr-sink archive -> local Parquet/CSV),
 its scaling with concurrency under simulated latency, the simulator alone, and
@@ -80,6 +81,9 @@ JSON to target/bench/bench.json (or PATH).
   --bin-dir DIR  use the cdr-sim and cdr-sink binaries in DIR (e.g. built from
                another commit, to compare); implies --no-build
   --no-stages  skip the criterion stage benchmarks
+  --peers      also run the reference Python client (requests + pyarrow) beside
+               cdr-sink, 1M SMS and 1M VOICE, and print the ratios (its
+               environment is made in target/peer-env)
 ";
 
 struct Options {
@@ -88,6 +92,7 @@ struct Options {
     build: bool,
     bin_dir: Option<PathBuf>,
     stages: bool,
+    peers: bool,
 }
 
 fn options(args: &[String]) -> Result<Option<Options>> {
@@ -97,6 +102,7 @@ fn options(args: &[String]) -> Result<Option<Options>> {
         build: true,
         bin_dir: None,
         stages: true,
+        peers: false,
     };
     let mut args = args.iter();
     while let Some(a) = args.next() {
@@ -104,6 +110,7 @@ fn options(args: &[String]) -> Result<Option<Options>> {
             "--quick" => o.quick = true,
             "--no-build" => o.build = false,
             "--no-stages" => o.stages = false,
+            "--peers" => o.peers = true,
             "--out" => o.out = Some(args.next().context("--out needs a path")?.into()),
             "--bin-dir" => {
                 o.bin_dir = Some(args.next().context("--bin-dir needs a directory")?.into());
@@ -159,6 +166,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let e2e = end_to_end(&bins, &bench_dir, &opts)?;
     let latency = latency_scaling(&bins, &bench_dir, &opts)?;
     let scale_out = scale_out::scale_out(&bins, &bench_dir, &opts)?;
+    let peers = if opts.peers {
+        Some(peers::peers(&bins, &root, &target, &bench_dir, &opts)?)
+    } else {
+        None
+    };
     let stages = if opts.stages {
         Some(stages(&bins, &root, &target, &bench_dir, &opts)?)
     } else {
@@ -178,6 +190,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "end_to_end": e2e,
         "latency_scaling": latency,
         "scale_out": scale_out,
+        "peers": peers,
         "stages": stages,
         "targets": targets,
         "bench_seconds": started.elapsed().as_secs_f64(),
@@ -1076,6 +1089,7 @@ fn print_table(r: &Value) {
             );
         }
     }
+    peers::print(&r["peers"]);
     if let Some(stages) = r["stages"].as_object() {
         println!("\nstages (criterion, one core, pages saved from the simulator)");
         println!(
