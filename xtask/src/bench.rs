@@ -35,7 +35,8 @@
 //!
 //! One module per scenario, each with its typed, serialisable result:
 //! [`simulator`] (1), [`end_to_end`] (2), [`latency`] (3), [`scale_out`]
-//! (workers of one plan sharing an archive), [`stages`] (4). Beside them:
+//! (workers of one plan sharing an archive), [`peers`] (`--peers`: the
+//! reference Python client beside cdr-sink), [`stages`] (4). Beside them:
 //! [`options`] (the command line), [`sim`] (the simulator process and its
 //! data), [`http`] (the minimal client), [`process`] (building, running and
 //! measuring processes), [`archive`] (one measured archiver run),
@@ -52,6 +53,7 @@ mod end_to_end;
 mod http;
 mod latency;
 mod options;
+mod peers;
 mod process;
 mod report;
 mod scale_out;
@@ -104,6 +106,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let end_to_end = end_to_end::run(&bins, &bench_dir, &opts)?;
     let latency_scaling = latency::run(&bins, &bench_dir, &opts)?;
     let scale_out = scale_out::run(&bins, &bench_dir, &opts)?;
+    let peers = if opts.peers {
+        Some(peers::run(&bins, &root, &target, &bench_dir, &opts)?)
+    } else {
+        None
+    };
     let stages = if opts.stages {
         Some(stages::run(&bins, &root, &target, &bench_dir, &opts)?)
     } else {
@@ -125,6 +132,7 @@ pub fn run(args: &[String]) -> Result<()> {
         end_to_end,
         latency_scaling,
         scale_out,
+        peers,
         stages,
         targets,
         bench_seconds: started.elapsed().as_secs_f64(),

@@ -17,12 +17,12 @@ use crate::convert::{Cell, cell, format_error};
 use crate::schema::{DECIMAL_SCALE, TIMESTAMP_TZ, arrow_schema};
 
 /// Rows collected in the column builders before they become one record batch
-/// for the writer, and rows per data page. Small next to a row group, so the
-/// builders, the uncompressed pages and the compressor's workspace (sized by
-/// the page) add little to the encoder's memory: 4096 rows instead of 8192
-/// cut the archiver's peak RSS by about 4 MB (SMS) and 9 MB (VOICE) at four
-/// units, with files of the same size; 2048 cost CPU and saved nothing more.
-pub const BATCH_ROWS: usize = 4096;
+/// for the writer. The writer copies a batch's values into the pages it is
+/// filling, so the builders are a second copy of the newest rows: batches of
+/// about one API page keep that copy small. 1024 instead of 4096 rows cut the
+/// encoders' resident memory by about 2.7 MB at four VOICE units (measured
+/// with `examples/memory.rs`), with files of the same size.
+pub const BATCH_ROWS: usize = 1024;
 
 /// Text bytes collected in the builders before a batch is written early, so
 /// that very long text cannot grow the builders without bound.

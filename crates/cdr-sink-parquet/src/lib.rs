@@ -82,7 +82,7 @@ pub use options::{
     Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
     InvalidZstdLevel, ParquetOptions, ZstdLevel,
 };
-pub use properties::{METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION};
+pub use properties::{METADATA_RECORD_KIND, METADATA_SCHEMA_VERSION, PAGE_ROWS};
 pub use read::{ParquetRowCounter, ReadError, parquet_row_count};
 pub use schema::{TIMESTAMP_TZ, arrow_field, arrow_schema, arrow_type};
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use cdr_core::{CdrType, Window};
@@ -28,7 +29,7 @@ use crate::progress::Progress;
 use crate::rescan::{self, Check, RescanError};
 use crate::source::PageSource;
 use crate::summary::{FailedUnit, RescanSummary, Summary, UnitRef};
-use crate::unit::{UnitContext, UnitError, UnitJob, clean_leftovers, run_unit};
+use crate::unit::{FetchSlot, UnitContext, UnitError, UnitJob, clean_leftovers, run_unit};
 
 /// A failure that stops a run before its units start.
 #[derive(Debug, thiserror::Error)]
@@ -227,9 +228,9 @@ pub async fn archive(
         todo,
         plan.concurrency,
         claims.lease(),
-        |unit| {
+        |unit, slot| {
             let (ctx, claims) = (ctx.clone(), claims.clone());
-            async move { archive_unit(&ctx, &claims, unit).await }
+            async move { archive_unit(&ctx, &claims, unit, slot).await }
         },
         |outcome| matches!(outcome, Err(e) if e.is_fatal()),
     )
@@ -303,16 +304,31 @@ enum Attempt<T> {
     Busy(Duration),
 }
 
-/// Runs `work` for every unit, at most `concurrency` at once. A unit whose
-/// attempt finds it claimed by another live run is tried again later, until
-/// it is finished here, finished elsewhere, or failed: first after
-/// [`FIRST_LOOK`], then after twice as long each time, never later than the
-/// claim's lease expires nor than a third of a lease. Another run usually
+/// Units that may finish (encode their last pages, commit, write their
+/// ledger entry) beyond `concurrency`, having given up their fetching slot
+/// when their last page arrived: an eighth of `concurrency`, at least 1 and at
+/// most 8. Each holds an encoder until its files are sealed and its uploads
+/// until they are committed, so this bounds the memory the overlap costs.
+fn finishing_limit(concurrency: usize) -> usize {
+    (concurrency / 8).clamp(1, 8)
+}
+
+/// Runs `work` for every unit, at most `concurrency` fetching at once. Each
+/// unit holds a [`FetchSlot`] and gives it up when its last page has arrived,
+/// so that the next unit's requests overlap its commit; at most
+/// [`finishing_limit`] more units than `concurrency` are in flight.
+///
+/// A unit whose attempt finds it claimed by another live run is tried again
+/// later, until it is finished here, finished elsewhere, or failed: first
+/// after [`FIRST_LOOK`], then after twice as long each time, never later than
+/// the claim's lease expires nor than a third of a lease. Another run usually
 /// finishes a unit in seconds, and a run that waited a third of a lease for
 /// each such unit spent most of its time waiting at its end (two workers of
-/// one plan ran at 4% of twice one worker's speed; `docs/performance.md`). An outcome for which `stop`
-/// holds ends everything at once (the units in flight are dropped, which
-/// aborts their uploads and releases their claims): it is the last one returned.
+/// one plan ran at 4% of twice one worker's speed; `docs/performance.md`).
+///
+/// An outcome for which `stop` holds ends everything at once (the units in
+/// flight are dropped, which aborts their uploads and releases their claims):
+/// it is the last one returned.
 async fn run_claimed<T, F, Fut>(
     units: Vec<Unit>,
     concurrency: usize,
@@ -321,31 +337,47 @@ async fn run_claimed<T, F, Fut>(
     stop: impl Fn(&T) -> bool,
 ) -> Vec<(Unit, T)>
 where
-    F: Fn(Unit) -> Fut,
+    F: Fn(Unit, FetchSlot) -> Fut,
     Fut: std::future::Future<Output = Attempt<T>> + Send + 'static,
     T: Send + 'static,
 {
+    let concurrency = concurrency.max(1);
+    let most = concurrency + finishing_limit(concurrency);
+    let fetching = Arc::new(Semaphore::new(concurrency));
     // Each unit with how long it waited last time it was busy.
     let mut queue: VecDeque<(Unit, Option<Duration>)> =
         units.into_iter().map(|u| (u, None)).collect();
     let mut waiting: Vec<(tokio::time::Instant, Unit, Duration)> = Vec::new();
     let mut in_flight = FuturesUnordered::new();
     let mut out = Vec::new();
-    loop {
-        while in_flight.len() < concurrency.max(1) {
-            let Some((unit, waited)) = queue.pop_front() else {
-                break;
-            };
+    let start =
+        |unit: Unit, waited: Option<Duration>, permit, in_flight: &mut FuturesUnordered<_>| {
             // A task of its own: the units that run at once encode on every
             // core, not in turn on the task that polls them all.
-            let task = AbortOnDrop(tokio::spawn(work(unit)));
+            let task = AbortOnDrop(tokio::spawn(work(unit, FetchSlot::new(permit))));
             in_flight.push(async move { (unit, waited, task.join().await) });
+        };
+    loop {
+        while in_flight.len() < most && !queue.is_empty() {
+            let Ok(permit) = fetching.clone().try_acquire_owned() else {
+                break;
+            };
+            if let Some((unit, waited)) = queue.pop_front() {
+                start(unit, waited, permit, &mut in_flight);
+            }
         }
-        if in_flight.is_empty() && waiting.is_empty() {
+        if in_flight.is_empty() && waiting.is_empty() && queue.is_empty() {
             return out;
         }
+        let may_start = in_flight.len() < most && !queue.is_empty();
         let next_due = waiting.iter().map(|(at, _, _)| *at).min();
         tokio::select! {
+            // A unit in flight gave its slot up (its last page arrived).
+            Ok(permit) = fetching.clone().acquire_owned(), if may_start => {
+                if let Some((unit, waited)) = queue.pop_front() {
+                    start(unit, waited, permit, &mut in_flight);
+                }
+            }
             Some((unit, waited, attempt)) = in_flight.next(), if !in_flight.is_empty() => match attempt {
                 Some(Attempt::Finished(t)) if stop(&t) => {
                     out.push((unit, t));
@@ -414,6 +446,7 @@ async fn archive_unit(
     ctx: &UnitContext,
     claims: &Claims,
     unit: Unit,
+    slot: FetchSlot,
 ) -> Attempt<Result<Done, UnitError>> {
     let claim = match claims.acquire(&unit, "archive").await {
         Ok(Acquired::Owned(claim)) => claim,
@@ -450,6 +483,7 @@ async fn archive_unit(
             claim: &claim,
             ledger: Precondition::Absent,
             at_least: None,
+            slot,
         };
         match run_unit(ctx, job).await {
             Ok(entry) => Ok(Done::Here(entry.records, entry.files.len())),
@@ -547,9 +581,9 @@ async fn rescan_phase(
         units,
         plan.concurrency,
         claims.lease(),
-        |unit| {
+        |unit, slot| {
             let (ctx, claims) = (ctx.clone(), claims.clone());
-            async move { rescan_unit(&ctx, &claims, unit, redo, allow_shrink).await }
+            async move { rescan_unit(&ctx, &claims, unit, slot, redo, allow_shrink).await }
         },
         |outcome| matches!(outcome, Err(RescanError::Source(e)) if e.is_fatal()),
     )
@@ -589,6 +623,7 @@ async fn rescan_unit(
     ctx: &UnitContext,
     claims: &Claims,
     unit: Unit,
+    slot: FetchSlot,
     redo: bool,
     allow_shrink: bool,
 ) -> Attempt<Result<Rescanned, RescanError>> {
@@ -604,7 +639,8 @@ async fn rescan_unit(
             Check::Changed(entry, version) => (entry, version),
         };
         clean_leftovers(ctx.dest.as_ref(), &unit).await?;
-        let replaced = rescan::replace(ctx, &claim, unit, &entry, version, allow_shrink).await?;
+        let replaced =
+            rescan::replace(ctx, &claim, unit, slot, &entry, version, allow_shrink).await?;
         Ok(Rescanned::Replaced(replaced))
     }
     .await;
@@ -629,5 +665,7 @@ fn overlapping(done: &BTreeSet<Window>, w: &Window) -> Option<Window> {
 
 #[cfg(test)]
 mod simulation;
+#[cfg(test)]
+mod slots;
 #[cfg(test)]
 mod tests;

@@ -47,7 +47,7 @@ use crate::layout;
 use crate::ledger::{self, LedgerError, Replacement, UnitEntry};
 use crate::plan::Unit;
 use crate::source::{PageSource, SourceError};
-use crate::unit::{UnitContext, UnitError, UnitJob, run_unit};
+use crate::unit::{FetchSlot, UnitContext, UnitError, UnitJob, run_unit};
 
 /// Why a window could not be checked or replaced. Its finished files stay as
 /// they were (or are restored by the next run).
@@ -188,11 +188,13 @@ pub async fn check_unit(
 
 /// Replaces the files of a finished unit whose ledger entry is `old` (of
 /// version `version`) with a new generation (steps 1-5 of the module
-/// documentation), under `claim`.
+/// documentation), under `claim`, giving `slot` up once the new records
+/// have all arrived.
 pub async fn replace(
     ctx: &UnitContext,
     claim: &Claim,
     unit: Unit,
+    slot: FetchSlot,
     old: &UnitEntry,
     version: Version,
     allow_shrink: bool,
@@ -215,6 +217,7 @@ pub async fn replace(
         claim,
         ledger: Precondition::Matches(version),
         at_least: (!allow_shrink).then_some(old.records),
+        slot,
     };
     match run_unit(ctx, job).await {
         Ok(new) => {

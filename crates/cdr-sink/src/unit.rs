@@ -151,6 +151,35 @@ pub struct UnitJob<'a> {
     /// Refuse to finish with fewer records than this (a replacement must not
     /// shrink a window unless the operator allows it).
     pub at_least: Option<u64>,
+    /// The unit's place among those fetching at once, given up when its last
+    /// page has arrived.
+    pub slot: FetchSlot,
+}
+
+/// A unit's place among the units that fetch at once (`--concurrency`). The
+/// unit gives it up as soon as its last page has arrived, so that the next
+/// unit's requests overlap the rest of this one: encoding its last pages,
+/// committing its files (fsyncs, multipart completions), writing its ledger
+/// entry and releasing its claim, which it still does. How many units may
+/// finish that way at once is the scheduler's business.
+#[derive(Debug, Clone, Default)]
+pub struct FetchSlot(Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>);
+
+impl FetchSlot {
+    /// A slot that holds `permit` until it is given up or dropped.
+    pub fn new(permit: tokio::sync::OwnedSemaphorePermit) -> FetchSlot {
+        FetchSlot(Arc::new(std::sync::Mutex::new(Some(permit))))
+    }
+
+    /// Gives the place up; later calls do nothing.
+    pub fn give_up(&self) {
+        let permit = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        drop(permit);
+    }
 }
 
 /// A file being written: its upload stays uncommitted until the unit ends.
@@ -360,8 +389,15 @@ async fn write_files(
     let (tx, mut rx) = mpsc::channel(ctx.prefetch.max(1));
     let mut pages = ctx.source.pages(unit);
     let asked = unit.cdr_type;
+    let slot = job.slot.clone();
     let fetcher = tokio::spawn(async move {
-        while let Some(page) = pages.next().await {
+        loop {
+            let Some(page) = pages.next().await else {
+                // Every page has arrived: the next unit may start fetching
+                // while this one encodes the last pages and commits.
+                slot.give_up();
+                break;
+            };
             let failed = page.is_err();
             if tx.send(page).await.is_err() || failed {
                 break;

@@ -17,7 +17,7 @@ use super::process::Bins;
 use super::sim::{E2E_RATE, Sim, instant, rates, window};
 
 /// Hours of simulated data that hold 1 million records of a type.
-const HOURS_PER_MILLION: u64 = 1_000_000 / E2E_RATE;
+pub(super) const HOURS_PER_MILLION: u64 = 1_000_000 / E2E_RATE;
 
 /// One scenario's runs: medians, and the spread where it matters.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -146,7 +146,7 @@ pub(super) fn run(
     Ok(out)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
         0 => 0.0,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 const HELP: &str = "\
-cargo xtask bench [--quick] [--out PATH] [--no-build] [--bin-dir DIR] [--no-stages]
+cargo xtask bench [--quick] [--out PATH] [--no-build] [--bin-dir DIR] [--no-stages] [--peers]
 
 Measures cdr-sink end to end (cdr-sim -> cdr-sink archive -> local Parquet/CSV),
 its scaling with concurrency under simulated latency, the simulator alone, and
@@ -18,6 +18,9 @@ JSON to target/bench/bench.json (or PATH).
   --bin-dir DIR  use the cdr-sim and cdr-sink binaries in DIR (e.g. built from
                another commit, to compare); implies --no-build
   --no-stages  skip the criterion stage benchmarks
+  --peers      also run the reference Python client (requests + pyarrow) beside
+               cdr-sink, 1M SMS and 1M VOICE, and print the ratios (its
+               environment is made in target/peer-env)
 ";
 
 /// What the command line asks for.
@@ -32,6 +35,8 @@ pub(super) struct Options {
     pub bin_dir: Option<PathBuf>,
     /// Whether to run the criterion stage benchmarks.
     pub stages: bool,
+    /// Whether to run the Python peer beside cdr-sink.
+    pub peers: bool,
 }
 
 /// The options of `args`; `None` when they asked for help (printed).
@@ -42,6 +47,7 @@ pub(super) fn options(args: &[String]) -> Result<Option<Options>> {
         build: true,
         bin_dir: None,
         stages: true,
+        peers: false,
     };
     let mut args = args.iter();
     while let Some(a) = args.next() {
@@ -49,6 +55,7 @@ pub(super) fn options(args: &[String]) -> Result<Option<Options>> {
             "--quick" => o.quick = true,
             "--no-build" => o.build = false,
             "--no-stages" => o.stages = false,
+            "--peers" => o.peers = true,
             "--out" => o.out = Some(args.next().context("--out needs a path")?.into()),
             "--bin-dir" => {
                 o.bin_dir = Some(args.next().context("--bin-dir needs a directory")?.into());

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::end_to_end::EndToEnd;
 use super::latency::LatencySeries;
+use super::peers::PeerComparison;
 use super::process::Machine;
 use super::scale_out::ScaleOut;
 use super::simulator::SimAlone;
@@ -31,6 +32,8 @@ pub(super) struct Report {
     pub end_to_end: BTreeMap<&'static str, EndToEnd>,
     pub latency_scaling: Vec<LatencySeries>,
     pub scale_out: ScaleOut,
+    /// `None` without `--peers`.
+    pub peers: Option<BTreeMap<&'static str, PeerComparison>>,
     /// `None` with `--no-stages`.
     pub stages: Option<BTreeMap<String, Stage>>,
     pub targets: Vec<Target>,
@@ -139,6 +142,9 @@ impl Report {
                 serde_json::to_string(&level.units_done_per_worker).unwrap_or_default(),
             );
         }
+        if let Some(peers) = &self.peers {
+            print_peers(peers);
+        }
         if let Some(stages) = &self.stages {
             println!("\nstages (criterion, one core, pages saved from the simulator)");
             println!(
@@ -171,6 +177,33 @@ impl Report {
             println!("  {:<66} {:>12} {:<13} {}", t.target, value, t.goal, mark);
         }
         println!("\nbench took {:.0} s", self.bench_seconds);
+    }
+}
+
+/// The table of `--peers`.
+fn print_peers(peers: &BTreeMap<&'static str, PeerComparison>) {
+    println!(
+        "\npeers: cdr-sink (defaults) and the Python client (requests + pyarrow, one cursor chain), 1M records to Parquet"
+    );
+    println!(
+        "  {:<6} {:<8} {:>12} {:>11} {:>10}",
+        "type", "client", "records/s", "CPU s / 1M", "peak RSS"
+    );
+    for (t, v) in peers {
+        for (name, s) in [("cdr-sink", &v.cdr_sink), ("Python", &v.python)] {
+            println!(
+                "  {:<6} {:<8} {:>12} {:>11.2} {:>7.0} MB",
+                t,
+                name,
+                group(s.records_per_s),
+                s.cpu_s_per_million,
+                s.peak_rss_mb,
+            );
+        }
+        println!(
+            "  {:<6} ratio: {:.1}x the records/s at {:.2}x the peak RSS and {:.2}x the CPU per record",
+            t, v.records_per_s_ratio, v.peak_rss_ratio, v.cpu_ratio,
+        );
     }
 }
 
@@ -219,6 +252,7 @@ mod tests {
             end_to_end: BTreeMap::from([("csv_sms_1m", EndToEnd::default())]),
             latency_scaling: vec![LatencySeries::default()],
             scale_out: ScaleOut::default(),
+            peers: None,
             stages: None,
             targets: vec![],
             bench_seconds: 1.0,
@@ -240,6 +274,7 @@ mod tests {
                 "end_to_end",
                 "latency_scaling",
                 "machine",
+                "peers",
                 "quick",
                 "scale_out",
                 "schema",

@@ -573,7 +573,7 @@ async fn run_claimed_looks_again_at_a_busy_unit_with_growing_waits() {
         vec![unit],
         2,
         Duration::from_secs(300),
-        move |_| {
+        move |_, _slot| {
             let seen = seen.clone();
             async move {
                 let mut seen = seen.lock().unwrap();
