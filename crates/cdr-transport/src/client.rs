@@ -19,7 +19,9 @@ use tracing::Instrument;
 
 use crate::body::{read_capped, read_limited};
 use crate::config::{Auth, ClientConfig, Limits, RetryPolicy};
-use crate::error::{Answered, AuthProblem, Failure, TransportError};
+use crate::error::classify::{Answered, Failure};
+use crate::error::network::describe;
+use crate::error::{AuthProblem, TransportError};
 use crate::guard::{self, LinkPolicy};
 use crate::retry::{Retrier, parse_retry_after, splitmix64};
 use crate::stats::{Counters, Stats, bump};
@@ -288,7 +290,7 @@ impl Client {
                 .map_err(|e| {
                     config_error(format!(
                         "cannot build the HTTP client: {}",
-                        crate::error::describe(&e.without_url())
+                        describe(&e.without_url())
                     ))
                 })
         };

@@ -17,7 +17,8 @@ use tracing::Instrument;
 use crate::body::read_capped;
 use crate::client::{Client, server_text, status_error};
 use crate::config::Limits;
-use crate::error::{ExportLimit, TransportError, describe};
+use crate::error::network::describe;
+use crate::error::{ExportLimit, TransportError};
 use crate::guard::{self, ResolveError};
 use crate::stats::{Counters, bump};
 
