@@ -37,6 +37,7 @@ pub const CHECKED: &[&str] = &[
     "crates/cdr-sink-parquet",
     "crates/cdr-sink-s3",
     "crates/cdr-testkit",
+    "crates/cdr-transport",
     "xtask",
 ];
 

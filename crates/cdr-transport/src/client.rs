@@ -1,28 +1,33 @@
-//! The [`Client`]: one connection pool, the token, and the retry driver that
-//! every request goes through.
+//! The [`Client`]: its configuration checked and its connection pools
+//! built, the state its clones share (the token, the counters, what the API
+//! has answered), and the retry driver that every request goes through.
+//!
+//! What a client does lives in its submodules, each an `impl Client` of one
+//! concept: [`session`] logs in and keeps the token, [`graphql`] sends a
+//! query and reads its page, [`scrub`] makes server text safe to show, and
+//! [`answer`] reads an HTTP answer's status and headers.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use cdr_core::{
-    Cdr, ErrorClass, GraphQlError, GraphQlErrors, Page, RecordKind, ResponseError, Token,
-    decode_errors, decode_page_reusing,
-};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
-use serde::{Deserialize, Serialize};
-use tracing::Instrument;
+use cdr_core::Token;
+use reqwest::Url;
 
-use crate::body::{read_capped, read_limited};
 use crate::config::{Auth, ClientConfig, Limits, RetryPolicy};
-use crate::error::{Answered, AuthProblem, Failure, TransportError};
+use crate::error::classify::Answered;
+use crate::error::network::describe;
+use crate::error::{AuthProblem, TransportError};
 use crate::guard::{self, LinkPolicy};
-use crate::retry::{Retrier, parse_retry_after, splitmix64};
-use crate::stats::{Counters, Stats, bump};
+use crate::retry::{Retrier, splitmix64};
+use crate::stats::{Counters, Stats};
+
+pub(crate) mod answer;
+mod graphql;
+pub(crate) mod scrub;
+mod session;
 
 /// A client of the TSG Global CDR API. Cheap to clone: clones share one
 /// connection pool, one token and one set of counters
@@ -63,12 +68,6 @@ pub(crate) struct Inner {
     tokens_seen: Mutex<Vec<Token>>,
 }
 
-/// Login tokens remembered for redaction.
-const TOKENS_REMEMBERED: usize = 4;
-
-/// GraphQL errors kept from one answer; the rest are counted.
-const MAX_ERRORS: usize = 5;
-
 /// The cached login token; `generation` grows with every login so that
 /// concurrent requests rejected with the same token log in only once.
 #[derive(Default)]
@@ -79,28 +78,6 @@ struct TokenState {
     /// it at once instead of logging in again (no storm of failed logins that
     /// could lock the account).
     refused: Option<(String, AuthProblem)>,
-}
-
-impl TokenState {
-    fn check_refused(&self) -> Result<(), TransportError> {
-        match &self.refused {
-            Some((endpoint, problem)) => Err(TransportError::Auth {
-                endpoint: endpoint.clone(),
-                problem: problem.clone(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// Remembers a refused login; passes every error through.
-    fn note(&mut self, e: TransportError) -> TransportError {
-        if let TransportError::Auth { endpoint, problem } = &e
-            && matches!(problem, AuthProblem::BadCredentials(_))
-        {
-            self.refused = Some((endpoint.clone(), problem.clone()));
-        }
-        e
-    }
 }
 
 impl fmt::Debug for Client {
@@ -156,102 +133,6 @@ fn under(base: &Url, path: &str) -> Url {
     url
 }
 
-/// Text on one line: runs of whitespace (newlines included) become one space.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// What the server says in an error answer's body, on one line and not yet
-/// sanitized: its GraphQL-style error messages, or else the body's text
-/// (without the tags of an HTML page).
-pub(crate) fn server_text(body: &[u8]) -> String {
-    if let Some(errors) = decode_errors(body) {
-        return one_line(&errors.to_string());
-    }
-    let text = String::from_utf8_lossy(body);
-    if !text.trim_start().starts_with('<') {
-        return one_line(&text);
-    }
-    let mut words = String::with_capacity(text.len());
-    let mut in_tag = false;
-    for c in text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                words.push(' ');
-            }
-            c if !in_tag => words.push(c),
-            _ => {}
-        }
-    }
-    one_line(&words)
-}
-
-/// Where a redirect points, as `host[:port]` and nothing of its path or
-/// query (which may be signed), or a note that it names nowhere.
-fn redirect_host(from: &Url, headers: &HeaderMap) -> String {
-    let target = headers
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| from.join(v.trim()).ok());
-    match target {
-        Some(url) => match (url.host_str(), url.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_string(),
-            (None, _) => "a URL without a host".to_string(),
-        },
-        None => "nowhere readable (no usable Location header)".to_string(),
-    }
-}
-
-/// Whether a status is a redirect that a client would follow.
-fn is_redirect(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(value, SystemTime::now())
-}
-
-/// The error for an unexpected HTTP status (not success, not 401), with the
-/// server's (sanitized) words about it.
-pub(crate) fn status_error(
-    endpoint: &str,
-    status: StatusCode,
-    headers: &HeaderMap,
-    detail: String,
-) -> TransportError {
-    let retry_after = retry_after(headers);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        TransportError::RateLimited {
-            endpoint: endpoint.to_string(),
-            attempts: 1,
-            retry_after,
-        }
-    } else {
-        TransportError::Server {
-            endpoint: endpoint.to_string(),
-            status: status.as_u16(),
-            attempts: 1,
-            detail,
-            retry_after,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct LoginBody<'a> {
-    email: &'a str,
-    password: &'a str,
-}
-
-#[derive(Deserialize)]
-struct LoginAnswer {
-    token: Option<String>,
-}
-
 impl Client {
     /// Checks the configuration and builds the connection pool. Makes no request.
     pub fn new(config: ClientConfig) -> Result<Client, TransportError> {
@@ -288,7 +169,7 @@ impl Client {
                 .map_err(|e| {
                     config_error(format!(
                         "cannot build the HTTP client: {}",
-                        crate::error::describe(&e.without_url())
+                        describe(&e.without_url())
                     ))
                 })
         };
@@ -358,101 +239,6 @@ impl Client {
     pub fn endpoint(&self) -> &str {
         &self.inner.graphql_endpoint
     }
-
-    /// Server text made safe for errors and logs ([`cdr_core::sanitize`]),
-    /// with this client's password and tokens redacted by value, and the
-    /// values in `extra` too.
-    pub(crate) fn scrub_with(&self, text: &str, extra: &[&str]) -> String {
-        let seen = self
-            .inner
-            .tokens_seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut secrets: Vec<&str> = seen.iter().map(Token::expose).collect();
-        match &self.inner.auth {
-            Auth::Token(t) => secrets.push(t.expose()),
-            Auth::Login { password, .. } => secrets.push(password.expose()),
-        }
-        secrets.extend_from_slice(extra);
-        cdr_core::sanitize(text, &secrets)
-    }
-
-    /// [`Client::scrub_with`] with this client's secrets alone.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        self.scrub_with(text, &[])
-    }
-
-    /// GraphQL errors with their text sanitized and their number bounded;
-    /// only `message`, `path` and `extensions.code` are kept.
-    fn scrub_errors(&self, errors: GraphQlErrors) -> GraphQlErrors {
-        use serde_json::Value;
-        let total = errors.0.len();
-        let mut kept: Vec<GraphQlError> = errors
-            .0
-            .into_iter()
-            .take(MAX_ERRORS)
-            .map(|e| {
-                let code = e.code().map(|c| self.scrub(c));
-                let path = e.path.map(|p| {
-                    p.into_iter()
-                        .take(8)
-                        .map(|v| match v {
-                            Value::String(s) => Value::String(self.scrub(&s)),
-                            Value::Number(n) => Value::Number(n),
-                            _ => Value::Null,
-                        })
-                        .collect()
-                });
-                let extensions = code.map(|c| {
-                    let mut map = serde_json::Map::new();
-                    map.insert("code".into(), Value::String(c));
-                    map
-                });
-                GraphQlError {
-                    message: self.scrub(&e.message),
-                    path,
-                    extensions,
-                }
-            })
-            .collect();
-        if total > MAX_ERRORS {
-            kept.push(GraphQlError {
-                message: format!("(and {} more)", total - MAX_ERRORS),
-                path: None,
-                extensions: None,
-            });
-        }
-        GraphQlErrors(kept)
-    }
-
-    /// Remembers a token a login returned, to redact it from server text.
-    fn note_token(&self, token: &Token) {
-        let mut seen = self
-            .inner
-            .tokens_seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if seen.len() >= TOKENS_REMEMBERED {
-            seen.remove(0);
-        }
-        seen.push(token.clone());
-    }
-
-    /// Logs in now, to check the credentials before work starts, and caches the
-    /// token. Bad credentials fail at once with [`TransportError::Auth`]. With
-    /// a static token there is nothing to check before the first query, and
-    /// this does nothing.
-    pub async fn login(&self) -> Result<(), TransportError> {
-        if let Auth::Login { .. } = &self.inner.auth {
-            let mut state = self.inner.token.lock().await;
-            state.check_refused()?;
-            let token = self.login_request().await.map_err(|e| state.note(e))?;
-            state.generation += 1;
-            state.token = Some(token);
-        }
-        Ok(())
-    }
-
     pub(crate) fn retrier<'a>(&'a self, endpoint: &'a str) -> Retrier<'a> {
         let mut seed = self.inner.seed.fetch_add(1, Ordering::Relaxed);
         Retrier::new(
@@ -470,334 +256,6 @@ impl Client {
         Answered {
             api: login || query,
             endpoint: if graphql { query } else { login },
-        }
-    }
-
-    /// The token to send and its generation, logging in when none is cached.
-    async fn token(&self) -> Result<(Token, u64), TransportError> {
-        match &self.inner.auth {
-            Auth::Token(t) => Ok((t.clone(), 0)),
-            Auth::Login { .. } => {
-                let mut state = self.inner.token.lock().await;
-                if let Some(t) = &state.token {
-                    return Ok((t.clone(), state.generation));
-                }
-                state.check_refused()?;
-                let token = self.login_request().await.map_err(|e| state.note(e))?;
-                state.generation += 1;
-                state.token = Some(token.clone());
-                Ok((token, state.generation))
-            }
-        }
-    }
-
-    /// Replaces the token of generation `rejected`, unless a concurrent request
-    /// already did.
-    async fn relogin(&self, rejected: u64) -> Result<(), TransportError> {
-        let mut state = self.inner.token.lock().await;
-        if state.generation != rejected && state.token.is_some() {
-            return Ok(());
-        }
-        state.check_refused()?;
-        state.token = None;
-        let token = self.login_request().await.map_err(|e| state.note(e))?;
-        state.generation += 1;
-        state.token = Some(token);
-        Ok(())
-    }
-
-    /// One login, with retries for transient failures but none for refused
-    /// credentials.
-    async fn login_request(&self) -> Result<Token, TransportError> {
-        let Auth::Login { email, password } = &self.inner.auth else {
-            return Err(config_error("login needs an email and a password"));
-        };
-        let body = serde_json::to_vec(&LoginBody {
-            email,
-            password: password.expose(),
-        })
-        .map_err(|_| config_error("cannot encode the login request"))?;
-        let body = Bytes::from(body);
-        let endpoint = &self.inner.login_endpoint;
-        let span = tracing::info_span!("tsg_login", endpoint = %endpoint);
-        async {
-            let mut retrier = self.retrier(endpoint);
-            loop {
-                match self.login_once(body.clone()).await {
-                    Ok(token) => {
-                        tracing::debug!("logged in");
-                        return Ok(token);
-                    }
-                    Err(e) => retrier.after_failure_with(e, self.answered(false)).await?,
-                }
-            }
-        }
-        .instrument(span)
-        .await
-    }
-
-    async fn login_once(&self, body: Bytes) -> Result<Token, TransportError> {
-        let inner = &*self.inner;
-        let endpoint = inner.login_endpoint.as_str();
-        bump(&self.counters.requests, 1);
-        bump(&self.counters.logins, 1);
-        let response = inner
-            .http
-            .post(inner.login_url.clone())
-            .timeout(inner.timeout)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| TransportError::network(endpoint, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        if is_redirect(status) {
-            return Err(TransportError::Redirected {
-                endpoint: endpoint.to_string(),
-                status: status.as_u16(),
-                host: self.scrub(&redirect_host(&inner.login_url, &headers)),
-            });
-        }
-        if status.is_success() {
-            let bytes = read_limited(response, inner.limits.max_page_bytes, endpoint).await?;
-            inner.login_answered.store(true, Ordering::Relaxed);
-            // serde's messages may quote values, so only the position is kept.
-            let answer: LoginAnswer =
-                serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode {
-                    endpoint: endpoint.to_string(),
-                    attempts: 1,
-                    message: format!(
-                        "the login answer is not the expected JSON ({:?} error at line {} column {})",
-                        e.classify(),
-                        e.line(),
-                        e.column()
-                    ),
-                })?;
-            match answer.token {
-                Some(t) if !t.is_empty() => {
-                    let token = Token::new(t);
-                    self.note_token(&token);
-                    Ok(token)
-                }
-                _ => Err(TransportError::Decode {
-                    endpoint: endpoint.to_string(),
-                    attempts: 1,
-                    message: "the login answer holds no `token` string".into(),
-                }),
-            }
-        } else {
-            let bytes = read_capped(response, inner.limits.max_error_body_bytes).await;
-            let detail = self.scrub(&server_text(&bytes));
-            if matches!(
-                status,
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
-            ) {
-                Err(TransportError::Auth {
-                    endpoint: endpoint.to_string(),
-                    problem: AuthProblem::BadCredentials(detail),
-                })
-            } else {
-                Err(status_error(endpoint, status, &headers, detail))
-            }
-        }
-    }
-
-    /// Sends one GraphQL body (a `cdrRecords` query for records of `kind`)
-    /// and decodes the page, with retries, and a fresh login when the token
-    /// is rejected. The page's records reuse the allocations of `spare` (see
-    /// [`cdr_core::decode_page_reusing`]).
-    ///
-    /// A rejected token (HTTP 401 or 403, or a GraphQL error that blames
-    /// the token, on any status) leads to one login, shared with concurrent
-    /// requests rejected with the same token, and the request is repeated at
-    /// once, without backoff. A static token is not renewed, and a token from
-    /// a fresh login that is refused at once is not renewed again: both end
-    /// with [`TransportError::Auth`].
-    pub(crate) async fn fetch_page(
-        &self,
-        body: Bytes,
-        kind: RecordKind,
-        spare: Vec<Cdr>,
-    ) -> Result<Page, TransportError> {
-        self.fetch_page_peeking(body, kind, spare, &mut |_| {})
-            .await
-    }
-
-    /// Like [`Client::fetch_page`], handing the body of every successful
-    /// answer to `peek` before it is decoded.
-    pub(crate) async fn fetch_page_peeking(
-        &self,
-        body: Bytes,
-        kind: RecordKind,
-        spare: Vec<Cdr>,
-        peek: &mut (dyn FnMut(&[u8]) + Send),
-    ) -> Result<Page, TransportError> {
-        let endpoint = self.inner.graphql_endpoint.as_str();
-        let mut retrier = self.retrier(endpoint);
-        let mut relogged = false;
-        let mut spare = Some(spare);
-        loop {
-            let (token, generation) = self.token().await?;
-            let spare = spare.take().unwrap_or_default();
-            let attempt = self.graphql_once(body.clone(), &token, kind, spare, &mut *peek);
-            match attempt.await {
-                Ok(page) => {
-                    self.inner
-                        .accepted_generation
-                        .fetch_max(generation, Ordering::Relaxed);
-                    return Ok(page);
-                }
-                Err(Failure::Error(e)) => {
-                    retrier.after_failure_with(e, self.answered(true)).await?
-                }
-                Err(Failure::Unauthorized { endpoint, detail }) => {
-                    if let Auth::Token(_) = &self.inner.auth {
-                        return Err(TransportError::Auth {
-                            endpoint,
-                            problem: AuthProblem::TokenRejected(detail),
-                        });
-                    }
-                    // A token that was never accepted and is rejected right
-                    // after this request's own login means the account cannot
-                    // do this: another login would not help. A token accepted
-                    // before has merely expired.
-                    let accepted =
-                        self.inner.accepted_generation.load(Ordering::Relaxed) >= generation;
-                    if (relogged && !accepted) || !retrier.note_relogin() {
-                        return Err(TransportError::Auth {
-                            endpoint,
-                            problem: AuthProblem::FreshTokenRejected(detail),
-                        });
-                    }
-                    relogged = true;
-                    self.relogin(generation).await?;
-                }
-            }
-        }
-    }
-
-    async fn graphql_once(
-        &self,
-        body: Bytes,
-        token: &Token,
-        kind: RecordKind,
-        spare: Vec<Cdr>,
-        peek: &mut (dyn FnMut(&[u8]) + Send),
-    ) -> Result<Page, Failure> {
-        let inner = &*self.inner;
-        let endpoint = inner.graphql_endpoint.as_str();
-        bump(&self.counters.requests, 1);
-        let response = inner
-            .http
-            .post(inner.graphql_url.clone())
-            .timeout(inner.timeout)
-            .bearer_auth(token.expose())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| TransportError::network(endpoint, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        if is_redirect(status) {
-            return Err(TransportError::Redirected {
-                endpoint: endpoint.to_string(),
-                status: status.as_u16(),
-                host: self.scrub(&redirect_host(&inner.graphql_url, &headers)),
-            }
-            .into());
-        }
-        if status.is_success() {
-            let bytes = read_limited(response, inner.limits.max_page_bytes, endpoint).await?;
-            inner.graphql_answered.store(true, Ordering::Relaxed);
-            peek(&bytes);
-            // Bad values and unknown members are part of the page; only a
-            // body cut short (or not JSON) is worth asking again.
-            return match decode_page_reusing(&bytes, kind, spare) {
-                Ok(mut page) => {
-                    self.scrub_page(&mut page);
-                    Ok(page)
-                }
-                Err(ResponseError::GraphQl(errors)) => Err(self.graphql_failure(endpoint, errors)),
-                Err(ResponseError::Decode { message }) => Err(TransportError::Decode {
-                    endpoint: endpoint.to_string(),
-                    attempts: 1,
-                    message: self.scrub(&message),
-                }
-                .into()),
-                Err(ResponseError::Shape { message }) => Err(TransportError::Unexpected {
-                    endpoint: endpoint.to_string(),
-                    message: self.scrub(&message),
-                }
-                .into()),
-                Err(other) => Err(TransportError::Unexpected {
-                    endpoint: endpoint.to_string(),
-                    message: self.scrub(&other.to_string()),
-                }
-                .into()),
-            };
-        }
-        let bytes = read_capped(response, inner.limits.max_error_body_bytes).await;
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(Failure::Unauthorized {
-                endpoint: endpoint.to_string(),
-                detail: self.scrub(&server_text(&bytes)),
-            });
-        }
-        if status == StatusCode::BAD_REQUEST
-            && let Some(errors) = decode_errors(&bytes)
-        {
-            // The server blames the request (HTTP 400): whatever the message
-            // says, sending it again cannot help, unless it names the token.
-            return Err(match self.graphql_failure(endpoint, errors) {
-                Failure::Error(TransportError::GraphQl {
-                    endpoint,
-                    class: ErrorClass::Other,
-                    errors,
-                }) => Failure::Error(TransportError::GraphQl {
-                    endpoint,
-                    class: ErrorClass::InvalidArgument,
-                    errors,
-                }),
-                other => other,
-            });
-        }
-        let detail = self.scrub(&server_text(&bytes));
-        Err(status_error(endpoint, status, &headers, detail).into())
-    }
-
-    /// The failure for a GraphQL `errors` array, classified by the server's
-    /// own words and then sanitized.
-    fn graphql_failure(&self, endpoint: &str, errors: GraphQlErrors) -> Failure {
-        let class = errors.class();
-        let errors = self.scrub_errors(errors);
-        match class {
-            ErrorClass::Unauthorized => Failure::Unauthorized {
-                endpoint: endpoint.to_string(),
-                detail: self.scrub(&one_line(&errors.to_string())),
-            },
-            class => Failure::Error(TransportError::GraphQl {
-                endpoint: endpoint.to_string(),
-                class,
-                errors,
-            }),
-        }
-    }
-
-    /// Sanitizes the server text a page carries into messages and logs: the
-    /// type names of unknown members and of bad records, and what is wrong
-    /// with the latter. A bad record's `raw` JSON stays as it was sent: it is
-    /// data, kept aside for the operator, not a message.
-    fn scrub_page(&self, page: &mut Page) {
-        for member in &mut page.unknown {
-            member.typename = self.scrub(&member.typename);
-        }
-        for bad in &mut page.bad {
-            bad.typename = self.scrub(&bad.typename);
-            bad.message = self.scrub(&bad.message);
         }
     }
 }
@@ -897,52 +355,6 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         let shown = format!("{:?}", config("https://h").auth);
         assert!(!shown.contains("POAPK_x"), "{shown}");
-    }
-
-    #[test]
-    fn server_messages_are_read_and_shortened() {
-        let c = Client::new(ClientConfig::new(Auth::Login {
-            email: "a@b.c".into(),
-            password: Password::new("hunter2"),
-        }))
-        .unwrap();
-        let message = |body: &[u8]| c.scrub(&server_text(body));
-        let body = br#"{"errors":[{"id":"unauthorized","message":"Invalid email or password."}]}"#;
-        assert_eq!(message(body), "Invalid email or password.");
-        let nginx = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><h1>502 Bad Gateway</h1><hr>nginx</body></html>";
-        assert_eq!(message(nginx), "502 Bad Gateway 502 Bad Gateway nginx");
-        assert_eq!(message(b"busy\n"), "busy");
-        let lines = br#"{"errors":[{"message":"token expired\n  log in\r\nagain"}]}"#;
-        assert_eq!(message(lines), "token expired log in again");
-        let long = format!(r#"{{"errors":[{{"message":"{}"}}]}}"#, "é".repeat(400));
-        let m = message(long.as_bytes());
-        assert!(m.chars().count() <= 301 && m.ends_with('…'), "{}", m.len());
-        let hostile = "\x1b[2Jwrong password hunter2 for POAPK_abc\x07";
-        assert_eq!(
-            message(hostile.as_bytes()),
-            "\\u{1b}[2Jwrong password <redacted> for <redacted>\\u{7}"
-        );
-    }
-
-    #[test]
-    fn redirects_name_only_their_host() {
-        let from = Url::parse("https://api.example.com/graphql").unwrap();
-        let check = |location: Option<&str>, want: &str| {
-            let mut headers = HeaderMap::new();
-            if let Some(l) = location {
-                headers.insert(LOCATION, l.parse().unwrap());
-            }
-            assert_eq!(redirect_host(&from, &headers), want, "{location:?}");
-        };
-        check(
-            Some("https://evil.example:8443/steal?sig=S"),
-            "evil.example:8443",
-        );
-        check(Some("/elsewhere?x=1"), "api.example.com");
-        check(Some("//other.example/x"), "other.example");
-        check(None, "nowhere readable (no usable Location header)");
-        assert!(is_redirect(StatusCode::TEMPORARY_REDIRECT));
-        assert!(!is_redirect(StatusCode::NOT_MODIFIED));
     }
 
     #[test]

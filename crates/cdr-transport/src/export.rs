@@ -15,9 +15,12 @@ use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 
 use crate::body::read_capped;
-use crate::client::{Client, server_text, status_error};
+use crate::client::Client;
+use crate::client::answer::status_error;
+use crate::client::scrub::server_text;
 use crate::config::Limits;
-use crate::error::{ExportLimit, TransportError, describe};
+use crate::error::network::describe;
+use crate::error::{ExportLimit, TransportError};
 use crate::guard::{self, ResolveError};
 use crate::stats::{Counters, bump};
 

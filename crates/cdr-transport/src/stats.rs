@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::retry::RetryReason;
+use crate::reason::RetryReason;
 
 /// A snapshot of a client's counters (see [`Client::stats`](crate::Client::stats)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
