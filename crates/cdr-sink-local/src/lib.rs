@@ -32,8 +32,11 @@
 //! # });
 //! ```
 
+mod blocking;
+mod error;
+mod names;
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -45,17 +48,9 @@ use cdr_sink_api::{
 };
 use sha2::{Digest, Sha256};
 
-/// Suffix of temporary files; with their leading `.` they are hidden from
-/// query engines and recognisable by [`Destination::clean_incomplete`].
-const TMP_SUFFIX: &str = ".cdr-tmp";
-
-/// Start of the name of the file `check_writable` writes and removes.
-const PROBE_PREFIX: &str = ".write-probe-";
-
-/// The lock file of a directory whose objects are written conditionally: a
-/// conditional write or delete holds an exclusive lock on it from its check
-/// to its rename, so two processes can never both pass one precondition.
-const LOCK_NAME: &str = ".cdr-lock";
+use crate::blocking::blocking;
+use crate::error::io;
+use crate::names::{LOCK_NAME, PROBE_PREFIX, TMP_SUFFIX, final_key_of_temp, temp_beside, unique};
 
 /// A local directory. Objects are files under it; an upload writes
 /// `.{name}.{unique}.cdr-tmp` beside its final name, fsyncs it, renames it into
@@ -63,24 +58,6 @@ const LOCK_NAME: &str = ".cdr-lock";
 #[derive(Debug, Clone)]
 pub struct LocalDir {
     root: PathBuf,
-}
-
-static UNIQUE: AtomicU64 = AtomicU64::new(0);
-
-/// The unique part of a temporary name: the process, a counter, and a random
-/// part, so that names differ between processes that share a pid (one after
-/// the other in containers) and cannot be guessed and planted in advance.
-fn unique() -> String {
-    use std::hash::BuildHasher;
-    let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
-    // Each `RandomState` is keyed from the operating system's randomness.
-    let random = std::collections::hash_map::RandomState::new().hash_one(n);
-    format!("{}-{n}-{:08x}", std::process::id(), random as u32)
-}
-
-/// A fresh temporary path beside `path`, for a file named `name`.
-fn temp_beside(path: &Path, name: &str) -> PathBuf {
-    path.with_file_name(format!(".{name}.{}{TMP_SUFFIX}", unique()))
 }
 
 /// Opens a new file for writing: fails when anything (a file, a symbolic
@@ -148,15 +125,6 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temp);
     }
     result
-}
-
-fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + use<> {
-    let path = path.display().to_string();
-    move |source| StoreError::Io {
-        operation,
-        path,
-        source,
-    }
 }
 
 impl LocalDir {
@@ -582,37 +550,6 @@ fn probe(root: &Path) -> Result<(), StoreError> {
         .and_then(|mut f| std::io::Write::write_all(&mut f, b"x"))
         .map_err(io("write to", root))?;
     std::fs::remove_file(&probe).map_err(io("remove", &probe))
-}
-
-/// The final key of a temporary file's key (`dir/.name.<pid>-<n>.cdr-tmp` ->
-/// `dir/name`), or `None` when it is not one of ours.
-fn final_key_of_temp(key: &str) -> Option<String> {
-    let (dir, name) = match key.rsplit_once('/') {
-        Some((d, n)) => (Some(d), n),
-        None => (None, key),
-    };
-    let inner = name.strip_prefix('.')?.strip_suffix(TMP_SUFFIX)?;
-    let (final_name, unique) = inner.rsplit_once('.')?;
-    if final_name.is_empty() || !unique.contains('-') {
-        return None;
-    }
-    Some(match dir {
-        Some(d) => format!("{d}/{final_name}"),
-        None => final_name.to_string(),
-    })
-}
-
-/// Runs blocking file work (locks, conditional writes) off the runtime.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| StoreError::Io {
-            operation: "run",
-            path: "a blocking file operation".into(),
-            source: std::io::Error::other(e),
-        })?
 }
 
 /// The version of a file's bytes: their SHA-256, which every process (and
