@@ -32,8 +32,11 @@
 //! # });
 //! ```
 
+mod atomic;
 mod blocking;
+mod create;
 mod error;
+mod lock;
 mod names;
 
 use std::path::{Path, PathBuf};
@@ -48,8 +51,13 @@ use cdr_sink_api::{
 };
 use sha2::{Digest, Sha256};
 
+pub use crate::atomic::write_file_atomically;
+
+use crate::atomic::{sync_dir, sync_dir_blocking, write_durably};
 use crate::blocking::blocking;
+use crate::create::{create_dirs_below, create_exclusive};
 use crate::error::io;
+use crate::lock::DirLock;
 use crate::names::{LOCK_NAME, PROBE_PREFIX, TMP_SUFFIX, final_key_of_temp, temp_beside, unique};
 
 /// A local directory. Objects are files under it; an upload writes
@@ -58,73 +66,6 @@ use crate::names::{LOCK_NAME, PROBE_PREFIX, TMP_SUFFIX, final_key_of_temp, temp_
 #[derive(Debug, Clone)]
 pub struct LocalDir {
     root: PathBuf,
-}
-
-/// Opens a new file for writing: fails when anything (a file, a symbolic
-/// link, dangling or not) is already at `path`, and never follows a link.
-fn create_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW);
-    }
-    options.open(path)
-}
-
-/// Creates each directory from below `root` down to `dir` that does not
-/// exist, and checks that each one is a directory and not a symbolic link.
-fn create_dirs_below(root: &Path, dir: &Path) -> Result<(), StoreError> {
-    std::fs::create_dir_all(root).map_err(io("create directory", root))?;
-    let Ok(below) = dir.strip_prefix(root) else {
-        return std::fs::create_dir_all(dir).map_err(io("create directory", dir));
-    };
-    let mut at = root.to_path_buf();
-    for part in below.components() {
-        at.push(part);
-        match std::fs::create_dir(&at) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io("create directory", &at)(e)),
-        }
-        let meta = std::fs::symlink_metadata(&at).map_err(io("stat", &at))?;
-        if !meta.file_type().is_dir() {
-            return Err(io("create directory", &at)(std::io::Error::other(
-                "it is a symbolic link or a file, not a directory: refusing to write through it; remove it",
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` so that readers see the old file or the new one,
-/// never a part: a new temporary file beside it (created exclusively, never
-/// through a symbolic link), fsync, rename over `path`, fsync of the
-/// directory. A symbolic link at `path` itself is replaced, not followed.
-/// For files outside any destination, such as a run's summary.
-pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
-    let temp = temp_beside(path, name);
-    let mut file = create_exclusive(&temp)?;
-    let result = (|| {
-        std::io::Write::write_all(&mut file, bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temp, path)?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 impl LocalDir {
@@ -217,14 +158,6 @@ impl LocalDir {
         })?
         .map_err(io("list", &self.root))
     }
-}
-
-async fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    // Makes the rename durable: without it a crash can forget the new name.
-    let d = tokio::fs::File::open(dir)
-        .await
-        .map_err(io("open directory", dir))?;
-    d.sync_all().await.map_err(io("sync directory", dir))
 }
 
 #[async_trait]
@@ -580,63 +513,6 @@ fn read_versioned(path: &Path) -> Result<Option<Versioned>, StoreError> {
         body: Bytes::from(body),
         modified,
     }))
-}
-
-/// Writes `body` to `temp`, fsyncs it, renames it to `final_path` and fsyncs
-/// the directory; removes the temporary file on failure.
-fn write_durably(temp: &Path, final_path: &Path, body: &[u8]) -> Result<(), StoreError> {
-    // Whatever is in the way was not made here, and is left alone.
-    let mut file = create_exclusive(temp).map_err(io("create", temp))?;
-    let result = (|| {
-        std::io::Write::write_all(&mut file, body).map_err(io("write", temp))?;
-        file.sync_all().map_err(io("sync", temp))?;
-        drop(file);
-        std::fs::rename(temp, final_path).map_err(io("rename into", final_path))?;
-        if let Some(parent) = final_path.parent() {
-            sync_dir_blocking(parent)?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(temp);
-    }
-    result
-}
-
-fn sync_dir_blocking(dir: &Path) -> Result<(), StoreError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("sync directory", dir))
-}
-
-/// An exclusive lock on the lock file of the directory of `path`, released
-/// when dropped (or when the process dies).
-struct DirLock(std::fs::File);
-
-impl DirLock {
-    fn take(path: &Path) -> Result<DirLock, StoreError> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let lock_path = dir.join(LOCK_NAME);
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        // A link planted as the lock file is not opened (nor created through).
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.custom_flags(libc::O_NOFOLLOW);
-        }
-        let file = options
-            .open(&lock_path)
-            .map_err(io("open lock", &lock_path))?;
-        file.lock().map_err(io("lock", &lock_path))?;
-        Ok(DirLock(file))
-    }
-}
-
-impl Drop for DirLock {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
 }
 
 struct LocalUpload {
