@@ -74,3 +74,52 @@ pub(crate) fn sync_dir_blocking(dir: &Path) -> Result<(), StoreError> {
         .and_then(|d| d.sync_all())
         .map_err(io("sync directory", dir))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::tests::plant;
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_never_created_through_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join(".b.csv.1-0-00000000.cdr-tmp");
+        let (_keep, victim) = plant(&temp);
+        let err = create_exclusive(&temp).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists, "{err}");
+        // A dangling link is not followed either.
+        let dangling = dir.path().join(".c.csv.1-1-00000000.cdr-tmp");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(create_exclusive(&dangling).is_err());
+        assert!(!dir.path().join("nowhere").exists());
+        let err = write_durably(&temp, &dir.path().join("b.csv"), b"ours").unwrap_err();
+        assert!(err.to_string().contains(".cdr-tmp"), "{err}");
+        // What was in the way is left alone.
+        assert!(std::fs::symlink_metadata(&temp).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(!dir.path().join("b.csv").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_written_atomically_replace_links_and_leave_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        let (_keep, victim) = plant(&path);
+        write_file_atomically(&path, b"{\"status\":\"ok\"}").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"status\":\"ok\"}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        write_file_atomically(&path, b"{}").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["summary.json"]);
+        // A path that names no file is refused.
+        assert!(write_file_atomically(Path::new("/"), b"x").is_err());
+    }
+}
