@@ -34,6 +34,7 @@ const HEAD_LINES: usize = 12;
 pub const CHECKED: &[&str] = &[
     "crates/cdr-core",
     "crates/cdr-sim",
+    "crates/cdr-sink-local",
     "crates/cdr-sink-parquet",
     "crates/cdr-sink-s3",
     "crates/cdr-testkit",

@@ -1,0 +1,99 @@
+//! Listing: a walk of the tree under a prefix's directory, and the objects
+//! in it (temporary files and lock files left out).
+
+use std::path::{Path, PathBuf};
+
+use cdr_sink_api::{ObjectKey, ObjectMeta, StoreError};
+
+use crate::LocalDir;
+use crate::error::io;
+use crate::names::{LOCK_NAME, TMP_SUFFIX};
+
+/// Walks the tree under `dir`, calling `f` with each file's relative key text.
+fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        // An entry removed while the directory is read (another unit
+        // replacing its files) is simply not listed.
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let key = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let ty = match entry.file_type() {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if ty.is_dir() {
+            walk(&entry.path(), &key, out)?;
+        } else if ty.is_file() {
+            out.push((key, entry.path()));
+        }
+    }
+    Ok(())
+}
+
+impl LocalDir {
+    /// Every file under the directory `prefix` names, with its key text.
+    pub(crate) async fn files(&self, prefix: &str) -> Result<Vec<(String, PathBuf)>, StoreError> {
+        let prefix = prefix.trim_end_matches('/').to_string();
+        let start = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            let mut p = self.root.clone();
+            p.extend(prefix.split('/'));
+            p
+        };
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            walk(&start, &prefix, &mut out).map(|_| out)
+        })
+        .await
+        .map_err(|e| StoreError::Io {
+            operation: "list",
+            path: root.display().to_string(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(io("list", &self.root))
+    }
+
+    /// The objects under `prefix`, sorted by key: [`Destination::list`].
+    ///
+    /// [`Destination::list`]: cdr_sink_api::Destination::list
+    pub(crate) async fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut out = Vec::new();
+        for (key, path) in self.files(prefix).await? {
+            if key
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.ends_with(TMP_SUFFIX) && n.starts_with('.') || n == LOCK_NAME)
+            {
+                continue;
+            }
+            let Ok(key) = ObjectKey::new(key) else {
+                continue;
+            };
+            let size = match tokio::fs::metadata(&path).await {
+                Ok(m) => m.len(),
+                // Deleted since the directory was read: not listed.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io("stat", &path)(e)),
+            };
+            out.push(ObjectMeta { key, size });
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+}
