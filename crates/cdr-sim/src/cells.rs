@@ -321,27 +321,9 @@ const fn same(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::data::HOUR_NS;
-    use cdr_core::parse_datetime;
-
-    fn model() -> DataModel {
-        DataModel::new(
-            42,
-            &BTreeMap::from([
-                (CdrType::Sms, 3600),
-                (CdrType::Mms, 600),
-                (CdrType::Voice, 1200),
-                (CdrType::Api, 7),
-            ]),
-        )
-    }
-
-    fn w(a: &str, b: &str) -> Window {
-        Window::new(parse_datetime(a).unwrap(), parse_datetime(b).unwrap()).unwrap()
-    }
+    use crate::data::fixtures::{model, w};
 
     #[test]
     fn every_nullable_field_is_sometimes_null_and_some_text_is_hostile() {

@@ -321,12 +321,17 @@ pub(crate) struct GenRecord {
     pub w: [u64; 4],
 }
 
+/// The model and windows the simulator's unit tests share.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use cdr_core::{Cdr, Timestamped, parse_datetime};
+pub(crate) mod fixtures {
+    use std::collections::BTreeMap;
 
-    fn model() -> DataModel {
+    use cdr_core::{CdrType, Window, parse_datetime};
+
+    use super::DataModel;
+
+    /// A model with a seed and rates of its own (API deliberately sparse).
+    pub(crate) fn model() -> DataModel {
         DataModel::new(
             42,
             &BTreeMap::from([
@@ -338,9 +343,17 @@ mod tests {
         )
     }
 
-    fn w(a: &str, b: &str) -> Window {
+    pub(crate) fn w(a: &str, b: &str) -> Window {
         Window::new(parse_datetime(a).unwrap(), parse_datetime(b).unwrap()).unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cdr_core::{Cdr, Timestamped};
+
+    use crate::data::fixtures::{model, w};
 
     #[test]
     fn offsets_are_monotone_start_on_the_hour_and_stay_inside_it() {

@@ -270,28 +270,13 @@ impl Iterator for Source {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::data::window_ns;
-    use cdr_core::{Timestamped, Window, parse_datetime};
+    use cdr_core::Timestamped;
     use chrono::DateTime;
 
-    fn model() -> DataModel {
-        DataModel::new(
-            42,
-            &BTreeMap::from([
-                (CdrType::Sms, 3600),
-                (CdrType::Mms, 600),
-                (CdrType::Voice, 1200),
-                (CdrType::Api, 7),
-            ]),
-        )
-    }
-
-    fn w(a: &str, b: &str) -> Window {
-        Window::new(parse_datetime(a).unwrap(), parse_datetime(b).unwrap()).unwrap()
-    }
+    use crate::data::fixtures::{model, w};
 
     #[test]
     fn late_records_merge_in_key_order() {
