@@ -270,7 +270,6 @@ impl Iterator for Source {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::data::window_ns;
     use cdr_core::Timestamped;
