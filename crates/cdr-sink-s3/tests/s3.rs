@@ -1,8 +1,7 @@
 //! The S3 destination against a real S3-compatible server over HTTP (moto,
 //! started once for this test binary; see `cdr-testkit`).
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_s3::types::ServerSideEncryption;
 use bytes::Bytes;
@@ -46,19 +45,6 @@ fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 253) as u8).collect()
 }
 
-/// Polls `check` until it holds; fails after 20 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn pending(bucket: &str) -> Vec<String> {
     server()
         .pending_uploads(bucket)
@@ -75,7 +61,7 @@ async fn objects(bucket: &str) -> Vec<String> {
 
 /// Waits until the only pending upload in `bucket` is `s3_key` with `parts` parts stored.
 async fn until_parts_stored(bucket: &str, s3_key: &str, parts: usize) {
-    eventually(&format!("{parts} parts of {s3_key} are stored"), || async {
+    cdr_testkit::until(&format!("{parts} parts of {s3_key} are stored"), || async {
         let uploads = server()
             .pending_uploads(bucket)
             .await
@@ -268,7 +254,7 @@ async fn dropping_an_upload_mid_way_aborts_it() {
     until_parts_stored(&bucket, "d/part-0.csv", 2).await;
     drop(up);
     // The abort runs in a spawned task.
-    eventually("the dropped upload is aborted", || async {
+    cdr_testkit::until("the dropped upload is aborted", || async {
         pending(&bucket).await.is_empty()
     })
     .await;
@@ -438,7 +424,7 @@ async fn clean_incomplete_aborts_uploads_left_by_a_crash() {
     up.write(Bytes::from(data(MIN_PART_SIZE)))
         .await
         .expect("write");
-    eventually("the part is stored", || async {
+    cdr_testkit::until("the part is stored", || async {
         let uploads = server().pending_uploads(&bucket).await.expect("list");
         match uploads
             .iter()
@@ -703,7 +689,7 @@ async fn no_credential_appears_in_what_the_destination_shows() {
         .expect("write");
     up.finish_writes().await.expect("finish");
     drop(up);
-    eventually("the dropped upload is aborted", || async {
+    cdr_testkit::until("the dropped upload is aborted", || async {
         pending(&bucket).await.is_empty()
     })
     .await;

@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cdr_core::CdrType;
 use cdr_sim::SimConfig;
@@ -69,12 +69,13 @@ async fn stop_then_resume(signal: libc::c_int, exit: i32, name: &str) {
     let out = dir.path().join("archive");
     let mut child = archive(&sim, &out, dir.path()).spawn().expect("spawn");
     // Wait until the run is well under way (pages served), not for a time.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sim.counters().graphql_requests < 10 {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        assert!(Instant::now() < deadline, "the run never got going");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    cdr_testkit::until("the run is under way", || {
+        let served = sim.counters().graphql_requests;
+        let ended = child.try_wait().unwrap().is_some();
+        assert!(!ended, "the run ended early");
+        async move { served >= 10 }
+    })
+    .await;
     let pid = child.id().expect("running") as libc::pid_t;
     // SAFETY: kill(2) on our own child's pid has no memory effects.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);

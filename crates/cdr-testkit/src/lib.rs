@@ -25,6 +25,9 @@
 //! - [`FaultProxy`]: a TCP proxy that cuts large requests on demand, to break
 //!   the network in the middle of an upload.
 //!
+//! - [`until`]: waits for a condition (a server's state, a child's
+//!   progress), bounded only against hangs ([`HANG_GUARD`]).
+//!
 //! It is not a mock: requests go over real HTTP to a real server. Not published.
 
 mod error;
@@ -33,9 +36,11 @@ mod moto;
 mod proxy;
 pub mod records;
 mod server;
+mod wait;
 
 pub use error::TestkitError;
 pub use inspect::PendingUpload;
 pub use moto::test_python;
 pub use proxy::FaultProxy;
 pub use server::{ACCESS_KEY_ID, REGION, S3Server, SECRET_ACCESS_KEY};
+pub use wait::{HANG_GUARD, until};
