@@ -14,7 +14,6 @@ use chrono::TimeDelta;
 use cdr_core::{Cdr, CdrType, MessageCdr, VoiceCdr};
 use cdr_sim::{Faults, SimConfig};
 use cdr_sink::ledger;
-use cdr_sink::verify::{VerifyOptions, verify};
 use cdr_sink_api::Destination;
 use cdr_sink_local::LocalDir;
 use common::crash::Crashing;
@@ -41,26 +40,6 @@ fn incremental(types: &str, format: &str) -> cdr_sink::RawArchive {
         incremental: true,
         ..raw(types, format)
     }
-}
-
-fn local() -> (tempfile::TempDir, Arc<dyn Destination>) {
-    let dir = tempfile::tempdir().unwrap();
-    let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(dir.path().join("archive")));
-    (dir, dest)
-}
-
-async fn assert_verifies(dest: &dyn Destination) {
-    let report = verify(
-        dest,
-        &VerifyOptions {
-            types: vec![],
-            concurrency: 4,
-            out: "out".into(),
-        },
-    )
-    .await
-    .unwrap();
-    assert!(report.is_ok(), "{report}");
 }
 
 /// Hourly runs over a day (with a gap in the schedule and one run that fails
@@ -147,8 +126,8 @@ async fn hourly_runs_over_a_day(dest: Arc<dyn Destination>, format: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hourly_incremental_runs_over_a_day_local() {
-    let (_dir, dest) = local();
+async fn hourly_incremental_runs_over_a_day_local_archive() {
+    let (_dir, dest) = local_archive();
     hourly_runs_over_a_day(dest, "parquet").await;
 }
 
@@ -161,7 +140,7 @@ async fn hourly_incremental_runs_over_a_day_s3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_incremental_run_needs_a_start() {
     let sim = sim(sim_config()).await;
-    let (_dir, dest) = local();
+    let (_dir, dest) = local_archive();
     let mut raw = incremental("SMS", "csv");
     raw.start = String::new();
     let err = run_at(&sim, dest.clone(), &raw, t("2026-11-01T05:20:00Z"))
@@ -334,8 +313,8 @@ async fn rescan_picks_up_late_records(dest: Arc<dyn Destination>, format: &str) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rescan_replaces_only_changed_windows_local() {
-    let (_dir, dest) = local();
+async fn rescan_replaces_only_changed_windows_local_archive() {
+    let (_dir, dest) = local_archive();
     rescan_picks_up_late_records(dest, "parquet").await;
 }
 
@@ -451,7 +430,7 @@ async fn a_crash_in_a_replacement_converges(make: MakeDest<'_>, format: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_in_a_replacement_converges_local() {
+async fn a_crash_in_a_replacement_converges_local_archive() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let make = |n: usize| {

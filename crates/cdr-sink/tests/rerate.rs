@@ -10,7 +10,6 @@ use std::sync::Arc;
 use cdr_core::{CdrType, Window};
 use cdr_sim::SimConfig;
 use cdr_sink::ledger;
-use cdr_sink::verify::{VerifyOptions, verify};
 use cdr_sink_api::Destination;
 use cdr_sink_local::LocalDir;
 use common::*;
@@ -35,26 +34,6 @@ fn incremental(format: &str) -> cdr_sink::RawArchive {
         rescan: Some("6h".into()),
         ..raw("SMS,VOICE", format)
     }
-}
-
-fn local() -> (tempfile::TempDir, Arc<dyn Destination>) {
-    let dir = tempfile::tempdir().unwrap();
-    let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(dir.path().join("archive")));
-    (dir, dest)
-}
-
-async fn assert_verifies(dest: &dyn Destination) {
-    let report = verify(
-        dest,
-        &VerifyOptions {
-            types: vec![],
-            concurrency: 4,
-            out: "out".into(),
-        },
-    )
-    .await
-    .unwrap();
-    assert!(report.is_ok(), "{report}");
 }
 
 /// The objects of `snap` that do not belong to SMS `window` (its data files,
@@ -144,8 +123,8 @@ async fn a_rerated_window_is_replaced_alone(dest: Arc<dyn Destination>, format: 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rerated_window_is_replaced_alone_local() {
-    let (_dir, dest) = local();
+async fn a_rerated_window_is_replaced_alone_local_archive() {
+    let (_dir, dest) = local_archive();
     a_rerated_window_is_replaced_alone(dest, "csv").await;
 }
 
@@ -244,8 +223,8 @@ async fn a_ledger_entry_without_a_hash_is_rescanned_once(dest: Arc<dyn Destinati
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ledger_entry_without_a_hash_is_rescanned_once_local() {
-    let (_dir, dest) = local();
+async fn a_ledger_entry_without_a_hash_is_rescanned_once_local_archive() {
+    let (_dir, dest) = local_archive();
     a_ledger_entry_without_a_hash_is_rescanned_once(dest, "parquet").await;
 }
 

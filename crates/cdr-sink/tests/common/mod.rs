@@ -22,6 +22,29 @@ pub fn window(start: &str, end: &str) -> Window {
     Window::new(t(start), t(end)).expect("test window")
 }
 
+/// A local archive in a temporary directory (kept while the first lives).
+pub fn local_archive() -> (
+    tempfile::TempDir,
+    std::sync::Arc<dyn cdr_sink_api::Destination>,
+) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let dest = cdr_sink_local::LocalDir::new(dir.path().join("archive"));
+    (dir, std::sync::Arc::new(dest))
+}
+
+/// `cdr-sink verify` of every type finds nothing wrong in `dest`.
+pub async fn assert_verifies(dest: &dyn cdr_sink_api::Destination) {
+    let options = cdr_sink::verify::VerifyOptions {
+        types: vec![],
+        concurrency: 4,
+        out: "out".into(),
+    };
+    let report = cdr_sink::verify::verify(dest, &options)
+        .await
+        .expect("verify runs");
+    assert!(report.is_ok(), "{report}");
+}
+
 pub async fn sim(config: SimConfig) -> SimHandle {
     cdr_sim::start(config).await.expect("simulator starts")
 }
