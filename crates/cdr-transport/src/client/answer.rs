@@ -1,14 +1,58 @@
-//! What an HTTP answer's status and headers say: whether it is a redirect
-//! and where to (host only), how long `Retry-After` asks to wait, and the
-//! error for a status that is neither success nor a refused token.
+//! Sending an API request and what its answer's status and headers say:
+//! a JSON POST that follows no redirect, whether an answer is a redirect and
+//! where to (host only), how long `Retry-After` asks to wait, and the error
+//! for a status that is neither success nor a refused token.
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
+use bytes::Bytes;
+use cdr_core::Token;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
+use super::Client;
 use crate::error::TransportError;
 use crate::retry::parse_retry_after;
+use crate::stats::bump;
+
+impl Client {
+    /// Posts the JSON `body` to `url` (with `token` as its bearer, if any)
+    /// and refuses a redirect: API requests follow none, so that neither
+    /// the password nor the token reaches a host a redirect names.
+    pub(super) async fn post_json(
+        &self,
+        url: &Url,
+        endpoint: &str,
+        token: Option<&Token>,
+        body: Bytes,
+    ) -> Result<reqwest::Response, TransportError> {
+        let inner = &*self.inner;
+        bump(&self.counters.requests, 1);
+        let mut request = inner
+            .http
+            .post(url.clone())
+            .timeout(inner.timeout)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json");
+        if let Some(token) = token {
+            request = request.bearer_auth(token.expose());
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| TransportError::network(endpoint, e))?;
+        let status = response.status();
+        if is_redirect(status) {
+            return Err(TransportError::Redirected {
+                endpoint: endpoint.to_string(),
+                status: status.as_u16(),
+                host: self.scrub(&redirect_host(url, response.headers())),
+            });
+        }
+        Ok(response)
+    }
+}
 
 /// Where a redirect points, as `host[:port]` and nothing of its path or
 /// query (which may be signed), or a note that it names nowhere.

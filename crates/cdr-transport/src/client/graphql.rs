@@ -10,16 +10,14 @@ use cdr_core::{
     decode_page_reusing,
 };
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 
 use super::Client;
-use super::answer::{is_redirect, redirect_host, status_error};
+use super::answer::status_error;
 use super::scrub::{one_line, server_text};
 use crate::body::{read_capped, read_limited};
 use crate::config::Auth;
 use crate::error::classify::Failure;
 use crate::error::{AuthProblem, TransportError};
-use crate::stats::bump;
 
 impl Client {
     /// Sends one GraphQL body (a `cdrRecords` query for records of `kind`)
@@ -106,28 +104,11 @@ impl Client {
     ) -> Result<Page, Failure> {
         let inner = &*self.inner;
         let endpoint = inner.graphql_endpoint.as_str();
-        bump(&self.counters.requests, 1);
-        let response = inner
-            .http
-            .post(inner.graphql_url.clone())
-            .timeout(inner.timeout)
-            .bearer_auth(token.expose())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| TransportError::network(endpoint, e))?;
+        let response = self
+            .post_json(&inner.graphql_url, endpoint, Some(token), body)
+            .await?;
         let status = response.status();
         let headers = response.headers().clone();
-        if is_redirect(status) {
-            return Err(TransportError::Redirected {
-                endpoint: endpoint.to_string(),
-                status: status.as_u16(),
-                host: self.scrub(&redirect_host(&inner.graphql_url, &headers)),
-            }
-            .into());
-        }
         if status.is_success() {
             let bytes = read_limited(response, inner.limits.max_page_bytes, endpoint).await?;
             inner.graphql_answered.store(true, Ordering::Relaxed);

@@ -8,11 +8,10 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use cdr_core::Token;
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use super::answer::{is_redirect, redirect_host, status_error};
+use super::answer::status_error;
 use super::scrub::server_text;
 use super::{Client, TokenState, config_error};
 use crate::body::{read_capped, read_limited};
@@ -135,27 +134,12 @@ impl Client {
     async fn login_once(&self, body: Bytes) -> Result<Token, TransportError> {
         let inner = &*self.inner;
         let endpoint = inner.login_endpoint.as_str();
-        bump(&self.counters.requests, 1);
         bump(&self.counters.logins, 1);
-        let response = inner
-            .http
-            .post(inner.login_url.clone())
-            .timeout(inner.timeout)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| TransportError::network(endpoint, e))?;
+        let response = self
+            .post_json(&inner.login_url, endpoint, None, body)
+            .await?;
         let status = response.status();
         let headers = response.headers().clone();
-        if is_redirect(status) {
-            return Err(TransportError::Redirected {
-                endpoint: endpoint.to_string(),
-                status: status.as_u16(),
-                host: self.scrub(&redirect_host(&inner.login_url, &headers)),
-            });
-        }
         if status.is_success() {
             let bytes = read_limited(response, inner.limits.max_page_bytes, endpoint).await?;
             inner.login_answered.store(true, Ordering::Relaxed);
