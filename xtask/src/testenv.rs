@@ -123,47 +123,32 @@ pub fn ensure(layout: &Layout) -> Result<Outcome> {
 /// Installs the requirements from the kept wheels, downloading them first
 /// when some are missing.
 fn install(layout: &Layout) -> Result<()> {
-    let offline = pip(layout, "install")
-        .args(["--no-index", "--find-links"])
-        .arg(&layout.wheels)
-        .arg("-r")
-        .arg(&layout.requirements)
-        .output()
-        .context("running pip install")?;
-    if offline.status.success() {
+    if run_pip(layout, "install", &["--no-index", "--find-links"]).is_ok() {
         return Ok(());
     }
     eprintln!("xtask: downloading the test environment's wheels from PyPI");
     std::fs::create_dir_all(&layout.wheels)
         .with_context(|| format!("creating {}", layout.wheels.display()))?;
-    let downloaded = pip(layout, "download")
-        .arg("--dest")
+    run_pip(layout, "download", &["--dest"])?;
+    run_pip(layout, "install", &["--no-index", "--find-links"])
+}
+
+/// `pip SUBCOMMAND ARGS <wheel directory> -r <requirements>`, an error with
+/// pip's last lines when it fails.
+fn run_pip(layout: &Layout, subcommand: &str, args: &[&str]) -> Result<()> {
+    let out = pip(layout, subcommand)
+        .args(args)
         .arg(&layout.wheels)
         .arg("-r")
         .arg(&layout.requirements)
         .output()
-        .context("running pip download")?;
-    if !downloaded.status.success() {
+        .with_context(|| format!("running pip {subcommand}"))?;
+    if !out.status.success() {
         bail!(
-            "pip download of {} failed ({}):\n{}",
+            "pip {subcommand} of {} failed ({}):\n{}",
             layout.requirements.display(),
-            downloaded.status,
-            tail(&downloaded)
-        );
-    }
-    let installed = pip(layout, "install")
-        .args(["--no-index", "--find-links"])
-        .arg(&layout.wheels)
-        .arg("-r")
-        .arg(&layout.requirements)
-        .output()
-        .context("running pip install")?;
-    if !installed.status.success() {
-        bail!(
-            "pip install of {} failed ({}):\n{}",
-            layout.requirements.display(),
-            installed.status,
-            tail(&installed)
+            out.status,
+            tail(&out)
         );
     }
     Ok(())
