@@ -24,6 +24,33 @@ pub(super) struct RunResult {
     pub sim_cpu_s: f64,
 }
 
+/// `cdr-sink archive ARGS --out OUT` against `sim`, quiet, with its summary
+/// written to `summary`, the simulator's token as credentials and stderr
+/// piped (for the error of a failed run).
+pub(super) fn command(
+    bins: &Bins,
+    sim: &Sim,
+    args: &[String],
+    out: &Path,
+    summary: &Path,
+) -> Command {
+    let mut command = Command::new(&bins.sink);
+    command
+        .arg("archive")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .args(["--api-url", &sim.url, "--quiet", "--summary-json"])
+        .arg(summary)
+        .env("TSG_TOKEN", TOKEN)
+        .env_remove("TSG_EMAIL")
+        .env_remove("TSG_PASSWORD")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
 /// Runs `cdr-sink archive` with `args` and measures it with `wait4`.
 pub(super) fn archive(bins: &Bins, sim: &Sim, dir: &Path, args: &[String]) -> Result<RunResult> {
     if dir.exists() {
@@ -34,19 +61,7 @@ pub(super) fn archive(bins: &Bins, sim: &Sim, dir: &Path, args: &[String]) -> Re
     let out = dir.join("out");
     let sim_before = sim.cpu_seconds();
     let begun = Instant::now();
-    let child = Command::new(&bins.sink)
-        .arg("archive")
-        .args(args)
-        .arg("--out")
-        .arg(&out)
-        .args(["--api-url", &sim.url, "--quiet", "--summary-json"])
-        .arg(&summary)
-        .env("TSG_TOKEN", TOKEN)
-        .env_remove("TSG_EMAIL")
-        .env_remove("TSG_PASSWORD")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let child = command(bins, sim, args, &out, &summary)
         .spawn()
         .context("starting cdr-sink")?;
     let (status, usage, stderr) = wait4(child)?;

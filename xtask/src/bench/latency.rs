@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::archive::archive;
 use super::options::Options;
 use super::process::Bins;
-use super::sim::{LATENCY_MS, LIMIT, Sim, instant};
+use super::sim::{LATENCY_MS, LIMIT, Sim, instant, simulator_args};
 
 /// The page size of the second series, in which the CPU cost of the
 /// records is small next to the round trips, so that it shows the scaling
@@ -55,18 +55,10 @@ pub(super) fn run(bins: &Bins, bench_dir: &Path, opts: &Options) -> Result<Vec<L
     let pages = if opts.quick { 10 } else { LATENCY_PAGES };
     // SMS in pages of 1000 (the default limit) and MMS in pages of 100, each
     // type with exactly LATENCY_PAGES full pages per hour.
-    let args = [
-        "--rate".to_string(),
-        format!("sms={}", pages * LIMIT),
-        "--rate".to_string(),
-        format!("mms={}", pages * SMALL_LIMIT),
-        "--rate".to_string(),
-        "voice=0".to_string(),
-        "--rate".to_string(),
-        "api=0".to_string(),
-        "--latency-ms".to_string(),
-        LATENCY_MS.to_string(),
-    ];
+    let args = simulator_args(
+        [("sms", pages * LIMIT), ("mms", pages * SMALL_LIMIT)],
+        Some(LATENCY_MS),
+    );
     let sim = Sim::start(&bins.sim, &args)?;
     let mut variants = Vec::new();
     let mut start = 0;

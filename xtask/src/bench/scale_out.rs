@@ -4,16 +4,17 @@
 //! workers (at least 0.9 x N of one worker), and every page be fetched once.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::archive::command;
 use super::options::Options;
 use super::process::{Bins, cpu_seconds, wait4};
-use super::sim::{LATENCY_MS, LIMIT, Sim, TOKEN, instant};
+use super::sim::{LATENCY_MS, LIMIT, Sim, instant, simulator_args};
 
 /// Units in flight per worker.
 const CONCURRENCY: u64 = 4;
@@ -45,18 +46,7 @@ pub(super) struct ScaleOutLevel {
 /// Each number of workers over fresh units of the simulated window.
 pub(super) fn run(bins: &Bins, bench_dir: &Path, opts: &Options) -> Result<ScaleOut> {
     let pages = if opts.quick { 5 } else { 10 };
-    let args = [
-        "--rate".to_string(),
-        format!("sms={}", pages * LIMIT),
-        "--rate".to_string(),
-        "mms=0".to_string(),
-        "--rate".to_string(),
-        "voice=0".to_string(),
-        "--rate".to_string(),
-        "api=0".to_string(),
-        "--latency-ms".to_string(),
-        LATENCY_MS.to_string(),
-    ];
+    let args = simulator_args([("sms", pages * LIMIT)], Some(LATENCY_MS));
     let sim = Sim::start(&bins.sim, &args)?;
     let waves = if opts.quick { 2 } else { 3 };
     let mut levels = Vec::new();
@@ -89,19 +79,8 @@ pub(super) fn run(bins: &Bins, bench_dir: &Path, opts: &Options) -> Result<Scale
         let begun = Instant::now();
         let mut children = Vec::new();
         for w in 0..workers {
-            let child = Command::new(&bins.sink)
-                .arg("archive")
-                .args(&plan)
-                .arg("--out")
-                .arg(dir.join("out"))
-                .args(["--api-url", &sim.url, "--quiet", "--summary-json"])
-                .arg(dir.join(format!("summary-{w}.json")))
-                .env("TSG_TOKEN", TOKEN)
-                .env_remove("TSG_EMAIL")
-                .env_remove("TSG_PASSWORD")
-                .env_remove("RUST_LOG")
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
+            let summary = dir.join(format!("summary-{w}.json"));
+            let child = command(bins, &sim, &plan, &dir.join("out"), &summary)
                 .spawn()
                 .context("starting cdr-sink")?;
             children.push(child);

@@ -72,11 +72,24 @@ impl Drop for Sim {
 /// Simulator arguments: `rate` records per hour of SMS and VOICE, none of
 /// the others.
 pub(super) fn rates(rate: u64) -> Vec<String> {
-    ["sms", "voice"]
+    simulator_args([("sms", rate), ("voice", rate)], None)
+}
+
+/// Simulator arguments: the records per hour of each type named in `rates`
+/// (none of the others), and a latency per page if any.
+pub(super) fn simulator_args<const N: usize>(
+    rates: [(&str, u64); N],
+    latency_ms: Option<u64>,
+) -> Vec<String> {
+    let rate = |t: &str| rates.iter().find(|(name, _)| *name == t).map_or(0, |r| r.1);
+    let mut args: Vec<String> = ["sms", "mms", "voice", "api"]
         .iter()
-        .flat_map(|t| ["--rate".to_string(), format!("{t}={rate}")])
-        .chain(["--rate", "mms=0", "--rate", "api=0"].map(String::from))
-        .collect()
+        .flat_map(|t| ["--rate".to_string(), format!("{t}={}", rate(t))])
+        .collect();
+    if let Some(ms) = latency_ms {
+        args.extend(["--latency-ms".to_string(), ms.to_string()]);
+    }
+    args
 }
 
 /// The instant `hours` after [`EPOCH`], as an argument.
@@ -91,4 +104,21 @@ pub(super) fn window(start_hours: u64, hours: u64) -> Result<Window> {
         parse_datetime(&instant(start_hours)?)?,
         parse_datetime(&instant(start_hours + hours)?)?,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulator_args_name_every_type_and_the_latency() {
+        assert_eq!(
+            simulator_args([("mms", 7)], Some(100)).join(" "),
+            "--rate sms=0 --rate mms=7 --rate voice=0 --rate api=0 --latency-ms 100"
+        );
+        assert_eq!(
+            rates(5).join(" "),
+            "--rate sms=5 --rate mms=0 --rate voice=5 --rate api=0"
+        );
+    }
 }
