@@ -478,10 +478,12 @@ fn member_plan(set: &SelectionSet) -> Option<Members> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const DOC: &str = "query Q($type: CdrType!, $s: DateTime!, $e: DateTime!, $cursor: String, $limit: Int = 50) {
+    /// A query with aliases and nested fragments, for the tests of this
+    /// module and of `fast`.
+    pub(crate) const DOC: &str = "query Q($type: CdrType!, $s: DateTime!, $e: DateTime!, $cursor: String, $limit: Int = 50) {
       r: cdrRecords(type: $type, startDatetime: $s, endDatetime: $e, cursor: $cursor, limit: $limit) {
         paginationInfo { nextCursor limit }
         cdrs {

@@ -159,19 +159,7 @@ pub(crate) fn render(
 mod tests {
     use super::*;
     use crate::doc::analyse;
-
-    const DOC: &str = "query Q($type: CdrType!, $s: DateTime!, $e: DateTime!, $cursor: String, $limit: Int = 50) {
-      r: cdrRecords(type: $type, startDatetime: $s, endDatetime: $e, cursor: $cursor, limit: $limit) {
-        paginationInfo { nextCursor limit }
-        cdrs {
-          __typename
-          ... on ApiCdr { datetime c: charge }
-          ... on MessageCdr { datetime fromNumber }
-          ... on VoiceCdr { datetime ... on VoiceCdr { aniIi } }
-        }
-        exportLink
-      }
-    }";
+    use crate::doc::tests::DOC;
 
     #[test]
     fn literal_arguments_are_kept() {
