@@ -79,7 +79,7 @@ impl Owner {
         Owner {
             host: host_name(),
             pid: std::process::id(),
-            run_id: crate::unit::hex(&id),
+            run_id: crate::hex::hex(&id),
         }
     }
 }

@@ -39,6 +39,7 @@ use cdr_sink_api::{
 
 use crate::claim::{Claim, ClaimLost};
 use crate::content::ContentHash;
+use crate::hex::hex;
 use crate::layout;
 use crate::ledger::{self, FileEntry, LedgerError, UnitEntry};
 use crate::plan::{OnBadRecord, OnUnknown, RollPolicy, Unit};
@@ -745,15 +746,4 @@ impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
 }
