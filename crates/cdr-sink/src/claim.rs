@@ -46,15 +46,13 @@ use cdr_sink_api::{Destination, ObjectKey, Precondition, StoreError, Version, Ve
 use crate::layout;
 use crate::plan::Unit;
 
+pub(crate) mod lease;
+
+use lease::margin_of;
+pub use lease::{DEFAULT_LEASE, MIN_LEASE};
+
 /// Version of the claim document written.
 pub const CLAIM_VERSION: u32 = 1;
-
-/// The default `--lease`.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
-
-/// The shortest lease accepted: renewals every third of it must get through
-/// with room to spare.
-pub const MIN_LEASE: Duration = Duration::from_secs(3);
 
 /// Who holds a claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,10 +312,6 @@ impl Claims {
             renewer,
         }
     }
-}
-
-fn margin_of(lease: Duration) -> Duration {
-    (lease / 5).max(Duration::from_secs(1))
 }
 
 const JSON: &str = "application/json";
