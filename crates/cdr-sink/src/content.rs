@@ -156,7 +156,7 @@ impl ContentHash {
                     let at = 32 - 8 * (i + 1);
                     bytes[at..at + 8].copy_from_slice(&limb.to_be_bytes());
                 }
-                crate::unit::hex(&bytes)
+                crate::hex::hex(&bytes)
             }
             Sum::V2(sum) => format!("{sum:032x}"),
         }

@@ -36,6 +36,7 @@ pub mod cli;
 mod components;
 mod content;
 mod export;
+mod hex;
 mod metrics;
 mod pipeline;
 mod plan;

@@ -15,6 +15,7 @@ use cdr_sink_api::{
 };
 
 use super::*;
+use crate::plan::Unit;
 
 const LEASE: Duration = Duration::from_secs(30);
 

@@ -122,7 +122,7 @@ async fn invariants(store: &MemoryDir) -> Vec<String> {
             };
             match store.get(&k).await {
                 Ok(Some(bytes)) => {
-                    let digest = crate::unit::hex(&Sha256::digest(&bytes));
+                    let digest = crate::hex::hex(&Sha256::digest(&bytes));
                     if bytes.len() as u64 != f.size || digest != f.sha256 {
                         problems.push(format!("{key} names {} with other bytes", f.key));
                     }

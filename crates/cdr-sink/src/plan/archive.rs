@@ -186,9 +186,9 @@ impl ArchivePlan {
         let lease = if given(&raw.lease) {
             parse_duration("--lease", &raw.lease, false)?
         } else {
-            TimeDelta::from_std(crate::claim::DEFAULT_LEASE).unwrap_or(TimeDelta::minutes(5))
+            TimeDelta::from_std(crate::claim::lease::DEFAULT_LEASE).unwrap_or(TimeDelta::minutes(5))
         };
-        let min_lease = crate::claim::MIN_LEASE.as_secs() as i64;
+        let min_lease = crate::claim::lease::MIN_LEASE.as_secs() as i64;
         if lease.num_seconds() < min_lease {
             return Err(PlanError::new(format!(
                 "--lease {} is too short: use at least {min_lease}s (a claim is renewed every third of it)",
@@ -222,7 +222,7 @@ impl ArchivePlan {
             rescan,
             redo: raw.redo,
             settle,
-            lease: lease.to_std().unwrap_or(crate::claim::DEFAULT_LEASE),
+            lease: lease.to_std().unwrap_or(crate::claim::lease::DEFAULT_LEASE),
             on_unknown,
             on_bad_record,
             allow_shrink: raw.allow_shrink,

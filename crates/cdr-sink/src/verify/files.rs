@@ -188,5 +188,5 @@ async fn read_file(
         .map(|counter| counter.finish())
         .transpose()
         .map_err(|e| e.to_string())?;
-    Ok((crate::unit::hex(&hasher.finalize()), rows, read))
+    Ok((crate::hex::hex(&hasher.finalize()), rows, read))
 }

@@ -1,0 +1,71 @@
+//! What a unit is run with: the parts shared by every unit of a run
+//! ([`UnitContext`]), one run of one unit ([`UnitJob`]), and its place among
+//! the units that fetch at once ([`FetchSlot`]).
+
+use std::sync::Arc;
+
+use cdr_sink_api::{Destination, Format, Precondition};
+
+use crate::claim::Claim;
+use crate::plan::{OnBadRecord, OnUnknown, RollPolicy, Unit};
+use crate::progress::Progress;
+use crate::source::PageSource;
+
+/// What a unit writer needs; shared by every unit of a run.
+#[derive(Clone)]
+pub struct UnitContext {
+    pub source: Arc<dyn PageSource>,
+    pub dest: Arc<dyn Destination>,
+    pub format: Arc<dyn Format>,
+    pub roll: RollPolicy,
+    pub progress: Arc<Progress>,
+    /// Pages fetched ahead of the encoder (pipelining fetch with encoding).
+    pub prefetch: usize,
+    /// What to do with records of union members this version cannot store.
+    pub on_unknown: OnUnknown,
+    /// What to do with records whose values cannot be stored.
+    pub on_bad_record: OnBadRecord,
+}
+
+/// One run of a unit: which generation of its files it writes, under which
+/// claim, and what its ledger entry replaces.
+pub struct UnitJob<'a> {
+    pub unit: Unit,
+    /// 0 for a window's first archive; the next one for a replacement.
+    pub generation: u32,
+    pub claim: &'a Claim,
+    /// `Absent` for a first archive; the version of the entry it replaces.
+    pub ledger: Precondition,
+    /// Refuse to finish with fewer records than this (a replacement must not
+    /// shrink a window unless the operator allows it).
+    pub at_least: Option<u64>,
+    /// The unit's place among those fetching at once, given up when its last
+    /// page has arrived.
+    pub slot: FetchSlot,
+}
+
+/// A unit's place among the units that fetch at once (`--concurrency`). The
+/// unit gives it up as soon as its last page has arrived, so that the next
+/// unit's requests overlap the rest of this one: encoding its last pages,
+/// committing its files (fsyncs, multipart completions), writing its ledger
+/// entry and releasing its claim, which it still does. How many units may
+/// finish that way at once is the scheduler's business.
+#[derive(Debug, Clone, Default)]
+pub struct FetchSlot(Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>);
+
+impl FetchSlot {
+    /// A slot that holds `permit` until it is given up or dropped.
+    pub fn new(permit: tokio::sync::OwnedSemaphorePermit) -> FetchSlot {
+        FetchSlot(Arc::new(std::sync::Mutex::new(Some(permit))))
+    }
+
+    /// Gives the place up; later calls do nothing.
+    pub fn give_up(&self) {
+        let permit = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        drop(permit);
+    }
+}
