@@ -1,5 +1,4 @@
-//! `cdr-sink-api`: the two small traits that sinks meet at, and the local
-//! directory destination.
+//! `cdr-sink-api`: the two small traits that sinks meet at.
 //!
 //! - A [`Format`] makes [`Encoder`]s that turn CDRs of one record kind into the
 //!   bytes of a file (Parquet, CSV). It knows nothing of where bytes go.
