@@ -28,6 +28,21 @@
 //! requests with async-graphql and writes its own JSON, so a client decoding
 //! bug cannot hide itself), and it knows nothing of `cdr-transport`.
 //!
+//! # Which crates to embed
+//!
+//! The public API for embedders is `cdr-core` (the model), `cdr-transport` (the
+//! API client), `cdr-sink-api` (the `Format` and `Destination` traits),
+//! `cdr-sink-parquet` and `cdr-sink-csv` (the formats), `cdr-sink-local` and
+//! `cdr-sink-s3` (the destinations) and `cdr-sink` (the archiver as a library).
+//! Tools not meant for embedding: `cdr-sim` (the simulator, usable in
+//! embedders' tests), `cdr-testkit` and `cdr-fuzz` (this workspace's test
+//! support) and `xtask` (its build tasks). Programs to copy are the examples of
+//! `cdr-transport` (`stream`), `cdr-sink-parquet` (`encode`) and `cdr-sink`
+//! (`library`).
+//!
+//! This crate is a tool, not meant for embedding: start it in your tests in
+//! place of the real API, as the examples do.
+//!
 //! # Data
 //!
 //! Records are generated on demand from a seed and a records-per-hour rate per

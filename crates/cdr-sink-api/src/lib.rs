@@ -1,5 +1,4 @@
-//! `cdr-sink-api`: the two small traits that sinks meet at, and the local
-//! directory destination.
+//! `cdr-sink-api`: the two small traits that sinks meet at.
 //!
 //! - A [`Format`] makes [`Encoder`]s that turn CDRs of one record kind into the
 //!   bytes of a file (Parquet, CSV). It knows nothing of where bytes go.
@@ -12,6 +11,21 @@
 //! or HTTP, and this crate does no I/O. `cdr-sink-local` provides the local
 //! directory destination and `cdr-sink-s3` the S3 one; every destination passes
 //! the same [`conformance`] suite.
+//!
+//! # Which crates to embed
+//!
+//! The public API for embedders is `cdr-core` (the model), `cdr-transport` (the
+//! API client), `cdr-sink-api` (the `Format` and `Destination` traits),
+//! `cdr-sink-parquet` and `cdr-sink-csv` (the formats), `cdr-sink-local` and
+//! `cdr-sink-s3` (the destinations) and `cdr-sink` (the archiver as a library).
+//! Tools not meant for embedding: `cdr-sim` (the simulator, usable in
+//! embedders' tests), `cdr-testkit` and `cdr-fuzz` (this workspace's test
+//! support) and `xtask` (its build tasks). Programs to copy are the examples of
+//! `cdr-transport` (`stream`), `cdr-sink-parquet` (`encode`) and `cdr-sink`
+//! (`library`).
+//!
+//! This crate is public API: implement its traits for a format or store of your
+//! own, and `cdr-sink` runs it like its own.
 //!
 //! # Example: a format's encoder and the column set it writes
 //!

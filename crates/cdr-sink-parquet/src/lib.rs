@@ -30,6 +30,22 @@
 //! What it is not: it knows nothing of where bytes go (destinations), of
 //! GraphQL or HTTP, and does no I/O.
 //!
+//! # Which crates to embed
+//!
+//! The public API for embedders is `cdr-core` (the model), `cdr-transport` (the
+//! API client), `cdr-sink-api` (the `Format` and `Destination` traits),
+//! `cdr-sink-parquet` and `cdr-sink-csv` (the formats), `cdr-sink-local` and
+//! `cdr-sink-s3` (the destinations) and `cdr-sink` (the archiver as a library).
+//! Tools not meant for embedding: `cdr-sim` (the simulator, usable in
+//! embedders' tests), `cdr-testkit` and `cdr-fuzz` (this workspace's test
+//! support) and `xtask` (its build tasks). Programs to copy are the examples of
+//! `cdr-transport` (`stream`), `cdr-sink-parquet` (`encode`) and `cdr-sink`
+//! (`library`).
+//!
+//! This crate is public API: encode records from any source into Parquet files
+//! with it (the `encode` example); `cdr-sink` writes its Parquet files through
+//! it.
+//!
 //! # Example
 //!
 //! ```

@@ -31,6 +31,21 @@
 //! encoding or S3), and no GraphQL beyond sending `cdr-core`'s document and
 //! handing its bytes to `cdr-core`'s decoder.
 //!
+//! # Which crates to embed
+//!
+//! The public API for embedders is `cdr-core` (the model), `cdr-transport` (the
+//! API client), `cdr-sink-api` (the `Format` and `Destination` traits),
+//! `cdr-sink-parquet` and `cdr-sink-csv` (the formats), `cdr-sink-local` and
+//! `cdr-sink-s3` (the destinations) and `cdr-sink` (the archiver as a library).
+//! Tools not meant for embedding: `cdr-sim` (the simulator, usable in
+//! embedders' tests), `cdr-testkit` and `cdr-fuzz` (this workspace's test
+//! support) and `xtask` (its build tasks). Programs to copy are the examples of
+//! `cdr-transport` (`stream`), `cdr-sink-parquet` (`encode`) and `cdr-sink`
+//! (`library`).
+//!
+//! This crate is public API: stream records into your own code with it (the
+//! `stream` example); `cdr-sink` fetches through it.
+//!
 //! # Example: log in and count the SMS records of a window
 //!
 //! ```
