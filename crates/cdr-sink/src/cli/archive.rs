@@ -7,7 +7,8 @@ use crate::components::{Components, auth_from_env};
 use crate::pipeline::{ArchiveError, RunOptions};
 use crate::plan::{ArchivePlan, PlanError, RawArchive, RollPolicy};
 
-use super::args::{ArchiveArgs, choice};
+use super::args::ArchiveArgs;
+use super::choices::choice;
 use super::display;
 use super::report::{self, Signals, Status};
 use super::{Ended, Failure};

@@ -1,13 +1,14 @@
-//! The command line as clap sees it: commands, flags, help texts and the
-//! choices each flag takes. No validation beyond clap's and no I/O: the
-//! values go to the plans (`crate::plan`), which check them.
+//! The command line as clap sees it: commands, flags and help texts (the
+//! choices a flag takes are in `choices`). No validation beyond clap's and
+//! no I/O: the values go to the plans (`crate::plan`), which check them.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use cdr_transport::DEFAULT_BASE_URL;
 
+use super::choices::{CompressionArg, FormatArg, LogFormat, OnBadRecordArg, OnUnknownArg, SseArg};
 use crate::plan::RollPolicy;
 
 const AFTER_HELP: &str = "\
@@ -360,14 +361,22 @@ pub(super) struct ArchiveArgs {
     pub(super) common: Common,
 }
 
+/// The archive `verify` and `status` read, and which of its types: the first
+/// flags of both.
 #[derive(Debug, Args)]
-pub(super) struct VerifyArgs {
+pub(super) struct ArchiveRef {
     /// The archive: a local directory, or s3://bucket/prefix/.
     #[arg(long, env = "CDR_SINK_OUT", value_name = "DIR|S3_URL")]
     pub(super) out: String,
     /// Only these CDR types, comma-separated (default: every type found).
     #[arg(long = "type", env = "CDR_SINK_TYPE", value_name = "TYPES")]
     pub(super) types: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct VerifyArgs {
+    #[command(flatten)]
+    pub(super) archive: ArchiveRef,
     /// Print the report as JSON on stdout instead of text.
     #[arg(long, env = "CDR_SINK_JSON")]
     pub(super) json: bool,
@@ -386,12 +395,8 @@ pub(super) struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct StatusArgs {
-    /// The archive: a local directory, or s3://bucket/prefix/.
-    #[arg(long, env = "CDR_SINK_OUT", value_name = "DIR|S3_URL")]
-    pub(super) out: String,
-    /// Only these CDR types, comma-separated (default: every type found).
-    #[arg(long = "type", env = "CDR_SINK_TYPE", value_name = "TYPES")]
-    pub(super) types: Option<String>,
+    #[command(flatten)]
+    pub(super) archive: ArchiveRef,
     /// Print the status as JSON on stdout instead of text.
     #[arg(long, env = "CDR_SINK_JSON")]
     pub(super) json: bool,
@@ -516,91 +521,6 @@ mod tests {
                     panic!("{} --{long} has no environment variable", sub.get_name());
                 }
             }
-        }
-    }
-}
-
-/// `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(super) enum FormatArg {
-    /// Apache Parquet: typed columns, zstd-compressed.
-    Parquet,
-    /// CSV (RFC 4180 quoting, LF line ends), with a header.
-    Csv,
-}
-
-/// `--compression`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(super) enum CompressionArg {
-    /// zstd level 1: small files, fast.
-    Zstd,
-    /// Snappy: faster, larger files.
-    Snappy,
-    /// No compression.
-    None,
-}
-
-/// `--log-format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(super) enum LogFormat {
-    Text,
-    Json,
-}
-
-/// `--s3-sse`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(super) enum SseArg {
-    /// The bucket's default.
-    None,
-    /// SSE-S3.
-    Aes256,
-    /// SSE-KMS (with --s3-kms-key-id, or the bucket's key).
-    #[value(name = "aws:kms", alias = "kms")]
-    AwsKms,
-}
-
-/// `--on-unknown`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(super) enum OnUnknownArg {
-    /// The window fails and stays unfinished, so a later version fetches it again.
-    Fail,
-    /// Archive the rest; count the skipped records in the ledger.
-    Skip,
-}
-
-/// `--on-bad-record`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(super) enum OnBadRecordArg {
-    /// The window fails at once, naming the record's position and field.
-    Fail,
-    /// The record's raw JSON goes to _cdr_sink/quarantine/; the rest is archived.
-    Quarantine,
-}
-
-/// The name a choice has on the command line (what the plans parse).
-pub(super) fn choice(v: impl ValueEnum) -> String {
-    v.to_possible_value()
-        .map(|p| p.get_name().to_string())
-        .unwrap_or_default()
-}
-
-impl From<CompressionArg> for cdr_sink_parquet::Compression {
-    fn from(c: CompressionArg) -> Self {
-        match c {
-            CompressionArg::Zstd => cdr_sink_parquet::Compression::default(),
-            CompressionArg::Snappy => cdr_sink_parquet::Compression::Snappy,
-            CompressionArg::None => cdr_sink_parquet::Compression::None,
-        }
-    }
-}
-
-impl SseArg {
-    /// The encryption this names, with the KMS key of `--s3-kms-key-id`.
-    pub(super) fn into_sse(self, kms_key_id: Option<String>) -> Option<cdr_sink_s3::Sse> {
-        match self {
-            SseArg::None => None,
-            SseArg::Aes256 => Some(cdr_sink_s3::Sse::S3),
-            SseArg::AwsKms => Some(cdr_sink_s3::Sse::Kms { key_id: kms_key_id }),
         }
     }
 }

@@ -20,7 +20,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::export::ExportProgress;
 use crate::progress::{Progress, group};
 
-use super::args::LogFormat;
+use super::choices::LogFormat;
 
 /// How often the bars are updated.
 const REDRAW: Duration = Duration::from_millis(500);

@@ -5,6 +5,7 @@
 
 mod archive;
 mod args;
+mod choices;
 mod display;
 mod export;
 mod report;

@@ -20,7 +20,7 @@ fn type_filter(types: Option<&str>) -> Result<Vec<cdr_core::CdrType>, PlanError>
 
 pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
     super::display::init_logging(args.log_format, false);
-    let types = type_filter(args.types.as_deref())?;
+    let types = type_filter(args.archive.types.as_deref())?;
     if args.concurrency == 0 || args.concurrency > MAX_CONCURRENCY as usize {
         return Err(PlanError::new(format!(
             "--concurrency {} is out of range: use 1 to {MAX_CONCURRENCY}",
@@ -28,11 +28,11 @@ pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
         ))
         .into());
     }
-    let dest = archive_to_read(&args.out).await?;
+    let dest = archive_to_read(&args.archive.out).await?;
     let options = crate::verify::VerifyOptions {
         types,
         concurrency: args.concurrency,
-        out: args.out.trim().to_string(),
+        out: args.archive.out.trim().to_string(),
     };
     let report = crate::verify::verify(dest.as_ref(), &options)
         .await
@@ -54,13 +54,13 @@ pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
 
 pub(super) async fn status(args: StatusArgs) -> Result<bool, Failure> {
     super::display::init_logging(args.log_format, false);
-    let types = type_filter(args.types.as_deref())?;
+    let types = type_filter(args.archive.types.as_deref())?;
     let max_behind = args
         .max_behind
         .as_deref()
         .map(|d| crate::plan::parse_duration("--max-behind", d, false))
         .transpose()?;
-    let dest = archive_to_read(&args.out).await?;
+    let dest = archive_to_read(&args.archive.out).await?;
     let report = crate::status::status(dest.as_ref(), &types, chrono::Utc::now())
         .await
         .with_context(|| format!("reading {}", dest.describe()))?;

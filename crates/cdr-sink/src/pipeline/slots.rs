@@ -21,6 +21,7 @@ use cdr_sink_api::{
     Version, Versioned,
 };
 
+use super::schedule::finishing_limit;
 use super::tests::{Lines, Memory, options, plan};
 use super::*;
 
