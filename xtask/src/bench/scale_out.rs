@@ -48,7 +48,10 @@ pub(super) fn run(bins: &Bins, bench_dir: &Path, opts: &Options) -> Result<Scale
     let pages = if opts.quick { 5 } else { 10 };
     let args = simulator_args([("sms", pages * LIMIT)], Some(LATENCY_MS));
     let sim = Sim::start(&bins.sim, &args)?;
-    let waves = if opts.quick { 2 } else { 3 };
+    // Ten waves of units per worker slot: a run's last wave is seldom full
+    // (the workers start a few milliseconds apart), and with three waves that
+    // partial wave alone weighed a third of the run (docs/performance.md).
+    let waves = if opts.quick { 2 } else { 10 };
     let mut levels = Vec::new();
     let mut start = 0;
     let mut one_worker = None;

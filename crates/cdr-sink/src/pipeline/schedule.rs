@@ -37,11 +37,13 @@ pub(super) fn finishing_limit(concurrency: usize) -> usize {
 ///
 /// A unit whose attempt finds it claimed by another live run is tried again
 /// later, until it is finished here, finished elsewhere, or failed: first
-/// after [`FIRST_LOOK`], then after twice as long each time, never later than
-/// the claim's lease expires nor than a third of a lease. Another run usually
-/// finishes a unit in seconds, and a run that waited a third of a lease for
-/// each such unit spent most of its time waiting at its end (two workers of
-/// one plan ran at 4% of twice one worker's speed; `docs/performance.md`).
+/// after [`FIRST_LOOK`], then after twice as long each time up to
+/// [`LAST_LOOK`], never later than the claim's lease expires nor than a third
+/// of a lease. Another run usually finishes a unit in seconds, and a run that
+/// waits on it has nothing else to do at its end: each look later than the
+/// other run's finish is time its worker sits idle (two workers of one plan
+/// ran at 4% of twice one worker's speed while the wait was a third of a
+/// lease; `docs/performance.md`). A look is one read of the claim.
 ///
 /// An outcome for which `stop` holds ends everything at once (the units in
 /// flight are dropped, which aborts their uploads and releases their claims):
@@ -119,14 +121,17 @@ where
 }
 
 /// The first wait before a busy unit is looked at again.
-const FIRST_LOOK: Duration = Duration::from_millis(500);
+const FIRST_LOOK: Duration = Duration::from_millis(250);
+/// The longest wait between two looks at a busy unit.
+const LAST_LOOK: Duration = Duration::from_secs(1);
 
 /// How long to wait before looking again at a unit another run holds, after
 /// waiting `waited` the last time (`None`: the first time) and with its
 /// claim's lease ending in `expires_in`.
 fn busy_wait(waited: Option<Duration>, expires_in: Duration, lease: Duration) -> Duration {
     let next = waited.map_or(FIRST_LOOK, |w| w.saturating_mul(2));
-    next.min(expires_in)
+    next.min(LAST_LOOK)
+        .min(expires_in)
         .min(lease / 3)
         .max(Duration::from_millis(200))
 }

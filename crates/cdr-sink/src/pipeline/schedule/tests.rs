@@ -9,19 +9,36 @@ use crate::pipeline::tests::plan;
 fn a_busy_unit_is_looked_at_again_sooner_first_then_less_often() {
     let lease = Duration::from_secs(300);
     let long = Duration::from_secs(290);
-    assert_eq!(busy_wait(None, long, lease), Duration::from_millis(500));
+    assert_eq!(busy_wait(None, long, lease), Duration::from_millis(250));
+    assert_eq!(
+        busy_wait(Some(Duration::from_millis(250)), long, lease),
+        Duration::from_millis(500)
+    );
+    // At most a second between looks.
     assert_eq!(
         busy_wait(Some(Duration::from_millis(500)), long, lease),
         Duration::from_secs(1)
     );
+    assert_eq!(
+        busy_wait(Some(Duration::from_secs(1)), long, lease),
+        Duration::from_secs(1)
+    );
     // Never later than a third of the lease, nor than the lease's end.
     assert_eq!(
-        busy_wait(Some(Duration::from_secs(64)), long, lease),
-        Duration::from_secs(100)
+        busy_wait(
+            Some(Duration::from_secs(1)),
+            long,
+            Duration::from_millis(1500)
+        ),
+        Duration::from_millis(500)
     );
     assert_eq!(
-        busy_wait(Some(Duration::from_secs(8)), Duration::from_secs(3), lease),
-        Duration::from_secs(3)
+        busy_wait(
+            Some(Duration::from_secs(1)),
+            Duration::from_millis(300),
+            lease
+        ),
+        Duration::from_millis(300)
     );
     assert_eq!(
         busy_wait(None, Duration::ZERO, lease),
@@ -61,5 +78,5 @@ async fn run_claimed_looks_again_at_a_busy_unit_with_growing_waits() {
         .iter()
         .map(|d| d.as_millis())
         .collect();
-    assert_eq!(at, [0, 500, 1500, 3500]);
+    assert_eq!(at, [0, 250, 750, 1750]);
 }
