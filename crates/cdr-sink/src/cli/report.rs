@@ -20,15 +20,11 @@ pub(super) fn settings(common: &Common, auth: Auth) -> Result<Settings, PlanErro
         common.s3_sse.into_sse(common.s3_kms_key_id.clone()),
     )?;
     s.allow_insecure_http = common.allow_insecure_http;
-    if common.max_page_mib == 0 {
-        return Err(PlanError::new("--max-page-mib must be at least 1"));
-    }
-    s.limits.max_page_bytes = common.max_page_mib.saturating_mul(1024 * 1024);
-    s.limits.export_deadline =
-        crate::plan::parse_duration("--export-deadline", &common.export_deadline, false)?
-            .to_std()
-            .map_err(|_| PlanError::new("--export-deadline is out of range"))?;
-    s.limits.export_min_rate = common.export_min_rate.saturating_mul(1024);
+    s.limits = crate::plan::limits(
+        common.max_page_mib,
+        &common.export_deadline,
+        common.export_min_rate,
+    )?;
     Ok(s)
 }
 

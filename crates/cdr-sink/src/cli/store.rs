@@ -3,35 +3,20 @@
 use anyhow::Context;
 
 use crate::components::archive_to_read;
-use crate::plan::{MAX_CONCURRENCY, PlanError};
 
 use super::Failure;
 use super::args::{StatusArgs, VerifyArgs};
 use super::report;
 
-fn type_filter(types: Option<&str>) -> Result<Vec<cdr_core::CdrType>, PlanError> {
-    match types {
-        None => Ok(Vec::new()),
-        Some(list) => {
-            cdr_core::parse_type_list(list).map_err(|e| PlanError::new(format!("--type: {e}")))
-        }
-    }
-}
-
 pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
     super::display::init_logging(args.log_format, false);
-    let types = type_filter(args.archive.types.as_deref())?;
-    if args.concurrency == 0 || args.concurrency > MAX_CONCURRENCY as usize {
-        return Err(PlanError::new(format!(
-            "--concurrency {} is out of range: use 1 to {MAX_CONCURRENCY}",
-            args.concurrency
-        ))
-        .into());
-    }
+    let types = crate::plan::type_filter(args.archive.types.as_deref())?;
+    let concurrency =
+        crate::plan::concurrency(i64::try_from(args.concurrency).unwrap_or(i64::MAX))?;
     let dest = archive_to_read(&args.archive.out).await?;
     let options = crate::verify::VerifyOptions {
         types,
-        concurrency: args.concurrency,
+        concurrency,
         out: args.archive.out.trim().to_string(),
     };
     let report = crate::verify::verify(dest.as_ref(), &options)
@@ -54,12 +39,8 @@ pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
 
 pub(super) async fn status(args: StatusArgs) -> Result<bool, Failure> {
     super::display::init_logging(args.log_format, false);
-    let types = type_filter(args.archive.types.as_deref())?;
-    let max_behind = args
-        .max_behind
-        .as_deref()
-        .map(|d| crate::plan::parse_duration("--max-behind", d, false))
-        .transpose()?;
+    let types = crate::plan::type_filter(args.archive.types.as_deref())?;
+    let max_behind = crate::plan::max_behind(args.max_behind.as_deref())?;
     let dest = archive_to_read(&args.archive.out).await?;
     let report = crate::status::status(dest.as_ref(), &types, chrono::Utc::now())
         .await

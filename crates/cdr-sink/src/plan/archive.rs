@@ -158,12 +158,7 @@ impl ArchivePlan {
             .parse()
             .map_err(|e| PlanError::new(format!("--window: {e}")))?;
         let limit = Limit::new(raw.limit).map_err(|e| PlanError::new(format!("--limit: {e}")))?;
-        if !(1..=MAX_CONCURRENCY).contains(&raw.concurrency) {
-            return Err(PlanError::new(format!(
-                "--concurrency {} is out of range: use 1 to {MAX_CONCURRENCY}",
-                raw.concurrency
-            )));
-        }
+        let concurrency = super::concurrency(raw.concurrency)?;
         let output = Output::parse(&raw.out)?;
         let format = FormatChoice::parse(&raw.format)?;
         let company_id = company_id(raw.company_id.as_deref())?;
@@ -216,7 +211,7 @@ impl ArchivePlan {
             output,
             format,
             limit,
-            concurrency: raw.concurrency as usize,
+            concurrency,
             company_id,
             incremental: None,
             rescan,

@@ -6,6 +6,9 @@
 //!   output, format and every option checked. An `--incremental` plan's units
 //!   come from the ledger, once, when the run starts ([`ArchivePlan::resolve`]).
 //! - [`RawExport`] → [`ExportPlan`] likewise for `export`.
+//! - The flags outside a plan: [`type_filter`], [`concurrency`] and
+//!   [`max_behind`] of `verify` and `status`, and the [`limits`] on what a
+//!   server may send, shared by every command.
 //!
 //! Durations are parsed by one function, [`cdr_core::parse_duration`], here
 //! wrapped with the flag's name ([`parse_duration`]).
@@ -13,12 +16,14 @@
 mod archive;
 mod choices;
 mod export;
+mod flags;
 
 pub use archive::{
     ArchivePlan, DEFAULT_KEEP_REPLACED, DEFAULT_SETTLE, Incremental, MAX_CONCURRENCY, RawArchive,
 };
 pub use choices::{FormatChoice, OnBadRecord, OnUnknown, Output, RollPolicy};
 pub use export::{ExportPlan, ExportTarget, RawExport};
+pub use flags::{concurrency, limits, max_behind, type_filter};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
