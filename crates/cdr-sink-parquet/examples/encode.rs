@@ -23,7 +23,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cdr_core::chrono::{TimeDelta, Utc};
-use cdr_core::{CdrType, Password, Step, Token, Window};
+use cdr_core::{CdrType, Password, Step, Window};
 use cdr_sink_api::{ColumnSet, Encoder, Format};
 use cdr_sink_parquet::{ParquetFormat, ParquetOptions};
 use cdr_transport::{Auth, Client, ClientConfig, RecordsRequest};
@@ -98,18 +98,12 @@ fn sim_client(sim: &cdr_sim::SimHandle) -> Result<Client, Box<dyn Error>> {
     )?)
 }
 
-/// A client of the API at `url`, with the credentials of the environment.
+/// A client of the API at `url`, with the credentials of the environment
+/// (`TSG_TOKEN`, or `TSG_EMAIL` and `TSG_PASSWORD`, or their `_FILE` forms).
 fn env_client(url: String) -> Result<Client, Box<dyn Error>> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let auth = match (var("TSG_TOKEN"), var("TSG_EMAIL"), var("TSG_PASSWORD")) {
-        (Some(token), _, _) => Auth::Token(Token::new(token.trim())),
-        (None, Some(email), Some(password)) => Auth::Login {
-            email,
-            password: Password::new(password),
-        },
-        _ => return Err("TSG_API_URL is set: set TSG_TOKEN, or TSG_EMAIL and TSG_PASSWORD".into()),
-    };
-    Ok(Client::new(ClientConfig::new(auth).with_base_url(url))?)
+    Ok(Client::new(
+        ClientConfig::new(Auth::from_env()?).with_base_url(url),
+    )?)
 }
 
 #[tokio::main]

@@ -131,7 +131,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .map_or_else(|| temp.path().to_path_buf(), PathBuf::from);
     let (settings, sim) = match std::env::var("TSG_API_URL") {
         Ok(url) => {
-            let auth = cdr_sink::auth_from_env(|k| std::env::var(k).ok())?;
+            let auth = Auth::from_env()?;
             (
                 Settings {
                     api_url: url,

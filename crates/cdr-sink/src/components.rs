@@ -27,7 +27,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cdr_core::{Password, Token};
 use cdr_sink_api::{Destination, Format, ObjectKey};
 use cdr_sink_local::LocalDir;
 use cdr_sink_parquet::{Compression, ParquetFormat, ParquetOptions};
@@ -100,52 +99,10 @@ impl Settings {
 }
 
 /// Credentials from `TSG_TOKEN`, or `TSG_EMAIL` + `TSG_PASSWORD`, as `get`
-/// reads them (the process environment, for the CLI). `TSG_TOKEN_FILE` and
-/// `TSG_PASSWORD_FILE` name files that hold the secret instead (a mounted
-/// Kubernetes or Docker secret); a trailing newline is ignored.
+/// reads them (the process environment, for the CLI), with their `_FILE`
+/// forms: [`Auth::from_vars`].
 pub fn auth_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Auth, PlanError> {
-    let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-    let secret = |name: &str| -> Result<Option<String>, PlanError> {
-        let file_var = format!("{name}_FILE");
-        match (non_empty(name), non_empty(&file_var)) {
-            (Some(_), Some(_)) => Err(PlanError::new(format!(
-                "both {name} and {file_var} are set: set one"
-            ))),
-            (Some(v), None) => Ok(Some(v)),
-            (None, Some(path)) => {
-                let v = std::fs::read_to_string(path.trim()).map_err(|e| {
-                    PlanError::new(format!("{file_var}: cannot read {}: {e}", path.trim()))
-                })?;
-                let v = v.trim_end_matches(['\r', '\n']).to_string();
-                if v.trim().is_empty() {
-                    return Err(PlanError::new(format!(
-                        "{file_var}: {} is empty",
-                        path.trim()
-                    )));
-                }
-                Ok(Some(v))
-            }
-            (None, None) => Ok(None),
-        }
-    };
-    if let Some(token) = secret("TSG_TOKEN")? {
-        return Ok(Auth::Token(Token::new(token.trim())));
-    }
-    match (non_empty("TSG_EMAIL"), secret("TSG_PASSWORD")?) {
-        (Some(email), Some(password)) => Ok(Auth::Login {
-            email: email.trim().to_string(),
-            password: Password::new(password),
-        }),
-        (Some(_), None) => Err(PlanError::new(
-            "TSG_EMAIL is set but TSG_PASSWORD is not: set both (or TSG_PASSWORD_FILE), or TSG_TOKEN",
-        )),
-        (None, Some(_)) => Err(PlanError::new(
-            "TSG_PASSWORD is set but TSG_EMAIL is not: set both, or TSG_TOKEN",
-        )),
-        (None, None) => Err(PlanError::new(
-            "no credentials: set TSG_TOKEN (or TSG_TOKEN_FILE), or TSG_EMAIL and TSG_PASSWORD (or TSG_PASSWORD_FILE)",
-        )),
-    }
+    Auth::from_vars(get).map_err(|e| PlanError::new(e.to_string()))
 }
 
 /// S3 upload options from `--s3-part-size` (MiB) and `--s3-sse`, checked.
@@ -289,80 +246,12 @@ impl Components {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cdr_core::Token;
 
     #[test]
-    fn credentials_from_the_environment() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        assert!(matches!(
-            auth_from_env(env(&[("TSG_TOKEN", "POAPK_x"), ("TSG_EMAIL", "a")])),
-            Ok(Auth::Token(_))
-        ));
-        assert!(matches!(
-            auth_from_env(env(&[("TSG_EMAIL", "a@b"), ("TSG_PASSWORD", "p")])),
-            Ok(Auth::Login { .. })
-        ));
-        for (vars, needle) in [
-            (&[][..], "no credentials"),
-            (&[("TSG_EMAIL", "a@b")][..], "TSG_PASSWORD is not"),
-            (&[("TSG_PASSWORD", "p")][..], "TSG_EMAIL is not"),
-            (&[("TSG_TOKEN", " ")][..], "no credentials"),
-        ] {
-            let e = auth_from_env(env(vars)).unwrap_err().to_string();
-            assert!(e.contains(needle), "{e}");
-        }
-    }
-
-    #[test]
-    fn secrets_from_mounted_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let token = dir.path().join("token");
-        std::fs::write(&token, "POAPK_from_file\n").unwrap();
-        let password = dir.path().join("password");
-        std::fs::write(&password, " secret with spaces \n").unwrap();
-        let empty = dir.path().join("empty");
-        std::fs::write(&empty, "\n").unwrap();
-        let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
-        let vars = |pairs: Vec<(&'static str, String)>| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-        };
-        match auth_from_env(vars(vec![("TSG_TOKEN_FILE", path(&token))])) {
-            Ok(Auth::Token(t)) => assert_eq!(t.expose(), "POAPK_from_file"),
-            other => panic!("{other:?}"),
-        }
-        match auth_from_env(vars(vec![
-            ("TSG_EMAIL", "a@b".into()),
-            ("TSG_PASSWORD_FILE", path(&password)),
-        ])) {
-            // Only the line end is dropped: a password may hold spaces.
-            Ok(Auth::Login { password, .. }) => {
-                assert_eq!(password.expose(), " secret with spaces ")
-            }
-            other => panic!("{other:?}"),
-        }
-        for (pairs, needle) in [
-            (
-                vec![
-                    ("TSG_TOKEN", "POAPK_x".to_string()),
-                    ("TSG_TOKEN_FILE", path(&token)),
-                ],
-                "both TSG_TOKEN and TSG_TOKEN_FILE are set",
-            ),
-            (
-                vec![("TSG_TOKEN_FILE", path(&dir.path().join("missing")))],
-                "TSG_TOKEN_FILE: cannot read",
-            ),
-            (vec![("TSG_TOKEN_FILE", path(&empty))], "is empty"),
-        ] {
-            let e = auth_from_env(vars(pairs)).unwrap_err().to_string();
-            assert!(e.contains(needle), "{e}");
-        }
+    fn credentials_errors_are_plan_errors() {
+        let e = auth_from_env(|_| None).unwrap_err();
+        assert!(e.0.starts_with("no credentials: set TSG_TOKEN"), "{e}");
     }
 
     #[test]

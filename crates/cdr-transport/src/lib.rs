@@ -86,6 +86,7 @@
 mod body;
 mod client;
 mod config;
+mod credentials;
 mod error;
 mod export;
 mod guard;
@@ -96,6 +97,7 @@ mod stats;
 
 pub use client::Client;
 pub use config::{Auth, ClientConfig, DEFAULT_BASE_URL, Limits, RetryPolicy};
+pub use credentials::CredentialsError;
 pub use error::{AuthProblem, ExportLimit, NetworkKind, TransportError};
 pub use export::{ExportBody, ExportRequest};
 pub use reason::RetryReason;
