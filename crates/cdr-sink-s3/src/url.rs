@@ -16,6 +16,17 @@ pub struct S3Url {
     prefix: String,
 }
 
+/// The URL as an error may repeat it: on one line (line breaks and other
+/// control characters escaped), and not at all when it holds an `@`, before
+/// which credentials may stand.
+fn shown(url: &str) -> String {
+    if url.contains('@') {
+        "s3://…".to_string()
+    } else {
+        url.escape_debug().to_string()
+    }
+}
+
 impl S3Url {
     /// Parses `s3://bucket`, `s3://bucket/` or `s3://bucket/some/prefix[/]`.
     ///
@@ -25,7 +36,7 @@ impl S3Url {
     pub fn parse(url: &str) -> Result<S3Url, ConfigError> {
         let bad = |problem: &str| {
             Err(ConfigError::BadUrl {
-                url: url.to_string(),
+                url: shown(url),
                 problem: problem.to_string(),
             })
         };
@@ -213,6 +224,19 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("no credentials"), "{err}");
+    }
+
+    #[test]
+    fn an_error_repeats_the_url_on_one_line_and_never_with_credentials() {
+        let err = S3Url::parse("/3\n\0x").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid S3 URL `/3\\n\\0x`: remove the spaces or control characters"
+        );
+        let err = S3Url::parse("s3://key:secret@bucket/a b/")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secret"), "{err}");
     }
 
     #[test]
