@@ -329,3 +329,31 @@ async fn completions_man_page_and_version() {
     assert!(version.contains("commit "), "{version}");
     assert!(version.contains("target "), "{version}");
 }
+
+/// A reader that goes away (`cdr-sink status | head -1`, a cron job with
+/// its output closed) does not make the binary panic: what it prints is
+/// dropped, and it exits with the status of its work.
+#[test]
+fn a_closed_stdout_and_stderr_are_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("archive")).unwrap();
+    let command = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cdr-sink"));
+        c.args(["status", "--out"]).arg(dir.path().join("archive"));
+        c
+    };
+    let read = command().output().unwrap();
+    assert!(!read.stdout.is_empty(), "status printed nothing");
+    let mut child = command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both pipes' read ends close before the binary writes anything.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    // The same exit status as when its output is read (a panic is 101).
+    assert_eq!(status.code(), read.status.code());
+    assert_ne!(status.code(), Some(101));
+}

@@ -73,7 +73,7 @@ pub(super) async fn run(args: ArchiveArgs, signals: &mut Signals) -> Result<Ende
                 Vec::new(),
             );
             summary.run_id = run_id;
-            print!("{summary}");
+            out!("{summary}");
             return Ok(Ended {
                 status: Status::Interrupted(signal),
                 summary: Some(serde_json::to_value(&summary).context("the summary")?),
@@ -87,9 +87,9 @@ pub(super) async fn run(args: ArchiveArgs, signals: &mut Signals) -> Result<Ende
         Ok(Ok(Err(e))) => return Err(Failure::Other(e.into())),
         Ok(Ok(Ok(summary))) => summary,
     };
-    print!("{summary}");
+    out!("{summary}");
     for f in &summary.failed {
-        eprintln!(
+        errln!(
             "cdr-sink: failed: {} [{}, {}): {}",
             f.cdr_type,
             cdr_core::format_datetime(&f.window_start),

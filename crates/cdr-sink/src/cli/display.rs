@@ -193,7 +193,7 @@ impl Display {
         task.abort();
         if let Some(p) = self.progress {
             for line in p.render() {
-                eprintln!("{line}");
+                errln!("{line}");
             }
         }
     }

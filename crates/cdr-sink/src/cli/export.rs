@@ -61,7 +61,7 @@ pub(super) async fn run(args: ExportArgs, signals: &mut Signals) -> Result<Ended
     display.stop();
     let summary = match outcome {
         Err(signal) => {
-            eprintln!("cdr-sink: nothing was written");
+            errln!("cdr-sink: nothing was written");
             return Ok(Ended {
                 status: Status::Interrupted(signal),
                 summary: None,
@@ -70,7 +70,7 @@ pub(super) async fn run(args: ExportArgs, signals: &mut Signals) -> Result<Ended
         }
         Ok(result) => result?,
     };
-    print!("{summary}");
+    out!("{summary}");
     Ok(Ended {
         status: Status::Ok,
         summary: Some(serde_json::to_value(&summary).context("the summary")?),

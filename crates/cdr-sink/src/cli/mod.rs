@@ -3,6 +3,32 @@
 //! flags into a plan (`crate::plan` checks them), opens the run's parts
 //! (`crate::components`), runs it and reports (`report`).
 
+/// `print!` to stdout that ignores a closed pipe: `cdr-sink status | head
+/// -1` must not panic (std's `print!` does when the reader has gone).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` to stdout that ignores a closed pipe (see `out!`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that ignores a closed stderr (a cron job's, say): a message
+/// that cannot be shown must not turn into a panic.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod archive;
 mod args;
 mod choices;
@@ -36,7 +62,7 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("cdr-sink: error: cannot start the async runtime: {e}");
+            errln!("cdr-sink: error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -73,7 +99,7 @@ fn parse_error(e: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
-    eprintln!("cdr-sink: {}", one_line(&e.to_string()));
+    errln!("cdr-sink: {}", one_line(&e.to_string()));
     ExitCode::from(BAD_INPUT)
 }
 
@@ -111,11 +137,11 @@ pub async fn run(cli: Cli) -> ExitCode {
     let (status, summary, archived, error) = match result {
         Ok(ended) => (ended.status, ended.summary, ended.archived, None),
         Err(Failure::BadInput(e)) => {
-            eprintln!("cdr-sink: error: {e}");
+            errln!("cdr-sink: error: {e}");
             (report::Status::BadInput, None, None, Some(e.to_string()))
         }
         Err(Failure::Other(e)) => {
-            eprintln!("cdr-sink: error: {e:#}");
+            errln!("cdr-sink: error: {e:#}");
             (report::Status::Error, None, None, Some(format!("{e:#}")))
         }
     };
@@ -127,14 +153,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             duration_seconds: started.elapsed().as_secs_f64(),
         };
         if let Err(e) = report::write_metrics(&path, archived.as_deref(), &outcome) {
-            eprintln!("cdr-sink: error: writing {}: {e:#}", path.display());
+            errln!("cdr-sink: error: writing {}: {e:#}", path.display());
             if status == report::Status::Ok {
                 exit = ExitCode::FAILURE;
             }
         }
     }
     if let report::Status::Interrupted(signal) = status {
-        eprintln!(
+        errln!(
             "cdr-sink: stopped by {}: unfinished windows were left invisible; run the same command again to resume",
             signal.name()
         );
@@ -142,7 +168,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     if let Some(path) = summary_path {
         let json = report::summary_json(name, status, summary, error.as_deref());
         if let Err(e) = report::write_json(&path, &json) {
-            eprintln!("cdr-sink: error: writing {}: {e:#}", path.display());
+            errln!("cdr-sink: error: writing {}: {e:#}", path.display());
             if status == report::Status::Ok {
                 exit = ExitCode::FAILURE;
             }
@@ -224,7 +250,7 @@ fn manpage(args: args::ManpageArgs) -> Result<bool, Failure> {
     let cli = Cli::command();
     if args.list {
         for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
-            println!("{}", sub.get_name());
+            outln!("{}", sub.get_name());
         }
         return Ok(true);
     }

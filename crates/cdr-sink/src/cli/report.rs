@@ -246,6 +246,6 @@ pub(super) fn write_metrics(
 
 /// Prints `value` as pretty JSON on stdout.
 pub(super) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

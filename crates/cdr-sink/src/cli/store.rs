@@ -25,10 +25,10 @@ pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
     if args.json {
         report::print_json(&report)?;
     } else {
-        print!("{report}");
+        out!("{report}");
     }
     if !report.is_ok() {
-        eprintln!(
+        errln!(
             "cdr-sink: verify found {} problems in {}",
             report.problems.len(),
             report.output
@@ -48,14 +48,14 @@ pub(super) async fn status(args: StatusArgs) -> Result<bool, Failure> {
     if args.json {
         report::print_json(&report)?;
     } else {
-        print!("{report}");
+        out!("{report}");
     }
     let Some(max) = max_behind else {
         return Ok(true);
     };
     let late = report.behind_more_than(max);
     for line in &late {
-        eprintln!(
+        errln!(
             "cdr-sink: {line}, more than --max-behind {}",
             args.max_behind.as_deref().unwrap_or_default().trim()
         );
