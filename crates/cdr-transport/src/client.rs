@@ -23,6 +23,7 @@ use crate::error::{AuthProblem, TransportError};
 use crate::guard::{self, LinkPolicy};
 use crate::retry::{Retrier, splitmix64};
 use crate::stats::{Counters, Stats};
+use crate::throttle::Throttle;
 
 pub(crate) mod answer;
 mod graphql;
@@ -46,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) export_http: reqwest::Client,
     pub(crate) link_policy: LinkPolicy,
     pub(crate) limits: Limits,
+    /// Admits GraphQL requests and paces logins, when there is one.
+    pub(crate) throttle: Option<Throttle>,
     auth: Auth,
     retry: RetryPolicy,
     /// Bounds a whole API request; for an export, each wait for data and
@@ -201,6 +204,7 @@ impl Client {
                 export_http,
                 link_policy,
                 limits: config.limits,
+                throttle: config.throttle,
                 auth: config.auth,
                 retry: config.retry,
                 timeout: config.timeout,

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use cdr_core::{Password, Token};
 
+use crate::throttle::Throttle;
+
 /// The production API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.portal.tsgglobal.world";
 
@@ -127,6 +129,9 @@ pub struct ClientConfig {
     /// curl's `--resolve`). The export download checks these addresses like
     /// any other.
     pub resolve: Vec<(String, IpAddr)>,
+    /// Limits on requests in flight and per second, shared with whoever
+    /// schedules work on the client; `None` (the default) limits nothing.
+    pub throttle: Option<Throttle>,
 }
 
 impl ClientConfig {
@@ -142,12 +147,20 @@ impl ClientConfig {
             limits: Limits::default(),
             allow_insecure_http: false,
             resolve: Vec::new(),
+            throttle: None,
         }
     }
 
     /// The same configuration with another base URL.
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> ClientConfig {
         self.base_url = base_url.into();
+        self
+    }
+
+    /// The same configuration with its GraphQL requests admitted by
+    /// `throttle` (and its logins paced by it).
+    pub fn with_throttle(mut self, throttle: Throttle) -> ClientConfig {
+        self.throttle = Some(throttle);
         self
     }
 

@@ -83,6 +83,7 @@
 //! # }).unwrap();
 //! ```
 
+pub mod adaptive;
 mod body;
 mod client;
 mod config;
@@ -94,6 +95,7 @@ mod reason;
 mod records;
 mod retry;
 mod stats;
+mod throttle;
 
 pub use client::Client;
 pub use config::{Auth, ClientConfig, DEFAULT_BASE_URL, Limits, RetryPolicy};
@@ -104,3 +106,4 @@ pub use reason::RetryReason;
 pub use records::{CheckpointedPage, RecordPool, RecordsRequest};
 pub use retry::parse_retry_after;
 pub use stats::Stats;
+pub use throttle::{Admission, Concurrency, Resting, Throttle, ThrottleReport};

@@ -18,6 +18,7 @@ use crate::body::{read_capped, read_limited};
 use crate::config::Auth;
 use crate::error::classify::Failure;
 use crate::error::{AuthProblem, TransportError};
+use crate::throttle::Throttle;
 
 impl Client {
     /// Sends one GraphQL body (a `cdrRecords` query for records of `kind`)
@@ -57,15 +58,29 @@ impl Client {
         loop {
             let (token, generation) = self.token().await?;
             let spare = spare.take().unwrap_or_default();
+            let throttle = self.inner.throttle.as_ref();
+            let admission = match throttle {
+                Some(t) => Some(t.admit().await),
+                None => None,
+            };
             let attempt = self.graphql_once(body.clone(), &token, kind, spare, &mut *peek);
             match attempt.await {
                 Ok(page) => {
+                    if let Some(a) = admission {
+                        a.served();
+                    }
                     self.inner
                         .accepted_generation
                         .fetch_max(generation, Ordering::Relaxed);
                     return Ok(page);
                 }
                 Err(Failure::Error(e)) => {
+                    if let Some(a) = admission.filter(|_| e.is_refusal()) {
+                        a.refused(e.retry_after());
+                    }
+                    // While this request waits to be tried again, another
+                    // cursor chain may use its place.
+                    let _resting = throttle.map(Throttle::resting);
                     retrier.after_failure_with(e, self.answered(true)).await?
                 }
                 Err(Failure::Unauthorized { endpoint, detail }) => {

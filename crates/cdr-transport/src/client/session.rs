@@ -135,6 +135,9 @@ impl Client {
         let inner = &*self.inner;
         let endpoint = inner.login_endpoint.as_str();
         bump(&self.counters.logins, 1);
+        if let Some(throttle) = &inner.throttle {
+            throttle.pace().await;
+        }
         let response = self
             .post_json(&inner.login_url, endpoint, None, body)
             .await?;

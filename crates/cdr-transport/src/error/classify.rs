@@ -138,6 +138,21 @@ impl TransportError {
         }
     }
 
+    /// Whether the server refused the request for load (HTTP 429 or 503, or
+    /// another status with `Retry-After`): what an adaptive limit backs off
+    /// from.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            TransportError::RateLimited { .. } => true,
+            TransportError::Server {
+                status,
+                retry_after,
+                ..
+            } => *status == 503 || retry_after.is_some(),
+            _ => false,
+        }
+    }
+
     /// The `Retry-After` the server asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
