@@ -24,8 +24,8 @@ use std::time::Duration;
 use cdr_core::chrono::{DateTime, TimeDelta, Utc};
 use cdr_core::{CdrType, Limit, Password, Step};
 use cdr_sink::{
-    ArchivePlan, Auth, Components, FormatChoice, OnBadRecord, OnUnknown, Output, RunOptions,
-    Settings, Summary, Unit,
+    ArchivePlan, Auth, Components, Concurrency, FormatChoice, OnBadRecord, OnUnknown, Output,
+    RunOptions, Settings, Summary, Unit,
 };
 
 /// A plan of every whole `step` window of `types` in `[start, end)`, written as
@@ -56,7 +56,9 @@ fn plan(
         output: Output::Local(out.to_path_buf()),
         format: FormatChoice::Parquet,
         limit: Limit::MAX,
-        concurrency: 4,
+        // Adapts to what the API answers, from 4 up to 8 units at once.
+        concurrency: Concurrency::Auto { max: 8 },
+        max_rps: None,
         company_id: None,
         incremental: None,
         rescan: None,

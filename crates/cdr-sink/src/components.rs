@@ -31,7 +31,7 @@ use cdr_sink_api::{Destination, Format, ObjectKey};
 use cdr_sink_local::LocalDir;
 use cdr_sink_parquet::{Compression, ParquetFormat, ParquetOptions};
 use cdr_sink_s3::{S3Destination, S3Options};
-use cdr_transport::{Auth, Client, ClientConfig, DEFAULT_BASE_URL};
+use cdr_transport::{Auth, Client, ClientConfig, DEFAULT_BASE_URL, Throttle};
 
 use crate::pipeline::{ArchiveError, RunOptions, archive};
 use crate::plan::{ArchivePlan, ExportTarget, FormatChoice, Output, PlanError};
@@ -79,6 +79,11 @@ impl Settings {
 
     /// The TSG client these settings describe; makes no request.
     pub fn client(&self) -> Result<Client, PlanError> {
+        self.client_with(None)
+    }
+
+    /// Like [`Settings::client`], its requests admitted by `throttle`.
+    pub fn client_with(&self, throttle: Option<Throttle>) -> Result<Client, PlanError> {
         let url = self.api_url.trim().trim_end_matches('/');
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(PlanError::new(format!(
@@ -94,6 +99,7 @@ impl Settings {
         config.timeout = self.request_timeout;
         config.allow_insecure_http = self.allow_insecure_http;
         config.limits = self.limits;
+        config.throttle = throttle;
         Client::new(config).map_err(|e| PlanError::new(format!("--api-url: {e}")))
     }
 }
@@ -201,7 +207,7 @@ impl Components {
     /// client logs in on its first request, so a run with nothing to fetch
     /// makes none.
     pub async fn open(plan: &ArchivePlan, settings: &Settings) -> Result<Components, PlanError> {
-        let client = settings.client()?;
+        let client = settings.client_with(Some(plan.throttle()))?;
         Ok(Components {
             source: Arc::new(TransportSource::new(
                 client,

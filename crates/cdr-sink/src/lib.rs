@@ -55,12 +55,13 @@ pub use content::{ContentHash, HashVersion};
 pub use export::{ExportJob, ExportProgress, ExportSummary, export};
 pub use pipeline::{ArchiveError, RunOptions, archive, resolve};
 pub use plan::{
-    ArchivePlan, ExportPlan, ExportTarget, FormatChoice, Incremental, OnBadRecord, OnUnknown,
-    Output, PlanError, RawArchive, RawExport, RollPolicy, Unit, parse_duration, parse_instant,
+    AUTO_START, ArchivePlan, Concurrency, DEFAULT_MAX_CONCURRENCY, ExportPlan, ExportTarget,
+    FormatChoice, Incremental, OnBadRecord, OnUnknown, Output, PlanError, RawArchive, RawExport,
+    RollPolicy, Unit, parse_duration, parse_instant,
 };
 pub use progress::{Progress, TypeCounters, group};
 pub use source::{PageData, PageSource, PageStream, SourceError};
-pub use summary::{FailedUnit, RescanSummary, Summary, TypeSummary, UnitRef};
+pub use summary::{ConcurrencySummary, FailedUnit, RescanSummary, Summary, TypeSummary, UnitRef};
 pub use transport_source::TransportSource;
 
 /// Credentials and settings of the TSG client, as [`Settings`] takes them.

@@ -109,6 +109,21 @@ pub fn render(summary: Option<&Summary>, outcome: &RunOutcome<'_>, previous: &st
             let samples = s.types.iter().map(|(t, c)| (by_type(t), get(c) as f64));
             gauge(&mut out, name, help, samples);
         }
+        if let Some(c) = &s.concurrency {
+            gauge(
+                &mut out,
+                "cdr_sink_last_run_concurrency",
+                "Units the last run fetched at once: least, time-weighted median and greatest.",
+                [("min", c.min), ("median", c.median), ("max", c.max)]
+                    .map(|(stat, v)| (format!("{{stat=\"{stat}\"}}"), v as f64)),
+            );
+            gauge(
+                &mut out,
+                "cdr_sink_last_run_requests_refused",
+                "Requests the API refused for load in the last run (HTTP 429 or 503, or Retry-After).",
+                [(String::new(), c.refused as f64)],
+            );
+        }
     }
     gauge(
         &mut out,

@@ -35,7 +35,7 @@ use crate::plan::{ArchivePlan, RollPolicy, Unit};
 use crate::progress::Progress;
 use crate::rescan;
 use crate::source::PageSource;
-use crate::summary::{Summary, UnitRef};
+use crate::summary::{ConcurrencySummary, Summary, UnitRef};
 use crate::unit::UnitContext;
 use attempt::{Done, archive_unit, failed_unit};
 pub use error::ArchiveError;
@@ -182,6 +182,9 @@ pub async fn archive(
         );
     }
 
+    // The client's own limits when the source has them, so that the
+    // scheduler follows what the API answers.
+    let throttle = source.throttle().unwrap_or_else(|| plan.throttle());
     let ctx = UnitContext {
         source,
         dest: dest.clone(),
@@ -196,7 +199,7 @@ pub async fn archive(
     let mut elsewhere = Vec::new();
     let outcomes = run_claimed(
         todo,
-        plan.concurrency,
+        &throttle,
         claims.lease(),
         |unit, slot| {
             let (ctx, claims) = (ctx.clone(), claims.clone());
@@ -235,7 +238,16 @@ pub async fn archive(
 
     let rescan = match plan.rescan_range() {
         Some(range) => {
-            Some(rescan_phase(plan, &ctx, &claims, &finished, range, &mut failed).await?)
+            let phase = rescan_phase(
+                plan,
+                &ctx,
+                &claims,
+                &throttle,
+                &finished,
+                range,
+                &mut failed,
+            );
+            Some(phase.await?)
         }
         None => None,
     };
@@ -256,6 +268,10 @@ pub async fn archive(
     summary.rescan = rescan;
     summary.left_to_others = elsewhere;
     summary.run_id = options.owner.run_id.clone();
+    summary.concurrency = Some(ConcurrencySummary::new(
+        plan.concurrency,
+        &throttle.report(),
+    ));
     Ok(summary)
 }
 

@@ -73,6 +73,13 @@ pub trait PageSource: Send + Sync {
     /// The pages of `unit`, from the first.
     fn pages(&self, unit: &Unit) -> PageStream;
 
+    /// The limits its requests are admitted under, when it has them: the
+    /// scheduler then runs as many units as they allow. Sources without
+    /// (the default) run under the plan's own, which nothing adapts.
+    fn throttle(&self) -> Option<cdr_transport::Throttle> {
+        None
+    }
+
     /// Takes back the records of a page that the caller is done with, so that
     /// a later page can reuse their memory. Sources that do not reuse memory
     /// drop them.

@@ -33,6 +33,62 @@ pub struct TypeSummary {
     pub duration_ms: u64,
 }
 
+/// How many units fetched at once over a run, and how the API pushed back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ConcurrencySummary {
+    /// `auto` (adapted to the API's answers) or `fixed`.
+    pub mode: &'static str,
+    /// The limit's least, time-weighted median and greatest value.
+    pub min: u64,
+    pub median: u64,
+    pub max: u64,
+    /// Requests the API refused for load: HTTP 429 or 503, or an answer with
+    /// `Retry-After`.
+    pub refused: u64,
+    /// Times `auto` lowered the limit.
+    pub decreases: u64,
+}
+
+impl ConcurrencySummary {
+    /// The summary of a run planned with `plan`, whose throttle reported `r`.
+    pub fn new(
+        plan: crate::plan::Concurrency,
+        r: &cdr_transport::ThrottleReport,
+    ) -> ConcurrencySummary {
+        ConcurrencySummary {
+            mode: match plan {
+                crate::plan::Concurrency::Fixed(_) => "fixed",
+                crate::plan::Concurrency::Auto { .. } => "auto",
+            },
+            min: r.concurrency.min as u64,
+            median: r.concurrency.median as u64,
+            max: r.concurrency.max as u64,
+            refused: r.refused,
+            decreases: r.decreases,
+        }
+    }
+}
+
+impl fmt::Display for ConcurrencySummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "concurrency {}: ", self.mode)?;
+        if self.min == self.max {
+            write!(f, "{}", self.min)?;
+        } else {
+            write!(f, "{} to {} (median {})", self.min, self.max, self.median)?;
+        }
+        write!(
+            f,
+            "; {} requests refused by the API (HTTP 429/503)",
+            group(self.refused)
+        )?;
+        if self.mode == "auto" {
+            write!(f, ", {} decreases", self.decreases)?;
+        }
+        Ok(())
+    }
+}
+
 /// A unit, named in a summary.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct UnitRef {
@@ -142,6 +198,8 @@ pub struct Summary {
     pub types: BTreeMap<String, TypeSummary>,
     /// `--rescan` / `--redo`, when asked for.
     pub rescan: Option<RescanSummary>,
+    /// Units fetching at once and refusals, once the run has scheduled.
+    pub concurrency: Option<ConcurrencySummary>,
     pub failed: Vec<FailedUnit>,
 }
 
@@ -193,6 +251,7 @@ impl Summary {
             recovered_replacements: 0,
             types,
             rescan: None,
+            concurrency: None,
             failed,
         }
     }
@@ -301,6 +360,9 @@ impl fmt::Display for Summary {
                 "{t}: {} records could not be stored and are kept in _cdr_sink/quarantine/ (--on-bad-record quarantine)",
                 s.quarantined
             )?;
+        }
+        if let Some(c) = self.concurrency.filter(|_| self.start < self.end) {
+            writeln!(f, "{c}")?;
         }
         let elsewhere: u64 = self.types.values().map(|s| s.units_elsewhere).sum();
         if elsewhere > 0 {

@@ -45,6 +45,10 @@ impl TransportSource {
 }
 
 impl PageSource for TransportSource {
+    fn throttle(&self) -> Option<cdr_transport::Throttle> {
+        self.fallback.throttle().cloned()
+    }
+
     fn pages(&self, unit: &Unit) -> PageStream {
         let (client, seen) = match self.clients.get(&unit.cdr_type) {
             Some((c, s)) => (c.clone(), s.clone()),

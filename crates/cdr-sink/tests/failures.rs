@@ -41,7 +41,7 @@ fn plan(format: &str, end: &str) -> cdr_sink::RawArchive {
         start: START.into(),
         end: end.into(),
         limit: 100,
-        concurrency: 1,
+        concurrency: "1".into(),
         ..raw("SMS", format)
     }
 }

@@ -79,7 +79,7 @@ async fn run(source: &Arc<Records>, dest: &Arc<LocalDir>, rescan: bool) -> Summa
         out: "unused".into(),
         format: "csv".into(),
         limit: 2,
-        concurrency: 1,
+        concurrency: "1".into(),
         window: "1h".into(),
         rescan: rescan.then(|| "1h".into()),
         ..RawArchive::default()

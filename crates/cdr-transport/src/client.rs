@@ -137,6 +137,12 @@ fn under(base: &Url, path: &str) -> Url {
 }
 
 impl Client {
+    /// The limits its requests are admitted under, when it has them
+    /// ([`ClientConfig::throttle`]); clones share them.
+    pub fn throttle(&self) -> Option<&Throttle> {
+        self.inner.throttle.as_ref()
+    }
+
     /// Checks the configuration and builds the connection pool. Makes no request.
     pub fn new(config: ClientConfig) -> Result<Client, TransportError> {
         let base = parse_base(&config.base_url)?;

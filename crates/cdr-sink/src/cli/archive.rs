@@ -24,6 +24,8 @@ pub(super) async fn run(args: ArchiveArgs, signals: &mut Signals) -> Result<Ende
         format: choice(args.format),
         limit: args.limit,
         concurrency: args.concurrency,
+        max_concurrency: args.max_concurrency,
+        max_rps: args.max_rps,
         window: args.window,
         company_id: args.common.company_id.clone(),
         incremental: args.incremental,

@@ -326,15 +326,37 @@ pub(super) struct ArchiveArgs {
         value_name = "N"
     )]
     pub(super) limit: i64,
-    /// Units (type x window) fetched and written at once.
+    /// Units (type x window) fetched and written at once: auto adapts to what the API
+    /// answers (from 4, one more each round of answers while latency holds and nothing
+    /// is refused, fewer at once on HTTP 429/503 or Retry-After); a number fixes it.
     #[arg(
         long,
         env = "CDR_SINK_CONCURRENCY",
-        default_value_t = 4,
+        default_value = "auto",
+        allow_negative_numbers = true,
+        value_name = "auto|N"
+    )]
+    pub(super) concurrency: String,
+    /// The most units --concurrency auto fetches at once (it bounds memory: each unit
+    /// holds its pages and an encoder).
+    #[arg(
+        long,
+        env = "CDR_SINK_MAX_CONCURRENCY",
+        default_value_t = crate::plan::DEFAULT_MAX_CONCURRENCY,
         allow_negative_numbers = true,
         value_name = "N"
     )]
-    pub(super) concurrency: i64,
+    pub(super) max_concurrency: i64,
+    /// At most N API requests per second (login and GraphQL, retries included), evenly
+    /// spaced, whatever the concurrency: give each of several workers on one account a
+    /// share of its rate limit (e.g. 20, or 0.5).
+    #[arg(
+        long,
+        env = "CDR_SINK_MAX_RPS",
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
+    pub(super) max_rps: Option<f64>,
     /// Length of one unit of work; must divide a day: 15m, 1h, 6h, 1d, ...
     #[arg(
         long,
@@ -428,6 +450,8 @@ mod tests {
             "--api-url",
             "--limit",
             "--concurrency",
+            "--max-concurrency",
+            "--max-rps",
             "--window",
             "--company-id",
             "--quiet",

@@ -17,6 +17,7 @@ use crate::plan::{ArchivePlan, Unit};
 use crate::rescan::RescanError;
 use crate::summary::{FailedUnit, RescanSummary};
 use crate::unit::UnitContext;
+use cdr_transport::Throttle;
 
 /// Checks (or, with `--redo`, replaces) the windows that were finished before
 /// this run and lie in `range`, each under its claim.
@@ -24,6 +25,7 @@ pub(super) async fn rescan_phase(
     plan: &ArchivePlan,
     ctx: &UnitContext,
     claims: &Arc<Claims>,
+    throttle: &Throttle,
     finished: &BTreeMap<CdrType, BTreeSet<Window>>,
     range: Window,
     failed: &mut Vec<FailedUnit>,
@@ -53,7 +55,7 @@ pub(super) async fn rescan_phase(
     let (redo, allow_shrink) = (plan.redo, plan.allow_shrink);
     let outcomes = run_claimed(
         units,
-        plan.concurrency,
+        throttle,
         claims.lease(),
         |unit, slot| {
             let (ctx, claims) = (ctx.clone(), claims.clone());

@@ -1,18 +1,20 @@
-//! Scheduling the units of a run under claims and fetch slots: at most
-//! `concurrency` units fetch at once, a few more may finish beyond that, each
-//! runs as a task of its own, and a unit another live run holds is looked at
-//! again later, with growing waits. What an attempt does is the caller's.
+//! Scheduling the units of a run under claims and fetch slots: as many units
+//! fetch at once as the run's [`Throttle`] allows (a fixed `--concurrency`,
+//! or the adaptive limit of `--concurrency auto`, read again whenever it may
+//! have changed), a few more may finish beyond that, each runs as a task of
+//! its own, and a unit another live run holds is looked at again later, with
+//! growing waits. What an attempt does is the caller's.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cdr_transport::Throttle;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio::sync::Semaphore;
 
 use crate::plan::Unit;
-use crate::unit::FetchSlot;
+use crate::unit::{FetchSlot, Fetching};
 
 /// What one attempt at a unit came to.
 pub(super) enum Attempt<T> {
@@ -30,10 +32,14 @@ pub(super) fn finishing_limit(concurrency: usize) -> usize {
     (concurrency / 8).clamp(1, 8)
 }
 
-/// Runs `work` for every unit, at most `concurrency` fetching at once. Each
-/// unit holds a [`FetchSlot`] and gives it up when its last page has arrived,
-/// so that the next unit's requests overlap its commit; at most
-/// [`finishing_limit`] more units than `concurrency` are in flight.
+/// Runs `work` for every unit, at most [`Throttle::chains`] fetching at once
+/// (the throttle's limit; when adaptive, plus the requests resting before a
+/// retry, whose units would otherwise leave their places unused). Each unit
+/// holds a [`FetchSlot`] and gives it up when its last page has arrived, so
+/// that the next unit's requests overlap its commit; at most
+/// [`finishing_limit`] more units than that are in flight. A limit that
+/// falls does not stop units already fetching: the throttle holds back their
+/// requests instead.
 ///
 /// A unit whose attempt finds it claimed by another live run is tried again
 /// later, until it is finished here, finished elsewhere, or failed: first
@@ -50,7 +56,7 @@ pub(super) fn finishing_limit(concurrency: usize) -> usize {
 /// it is the last one returned.
 pub(super) async fn run_claimed<T, F, Fut>(
     units: Vec<Unit>,
-    concurrency: usize,
+    throttle: &Throttle,
     lease: Duration,
     work: F,
     stop: impl Fn(&T) -> bool,
@@ -60,9 +66,7 @@ where
     Fut: std::future::Future<Output = Attempt<T>> + Send + 'static,
     T: Send + 'static,
 {
-    let concurrency = concurrency.max(1);
-    let most = concurrency + finishing_limit(concurrency);
-    let fetching = Arc::new(Semaphore::new(concurrency));
+    let fetching = Arc::new(Fetching::default());
     // Each unit with how long it waited last time it was busy.
     let mut queue: VecDeque<(Unit, Option<Duration>)> =
         units.into_iter().map(|u| (u, None)).collect();
@@ -70,33 +74,30 @@ where
     let mut in_flight = FuturesUnordered::new();
     let mut out = Vec::new();
     let start =
-        |unit: Unit, waited: Option<Duration>, permit, in_flight: &mut FuturesUnordered<_>| {
+        |unit: Unit, waited: Option<Duration>, slot, in_flight: &mut FuturesUnordered<_>| {
             // A task of its own: the units that run at once encode on every
             // core, not in turn on the task that polls them all.
-            let task = AbortOnDrop(tokio::spawn(work(unit, FetchSlot::new(permit))));
+            let task = AbortOnDrop(tokio::spawn(work(unit, slot)));
             in_flight.push(async move { (unit, waited, task.join().await) });
         };
     loop {
-        while in_flight.len() < most && !queue.is_empty() {
-            let Ok(permit) = fetching.clone().try_acquire_owned() else {
+        let chains = throttle.chains().max(1);
+        let most = chains + finishing_limit(chains);
+        while in_flight.len() < most && fetching.count() < chains {
+            let Some((unit, waited)) = queue.pop_front() else {
                 break;
             };
-            if let Some((unit, waited)) = queue.pop_front() {
-                start(unit, waited, permit, &mut in_flight);
-            }
+            start(unit, waited, fetching.take(), &mut in_flight);
         }
         if in_flight.is_empty() && waiting.is_empty() && queue.is_empty() {
             return out;
         }
-        let may_start = in_flight.len() < most && !queue.is_empty();
         let next_due = waiting.iter().map(|(at, _, _)| *at).min();
         tokio::select! {
-            // A unit in flight gave its slot up (its last page arrived).
-            Ok(permit) = fetching.clone().acquire_owned(), if may_start => {
-                if let Some((unit, waited)) = queue.pop_front() {
-                    start(unit, waited, permit, &mut in_flight);
-                }
-            }
+            // A unit in flight gave its slot up (its last page arrived), or
+            // more units may fetch: look again.
+            () = fetching.freed(), if !queue.is_empty() => {}
+            () = throttle.chains_changed(), if !queue.is_empty() => {}
             Some((unit, waited, attempt)) = in_flight.next(), if !in_flight.is_empty() => match attempt {
                 Some(Attempt::Finished(t)) if stop(&t) => {
                     out.push((unit, t));

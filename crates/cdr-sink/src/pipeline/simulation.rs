@@ -26,6 +26,7 @@ use super::tests::{Lines, Memory, options, plan, truth_lines};
 use super::*;
 use crate::claim::Owner;
 use crate::ledger::UnitEntry;
+use crate::plan::Concurrency;
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -290,7 +291,7 @@ async fn scenario(seed: u64, specs: Vec<RunSpec>) {
     ));
     let mut p = plan("1h", 6);
     p.lease = LEASE;
-    p.concurrency = 2;
+    p.concurrency = Concurrency::Fixed(2);
     let src = Arc::new(Memory::new(25, 10));
     let violations = Arc::new(std::sync::Mutex::new(Vec::new()));
 
@@ -399,7 +400,7 @@ fn two_healthy_runs_share_the_work_and_fetch_each_unit_once() {
         let store = Arc::new(MemoryDir::new("share"));
         let mut p = plan("1h", 8);
         p.lease = LEASE;
-        p.concurrency = 2;
+        p.concurrency = Concurrency::Fixed(2);
         let src = Arc::new(Memory::new(25, 10));
         let mut runs = Vec::new();
         for i in 0..2 {

@@ -24,6 +24,7 @@ use cdr_sink_api::{
 use super::schedule::finishing_limit;
 use super::tests::{Lines, Memory, options, plan};
 use super::*;
+use crate::plan::Concurrency;
 
 /// A store whose ledger writes wait for a permit of `gate`.
 #[derive(Debug)]
@@ -138,8 +139,8 @@ fn the_next_unit_fetches_while_one_commits_and_few_finish_beyond_the_slots() {
             waiting: AtomicU64::new(0),
         });
         let mut p = plan("1h", 3);
-        p.concurrency = 1;
-        assert_eq!(finishing_limit(p.concurrency), 1);
+        p.concurrency = Concurrency::Fixed(1);
+        assert_eq!(finishing_limit(1), 1);
         let src = Arc::new(Memory::new(25, 10));
         let run = {
             let (p, src, dest) = (p.clone(), src.clone(), dest.clone());

@@ -272,7 +272,7 @@ pub(super) fn plan(window: &str, hours: i64) -> ArchivePlan {
         out: "unused".into(),
         format: "csv".into(),
         limit: 10,
-        concurrency: 3,
+        concurrency: "3".into(),
         window: window.into(),
         company_id: None,
         ..Default::default()

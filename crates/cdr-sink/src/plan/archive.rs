@@ -23,7 +23,12 @@ pub struct RawArchive {
     pub out: String,
     pub format: String,
     pub limit: i64,
-    pub concurrency: i64,
+    /// `--concurrency`: `auto` or a number of units.
+    pub concurrency: String,
+    /// `--max-concurrency`: the most units `auto` runs at once.
+    pub max_concurrency: i64,
+    /// `--max-rps`: API requests per second, at most.
+    pub max_rps: Option<f64>,
     pub window: String,
     pub company_id: Option<String>,
     /// `--incremental`: continue from the ledger up to now - settle.
@@ -55,7 +60,9 @@ impl Default for RawArchive {
             out: String::new(),
             format: "parquet".into(),
             limit: 1000,
-            concurrency: 4,
+            concurrency: "auto".into(),
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            max_rps: None,
             window: "1h".into(),
             company_id: None,
             incremental: false,
@@ -88,7 +95,7 @@ pub struct Incremental {
 }
 
 /// A validated archive run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ArchivePlan {
     pub types: Vec<CdrType>,
     pub start: DateTime<Utc>,
@@ -102,7 +109,10 @@ pub struct ArchivePlan {
     pub output: Output,
     pub format: FormatChoice,
     pub limit: Limit,
-    pub concurrency: usize,
+    /// How many units fetch at once.
+    pub concurrency: Concurrency,
+    /// `--max-rps`: at most this many API requests per second.
+    pub max_rps: Option<f64>,
     pub company_id: Option<String>,
     /// `Some` for `--incremental`: `units` are known only once the ledger has
     /// been read ([`ArchivePlan::resolve`]); `end` is already final.
@@ -123,6 +133,74 @@ pub struct ArchivePlan {
     pub allow_shrink: bool,
     /// `--keep-replaced`: how long replaced files are kept before removal.
     pub keep_replaced: TimeDelta,
+}
+
+/// How many units of a run fetch at once: `--concurrency` and
+/// `--max-concurrency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// `--concurrency N`: always N.
+    Fixed(usize),
+    /// `--concurrency auto`: from [`AUTO_START`] (or `max`, when lower),
+    /// adapted to the API's answers within `1..=max`
+    /// ([`cdr_transport::adaptive`]).
+    Auto { max: usize },
+}
+
+/// Where `--concurrency auto` starts: the fixed default of earlier versions.
+pub const AUTO_START: usize = 4;
+
+/// The default `--max-concurrency`.
+pub const DEFAULT_MAX_CONCURRENCY: i64 = 32;
+
+impl Concurrency {
+    /// `--concurrency` (`auto` or 1 to [`MAX_CONCURRENCY`]) with
+    /// `--max-concurrency` (1 to [`MAX_CONCURRENCY`]), which bounds `auto`.
+    pub fn parse(concurrency: &str, max: i64) -> Result<Concurrency, PlanError> {
+        let given = concurrency.trim();
+        if given.eq_ignore_ascii_case("auto") {
+            let max = super::flags::in_range("--max-concurrency", max)?;
+            return Ok(Concurrency::Auto { max });
+        }
+        match given.parse::<i64>() {
+            Ok(n) => Ok(Concurrency::Fixed(super::concurrency(n)?)),
+            Err(_) => Err(PlanError::new(format!(
+                "--concurrency `{given}` is neither `auto` nor a number: give auto, or 1 to {MAX_CONCURRENCY}"
+            ))),
+        }
+    }
+
+    /// The most units that fetch at once.
+    pub fn most(&self) -> usize {
+        match *self {
+            Concurrency::Fixed(n) | Concurrency::Auto { max: n } => n,
+        }
+    }
+}
+
+impl std::fmt::Display for Concurrency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Concurrency::Fixed(n) => write!(f, "{n}"),
+            Concurrency::Auto { max } => write!(f, "auto (at most {max})"),
+        }
+    }
+}
+
+impl ArchivePlan {
+    /// The limits on the run's requests: a fixed or adaptive number of
+    /// units fetching at once, and `--max-rps`. The client and the
+    /// scheduler share it.
+    pub fn throttle(&self) -> cdr_transport::Throttle {
+        use cdr_transport::adaptive::AimdConfig;
+        let concurrency = match self.concurrency {
+            Concurrency::Fixed(n) => cdr_transport::Concurrency::Fixed(n),
+            Concurrency::Auto { max } => {
+                cdr_transport::Concurrency::Adaptive(AimdConfig::new(AUTO_START.min(max), max))
+            }
+        };
+        cdr_transport::Throttle::new(concurrency, self.max_rps)
+    }
 }
 
 /// The largest `--concurrency` accepted.
@@ -158,7 +236,8 @@ impl ArchivePlan {
             .parse()
             .map_err(|e| PlanError::new(format!("--window: {e}")))?;
         let limit = Limit::new(raw.limit).map_err(|e| PlanError::new(format!("--limit: {e}")))?;
-        let concurrency = super::concurrency(raw.concurrency)?;
+        let concurrency = Concurrency::parse(&raw.concurrency, raw.max_concurrency)?;
+        let max_rps = super::max_rps(raw.max_rps)?;
         let output = Output::parse(&raw.out)?;
         let format = FormatChoice::parse(&raw.format)?;
         let company_id = company_id(raw.company_id.as_deref())?;
@@ -212,6 +291,7 @@ impl ArchivePlan {
             format,
             limit,
             concurrency,
+            max_rps,
             company_id,
             incremental: None,
             rescan,

@@ -20,12 +20,27 @@ pub fn type_filter(types: Option<&str>) -> Result<Vec<CdrType>, PlanError> {
 
 /// `--concurrency`: 1 to [`MAX_CONCURRENCY`].
 pub fn concurrency(n: i64) -> Result<usize, PlanError> {
+    in_range("--concurrency", n)
+}
+
+/// A number of units for `flag`: 1 to [`MAX_CONCURRENCY`].
+pub(super) fn in_range(flag: &str, n: i64) -> Result<usize, PlanError> {
     if (1..=MAX_CONCURRENCY).contains(&n) {
         Ok(n as usize)
     } else {
         Err(PlanError::new(format!(
-            "--concurrency {n} is out of range: use 1 to {MAX_CONCURRENCY}"
+            "{flag} {n} is out of range: use 1 to {MAX_CONCURRENCY}"
         )))
+    }
+}
+
+/// `--max-rps`: absent, or a positive number of requests per second.
+pub fn max_rps(given: Option<f64>) -> Result<Option<f64>, PlanError> {
+    match given {
+        Some(r) if !(r.is_finite() && r > 0.0) => Err(PlanError::new(format!(
+            "--max-rps {r} is not a positive number of requests per second: give e.g. 10, or 0.5"
+        ))),
+        _ => Ok(given),
     }
 }
 
@@ -81,6 +96,17 @@ mod tests {
             assert_eq!(
                 concurrency(bad).unwrap_err().0,
                 format!("--concurrency {bad} is out of range: use 1 to {MAX_CONCURRENCY}")
+            );
+        }
+        assert_eq!(max_rps(None), Ok(None));
+        assert_eq!(max_rps(Some(0.5)), Ok(Some(0.5)));
+        for bad in [0.0, -2.0, f64::NAN, f64::INFINITY] {
+            assert!(
+                max_rps(Some(bad))
+                    .unwrap_err()
+                    .0
+                    .starts_with(&format!("--max-rps {bad} is not a positive number")),
+                "{bad}"
             );
         }
         assert_eq!(max_behind(None), Ok(None));

@@ -19,11 +19,12 @@ mod export;
 mod flags;
 
 pub use archive::{
-    ArchivePlan, DEFAULT_KEEP_REPLACED, DEFAULT_SETTLE, Incremental, MAX_CONCURRENCY, RawArchive,
+    AUTO_START, ArchivePlan, Concurrency, DEFAULT_KEEP_REPLACED, DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_SETTLE, Incremental, MAX_CONCURRENCY, RawArchive,
 };
 pub use choices::{FormatChoice, OnBadRecord, OnUnknown, Output, RollPolicy};
 pub use export::{ExportPlan, ExportTarget, RawExport};
-pub use flags::{concurrency, limits, max_behind, type_filter};
+pub use flags::{concurrency, limits, max_behind, max_rps, type_filter};
 
 use chrono::{DateTime, TimeDelta, Utc};
 

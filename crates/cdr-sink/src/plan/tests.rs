@@ -16,7 +16,7 @@ fn raw() -> RawArchive {
         out: "./archive".into(),
         format: "parquet".into(),
         limit: 1000,
-        concurrency: 4,
+        concurrency: "4".into(),
         window: "1h".into(),
         company_id: None,
         ..RawArchive::default()
@@ -164,7 +164,19 @@ fn each_bad_input_says_what_to_change() {
     );
     check(&|r| r.limit = 0, "use a page size from 1 to 1000");
     check(&|r| r.limit = 1001, "use a page size from 1 to 1000");
-    check(&|r| r.concurrency = 0, "--concurrency 0");
+    check(&|r| r.concurrency = "0".into(), "--concurrency 0");
+    check(
+        &|r| r.concurrency = "lots".into(),
+        "--concurrency `lots` is neither `auto` nor a number",
+    );
+    check(
+        &|r| {
+            r.concurrency = "auto".into();
+            r.max_concurrency = 0;
+        },
+        "--max-concurrency 0 is out of range",
+    );
+    check(&|r| r.max_rps = Some(0.0), "--max-rps 0 is not a positive");
     check(&|r| r.window = "7h".into(), "--window");
     check(&|r| r.out = "s3:///x".into(), "names no bucket");
     check(
@@ -373,4 +385,40 @@ fn bad_incremental_input_says_what_to_change() {
         },
         "is not later than --start",
     );
+}
+
+#[test]
+fn concurrency_is_auto_by_default_and_a_number_fixes_it() {
+    let now = parse_datetime("2026-11-02T00:00:00Z").expect("time");
+    let plan = |r: RawArchive| ArchivePlan::new(&r, now).expect("a good plan");
+    let auto = plan(RawArchive {
+        concurrency: RawArchive::default().concurrency,
+        ..raw()
+    });
+    assert_eq!(auto.concurrency, Concurrency::Auto { max: 32 });
+    let t = auto.throttle();
+    assert!(t.is_adaptive());
+    assert_eq!(t.limit(), AUTO_START);
+    let small = plan(RawArchive {
+        concurrency: "AUTO".into(),
+        max_concurrency: 2,
+        max_rps: Some(7.5),
+        ..raw()
+    });
+    assert_eq!(small.concurrency, Concurrency::Auto { max: 2 });
+    assert_eq!(
+        small.throttle().limit(),
+        2,
+        "auto starts no higher than its max"
+    );
+    assert_eq!(small.throttle().report().max_rps, Some(7.5));
+    let fixed = plan(RawArchive {
+        concurrency: " 6 ".into(),
+        ..raw()
+    });
+    assert_eq!(fixed.concurrency, Concurrency::Fixed(6));
+    assert!(!fixed.throttle().is_adaptive());
+    assert_eq!(fixed.throttle().limit(), 6);
+    assert_eq!(fixed.concurrency.to_string(), "6");
+    assert_eq!(auto.concurrency.to_string(), "auto (at most 32)");
 }

@@ -51,21 +51,56 @@ pub struct UnitJob<'a> {
 /// entry and releasing its claim, which it still does. How many units may
 /// finish that way at once is the scheduler's business.
 #[derive(Debug, Clone, Default)]
-pub struct FetchSlot(Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>);
+pub struct FetchSlot(Arc<std::sync::Mutex<Option<Place>>>);
 
-impl FetchSlot {
-    /// A slot that holds `permit` until it is given up or dropped.
-    pub fn new(permit: tokio::sync::OwnedSemaphorePermit) -> FetchSlot {
-        FetchSlot(Arc::new(std::sync::Mutex::new(Some(permit))))
+/// The units fetching at once: counted as their slots are taken, and woken
+/// when one is given up.
+#[derive(Debug, Default)]
+pub struct Fetching {
+    count: std::sync::atomic::AtomicUsize,
+    freed: tokio::sync::Notify,
+}
+
+impl Fetching {
+    /// Units holding a slot now.
+    pub fn count(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// A slot, counted until it is given up or dropped.
+    pub fn take(self: &Arc<Self>) -> FetchSlot {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        FetchSlot(Arc::new(std::sync::Mutex::new(Some(Place(self.clone())))))
+    }
+
+    /// Waits until a slot is given up (at once if one was given up since
+    /// the last wait: a single waiter misses nothing).
+    pub async fn freed(&self) {
+        self.freed.notified().await;
+    }
+}
+
+/// A counted place; given back when dropped.
+#[derive(Debug)]
+struct Place(Arc<Fetching>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.freed.notify_one();
+    }
+}
+
+impl FetchSlot {
     /// Gives the place up; later calls do nothing.
     pub fn give_up(&self) {
-        let permit = self
+        let place = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
-        drop(permit);
+        drop(place);
     }
 }

@@ -286,7 +286,7 @@ pub fn raw(types: &str, format: &str) -> RawArchive {
         out: "library".into(),
         format: format.into(),
         limit: 500,
-        concurrency: 4,
+        concurrency: "4".into(),
         window: "1h".into(),
         ..RawArchive::default()
     }

@@ -54,7 +54,7 @@ async fn run_claimed_looks_again_at_a_busy_unit_with_growing_waits() {
     let seen = attempts.clone();
     let out = run_claimed(
         vec![unit],
-        2,
+        &Throttle::fixed(2),
         Duration::from_secs(300),
         move |_, _slot| {
             let seen = seen.clone();
@@ -79,4 +79,72 @@ async fn run_claimed_looks_again_at_a_busy_unit_with_growing_waits() {
         .map(|d| d.as_millis())
         .collect();
     assert_eq!(at, [0, 250, 750, 1750]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn units_fetching_at_once_follow_an_adaptive_limit() {
+    use cdr_transport::adaptive::AimdConfig;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    let throttle = cdr_transport::Throttle::new(
+        cdr_transport::Concurrency::Adaptive(AimdConfig::new(1, 8)),
+        None,
+    );
+    let units = plan("1h", 6).units;
+    let started = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let run = {
+        let (throttle, started, gate) = (throttle.clone(), started.clone(), gate.clone());
+        tokio::spawn(async move {
+            run_claimed(
+                units,
+                &throttle,
+                Duration::from_secs(300),
+                move |_, slot| {
+                    let (started, gate) = (started.clone(), gate.clone());
+                    async move {
+                        started.fetch_add(1, SeqCst);
+                        let permit = gate.acquire().await;
+                        permit.expect("open").forget();
+                        drop(slot);
+                        Attempt::Finished(())
+                    }
+                },
+                |_| false,
+            )
+            .await
+        })
+    };
+    let settle = || async {
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+    };
+    settle().await;
+    assert_eq!(started.load(SeqCst), 1, "a limit of 1 runs one unit");
+    // A served answer makes a round of one: the limit grows to 2, and a
+    // second unit starts without any unit ending.
+    throttle.admit().await.served();
+    assert_eq!(throttle.limit(), 2);
+    settle().await;
+    assert_eq!(started.load(SeqCst), 2);
+    // A request resting before a retry lends its place to another unit.
+    let resting = throttle.resting();
+    settle().await;
+    assert_eq!(started.load(SeqCst), 3);
+    drop(resting);
+    // A refusal lowers the limit: units in flight go on, no new one starts
+    // until fewer fetch than the limit.
+    throttle.admit().await.refused(None);
+    assert_eq!(throttle.limit(), 1);
+    gate.add_permits(1);
+    settle().await;
+    assert_eq!(started.load(SeqCst), 3, "two still fetch, above the limit");
+    gate.add_permits(2);
+    settle().await;
+    assert_eq!(started.load(SeqCst), 4, "one at a time again");
+    gate.add_permits(10);
+    let out = run.await.expect("the run");
+    assert_eq!(out.len(), 6);
 }
