@@ -41,7 +41,11 @@ pub struct SimConfig {
     pub static_tokens: Vec<String>,
     /// Injected faults; default none.
     pub faults: Faults,
-    /// Simulated service latency added to every GraphQL request; default zero.
+    /// Simulated service latency of every GraphQL request: the time from
+    /// the request's arrival to its answer, service time included. The
+    /// answer is built at once and sent when `latency` has passed since
+    /// the request arrived (at once if building it took longer); default
+    /// zero. Logins and exports are not delayed.
     pub latency: Duration,
     /// Rows an export may stream before its connection is dropped without a
     /// proper end (as a timed-out export would be); default no cap.

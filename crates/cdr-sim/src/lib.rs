@@ -61,11 +61,20 @@
 //! [`Faults`] draws, per GraphQL request number and deterministically for its
 //! seed, at most one of: 429 (half with `Retry-After`), 502/503 with an HTML
 //! body, a connection dropped after the headers and part of the body, a
-//! complete 200 whose JSON is cut off. Also: [`SimConfig::latency`] per request,
-//! tokens that expire after [`SimConfig::token_ttl_requests`] requests, exports
-//! capped at [`SimConfig::export_row_cap`] rows (the body then ends in an error),
-//! and, with [`SimHandle::set_export_faults`], the same draws for exports. Every
+//! complete 200 whose JSON is cut off. Also: tokens that expire after
+//! [`SimConfig::token_ttl_requests`] requests, exports capped at
+//! [`SimConfig::export_row_cap`] rows (the body then ends in an error), and,
+//! with [`SimHandle::set_export_faults`], the same draws for exports. Every
 //! request kind and injected fault is counted in [`Counters`].
+//!
+//! # Latency
+//!
+//! [`SimConfig::latency`] (binary `--latency-ms`) is the time from a GraphQL
+//! request's arrival to its answer, service time included: the answer is
+//! built at once and leaves `latency` after the request arrived (at once if
+//! building it took longer). So a client keeping N requests in flight gets
+//! N answers per latency, as long as the server builds pages faster than
+//! that. Logins and exports are not delayed.
 //!
 //! # Hooks: data an archive must not lose or store wrongly
 //!
@@ -144,6 +153,7 @@ mod gql;
 mod handle;
 mod hooks;
 mod link;
+mod pace;
 mod respond;
 mod server;
 mod sign;

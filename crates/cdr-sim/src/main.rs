@@ -81,7 +81,9 @@ struct Args {
     #[arg(long)]
     export_faults: bool,
 
-    /// Simulated latency of every GraphQL request, in milliseconds.
+    /// Simulated latency of every GraphQL request, in milliseconds, from its
+    /// arrival to its answer, service time included: the answer is sent MS
+    /// after the request arrived (at once if serving took longer).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     latency_ms: u64,
 
