@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::doc::DocCache;
 use crate::faults::{Fault, draw};
 use crate::gql::{RequestData, SimSchema, schema};
-use crate::pace::answer_after;
+use crate::pace::{Admission, answer_after};
 use crate::respond::{
     JSON, expired, json, rate_limited, reset, respond, server_error, truncate, unauthorized,
 };
@@ -100,11 +100,21 @@ async fn graphql(AxumState(app): AxumState<App>, headers: HeaderMap, body: Bytes
     let arrival = Instant::now();
     let st = &app.state;
     let n = bump(&st.counters.graphql_requests);
+    if let Some(quota) = &st.quota {
+        match quota.admit(arrival) {
+            Admission::Accepted => bump(&st.counters.quota_accepted),
+            Admission::Refused { retry_after } => {
+                // Refused in front of the service, so at once.
+                bump(&st.counters.quota_refused);
+                return rate_limited(retry_after);
+            }
+        };
+    }
     // The answer is built first and leaves when the latency has passed.
     answer_after(arrival, st.latency, serve_graphql(&app, n, &headers, &body)).await
 }
 
-/// The answer to GraphQL request number `n`.
+/// The answer to GraphQL request number `n` that the quota let through.
 async fn serve_graphql(app: &App, n: u64, headers: &HeaderMap, body: &[u8]) -> Response {
     let st = &app.state;
     let fault = draw(&st.faults(), n);
