@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use cdr_core::CdrType;
@@ -41,7 +42,16 @@ pub struct SimConfig {
     pub static_tokens: Vec<String>,
     /// Injected faults; default none.
     pub faults: Faults,
-    /// Simulated service latency added to every GraphQL request; default zero.
+    /// A rate limit on GraphQL requests, a sliding window over all clients;
+    /// default none. Not [`Faults::rate_limit`], which answers requests
+    /// with a random 429 however fast they come.
+    pub quota: Option<Quota>,
+    /// Simulated service latency of every GraphQL request: the time from
+    /// the request's arrival to its answer, service time included. The
+    /// answer is built at once and sent when `latency` has passed since
+    /// the request arrived (at once if building it took longer); default
+    /// zero. Requests refused by the [`quota`](SimConfig::quota) are
+    /// answered at once; logins and exports are not delayed.
     pub latency: Duration,
     /// Rows an export may stream before its connection is dropped without a
     /// proper end (as a timed-out export would be); default no cap.
@@ -89,6 +99,7 @@ impl Default for SimConfig {
             ],
             static_tokens: vec!["POAPK_sim-static-token".into()],
             faults: Faults::default(),
+            quota: None,
             latency: Duration::ZERO,
             export_row_cap: None,
             token_ttl_requests: None,
@@ -112,6 +123,7 @@ impl fmt::Debug for SimConfig {
                 &format_args!("<{} redacted>", self.static_tokens.len()),
             )
             .field("faults", &self.faults)
+            .field("quota", &self.quota)
             .field("latency", &self.latency)
             .field("export_row_cap", &self.export_row_cap)
             .field("token_ttl_requests", &self.token_ttl_requests)
@@ -125,10 +137,14 @@ impl fmt::Debug for SimConfig {
 
 impl SimConfig {
     /// Checks what [`crate::start`] would refuse: fault probabilities outside
-    /// 0..=1 or adding up to more than 1, no user, duplicate emails, an
-    /// unknown member that is not one (see [`UnknownMembers::validate`]).
+    /// 0..=1 or adding up to more than 1, a quota with a zero window, no
+    /// user, duplicate emails, an unknown member that is not one (see
+    /// [`UnknownMembers::validate`]).
     pub fn validate(&self) -> Result<(), SimError> {
         self.faults.validate()?;
+        if let Some(q) = &self.quota {
+            q.validate()?;
+        }
         if let Some(u) = &self.unknown_members {
             u.validate()?;
         }
@@ -166,12 +182,76 @@ impl fmt::Debug for SimUser {
     }
 }
 
+/// A rate limit as an API gateway applies it: at most
+/// [`requests`](Quota::requests) GraphQL requests in any
+/// [`window`](Quota::window), a sliding window over the requests of all
+/// clients together.
+///
+/// Counted: requests to `/graphql` that the quota accepts, whatever the
+/// service then answers (a page, an error, an injected fault). Not counted:
+/// logins, export downloads, and the refused requests themselves, which use
+/// neither the budget nor a token's requests. A request beyond the budget is
+/// answered at once, without [`SimConfig::latency`], with HTTP 429, the body
+/// `{"errors":[{"message":"too many requests"}]}` and, unless switched off,
+/// `Retry-After`: the whole seconds until the oldest accepted request leaves
+/// the window, rounded up, at least 1. [`Counters::quota_accepted`] and
+/// [`Counters::quota_refused`] count both kinds.
+///
+/// Unrelated to [`Faults::rate_limit`], a probability of a random 429 that
+/// knows nothing of how fast requests come.
+///
+/// [`Counters::quota_accepted`]: crate::Counters::quota_accepted
+/// [`Counters::quota_refused`]: crate::Counters::quota_refused
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use cdr_sim::{Quota, SimConfig};
+/// let config = SimConfig {
+///     quota: NonZeroU32::new(50).map(Quota::per_second),
+///     ..SimConfig::default()
+/// };
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Requests accepted in any window.
+    pub requests: NonZeroU32,
+    /// The length of the sliding window; not zero.
+    pub window: Duration,
+    /// Whether refusals carry `Retry-After` (a client that must guess its
+    /// pause is tested without it).
+    pub retry_after: bool,
+}
+
+impl Quota {
+    /// `requests` per second (a one-second window), refusals with `Retry-After`.
+    pub fn per_second(requests: NonZeroU32) -> Quota {
+        Quota {
+            requests,
+            window: Duration::from_secs(1),
+            retry_after: true,
+        }
+    }
+
+    /// Checks that the window is longer than zero.
+    pub fn validate(&self) -> Result<(), SimError> {
+        if self.window.is_zero() {
+            return Err(SimError::Config(
+                "the quota's window must be longer than zero".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Faults injected into GraphQL requests: each request, by its number, draws
 /// at most one fault from these probabilities, deterministically for a
 /// [`Faults::seed`]. Their sum must not exceed 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Faults {
-    /// HTTP 429; half of them carry `Retry-After: retry_after_secs`.
+    /// HTTP 429 at random, however fast requests come; half of them carry
+    /// `Retry-After: retry_after_secs`. A rate limit that counts requests is
+    /// [`SimConfig::quota`].
     pub rate_limit: f64,
     /// Value of the `Retry-After` header, in seconds; default 0 so that tests
     /// stay fast.

@@ -61,11 +61,32 @@
 //! [`Faults`] draws, per GraphQL request number and deterministically for its
 //! seed, at most one of: 429 (half with `Retry-After`), 502/503 with an HTML
 //! body, a connection dropped after the headers and part of the body, a
-//! complete 200 whose JSON is cut off. Also: [`SimConfig::latency`] per request,
-//! tokens that expire after [`SimConfig::token_ttl_requests`] requests, exports
-//! capped at [`SimConfig::export_row_cap`] rows (the body then ends in an error),
-//! and, with [`SimHandle::set_export_faults`], the same draws for exports. Every
+//! complete 200 whose JSON is cut off. Also: tokens that expire after
+//! [`SimConfig::token_ttl_requests`] requests, exports capped at
+//! [`SimConfig::export_row_cap`] rows (the body then ends in an error), and,
+//! with [`SimHandle::set_export_faults`], the same draws for exports. Every
 //! request kind and injected fault is counted in [`Counters`].
+//!
+//! # Rate limit and latency
+//!
+//! [`SimConfig::quota`] ([`Quota`], binary `--quota N` and
+//! `--quota-window-ms MS`) limits GraphQL requests as a real service's
+//! gateway does: at most N accepted in any sliding window (one second by
+//! default), over all clients. A request beyond is answered at once with
+//! HTTP 429, `{"errors":[{"message":"too many requests"}]}` and
+//! `Retry-After`: the whole seconds until the oldest accepted request leaves
+//! the window, rounded up, at least 1 (`Quota::retry_after: false`, binary
+//! `--quota-no-retry-after`: no header). Refused requests do not use the
+//! budget; logins and exports are not counted. [`Counters::quota_accepted`]
+//! and [`Counters::quota_refused`] count the two answers. Unlike the random
+//! 429 of [`Faults::rate_limit`], it answers to how fast requests come.
+//!
+//! [`SimConfig::latency`] (binary `--latency-ms`) is the time from a GraphQL
+//! request's arrival to its answer, service time included: the answer is
+//! built at once and leaves `latency` after the request arrived (at once if
+//! building it took longer). So a client keeping N requests in flight gets
+//! N answers per latency, as long as the server builds pages faster than
+//! that. Logins, exports and requests the quota refuses are not delayed.
 //!
 //! # Hooks: data an archive must not lose or store wrongly
 //!
@@ -144,6 +165,7 @@ mod gql;
 mod handle;
 mod hooks;
 mod link;
+mod pace;
 mod respond;
 mod server;
 mod sign;
@@ -153,7 +175,7 @@ mod text;
 
 use cdr_core::{Cdr, CdrType, Window};
 
-pub use config::{Faults, SimConfig, SimUser};
+pub use config::{Faults, Quota, SimConfig, SimUser};
 pub use data::DataModel;
 pub use handle::{SimHandle, start};
 pub use hooks::{ExpiredAnswer, Injected, UnknownMembers};
@@ -178,7 +200,7 @@ pub enum SimError {
 pub struct Counters {
     /// Every HTTP request.
     pub requests: u64,
-    /// Requests to `/graphql`.
+    /// Requests to `/graphql`, those the quota refused included.
     pub graphql_requests: u64,
     /// Successful logins.
     pub logins: u64,
@@ -186,8 +208,12 @@ pub struct Counters {
     pub failed_logins: u64,
     /// Export downloads with a valid signature.
     pub exports: u64,
-    /// Injected 429 answers.
+    /// Injected 429 answers ([`Faults::rate_limit`]; not the quota's).
     pub rate_limited: u64,
+    /// GraphQL requests the [`Quota`] accepted (none without one).
+    pub quota_accepted: u64,
+    /// GraphQL requests the [`Quota`] refused with HTTP 429.
+    pub quota_refused: u64,
     /// Injected 502/503 answers.
     pub server_errors: u64,
     /// Injected dropped connections.

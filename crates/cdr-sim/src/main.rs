@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use cdr_core::CdrType;
-use cdr_sim::{ExpiredAnswer, Faults, SimConfig, SimUser, UnknownMembers};
+use cdr_sim::{ExpiredAnswer, Faults, Quota, SimConfig, SimUser, UnknownMembers};
 use chrono::{DateTime, Utc};
 use clap::Parser;
 
@@ -51,8 +52,9 @@ struct Args {
     )]
     static_tokens: Vec<String>,
 
-    /// Probability (0..=1) that a GraphQL request gets HTTP 429; half of them
-    /// carry `Retry-After`.
+    /// Probability (0..=1) that a GraphQL request gets HTTP 429 at random,
+    /// however fast requests come; half of them carry `Retry-After`. A rate
+    /// limit that counts requests is `--quota`.
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     rate_limit: f64,
 
@@ -81,7 +83,31 @@ struct Args {
     #[arg(long)]
     export_faults: bool,
 
-    /// Simulated latency of every GraphQL request, in milliseconds.
+    /// At most N GraphQL requests in any window of `--quota-window-ms` (one
+    /// second by default), over all clients: requests beyond get HTTP 429 at
+    /// once, with `Retry-After` in whole seconds until the oldest accepted
+    /// request leaves the window. Refused requests, logins and exports do
+    /// not count.
+    #[arg(long, value_name = "N")]
+    quota: Option<NonZeroU32>,
+
+    /// The sliding window of `--quota`, in milliseconds.
+    #[arg(
+        long,
+        default_value_t = 1000,
+        value_name = "MS",
+        requires = "quota",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    quota_window_ms: u64,
+
+    /// Refuse requests beyond `--quota` without `Retry-After`.
+    #[arg(long, requires = "quota")]
+    quota_no_retry_after: bool,
+
+    /// Simulated latency of every GraphQL request, in milliseconds, from its
+    /// arrival to its answer, service time included: the answer is sent MS
+    /// after the request arrived (at once if serving took longer).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     latency_ms: u64,
 
@@ -195,6 +221,11 @@ fn config(args: Args) -> Result<SimConfig, String> {
             truncate: args.truncate,
             seed: args.fault_seed,
         },
+        quota: args.quota.map(|requests| Quota {
+            requests,
+            window: Duration::from_millis(args.quota_window_ms),
+            retry_after: !args.quota_no_retry_after,
+        }),
         latency: Duration::from_millis(args.latency_ms),
         export_row_cap: args.export_row_cap,
         token_ttl_requests: args.token_ttl_requests,

@@ -1,6 +1,7 @@
-//! The answers the handlers give besides a page: canned errors, the
-//! injected faults (429, 5xx, a dropped connection, a cut-off body), and
-//! the one helper a failing body needs to be seen as one.
+//! The answers the handlers give besides a page: canned errors, the 429 of
+//! the quota and of the injected faults, the other injected faults (5xx, a
+//! dropped connection, a cut-off body), and the one helper a failing body
+//! needs to be seen as one.
 
 use std::io;
 

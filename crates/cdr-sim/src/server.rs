@@ -12,10 +12,12 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::doc::DocCache;
 use crate::faults::{Fault, draw};
 use crate::gql::{RequestData, SimSchema, schema};
+use crate::pace::{Admission, answer_after};
 use crate::respond::{
     JSON, expired, json, rate_limited, reset, respond, server_error, truncate, unauthorized,
 };
@@ -95,12 +97,26 @@ struct GraphQlBody {
 }
 
 async fn graphql(AxumState(app): AxumState<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let st = app.state.clone();
+    let arrival = Instant::now();
+    let st = &app.state;
     let n = bump(&st.counters.graphql_requests);
-    if !st.latency.is_zero() {
-        // Simulated service latency, as the real service has.
-        tokio::time::sleep(st.latency).await;
+    if let Some(quota) = &st.quota {
+        match quota.admit(arrival) {
+            Admission::Accepted => bump(&st.counters.quota_accepted),
+            Admission::Refused { retry_after } => {
+                // Refused in front of the service, so at once.
+                bump(&st.counters.quota_refused);
+                return rate_limited(retry_after);
+            }
+        };
     }
+    // The answer is built first and leaves when the latency has passed.
+    answer_after(arrival, st.latency, serve_graphql(&app, n, &headers, &body)).await
+}
+
+/// The answer to GraphQL request number `n` that the quota let through.
+async fn serve_graphql(app: &App, n: u64, headers: &HeaderMap, body: &[u8]) -> Response {
+    let st = &app.state;
     let fault = draw(&st.faults(), n);
     match fault {
         Fault::RateLimit { retry_after } => {
@@ -113,7 +129,7 @@ async fn graphql(AxumState(app): AxumState<App>, headers: HeaderMap, body: Bytes
         }
         _ => {}
     }
-    let user = match st.authenticate(&headers) {
+    let user = match st.authenticate(headers) {
         Ok(u) => u,
         Err(AuthError::Missing) => return unauthorized(),
         Err(AuthError::Expired) => {
@@ -121,7 +137,7 @@ async fn graphql(AxumState(app): AxumState<App>, headers: HeaderMap, body: Bytes
             return expired(&st.expired_answer());
         }
     };
-    let request: GraphQlBody = match serde_json::from_slice(&body) {
+    let request: GraphQlBody = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
             return json(
@@ -132,7 +148,7 @@ async fn graphql(AxumState(app): AxumState<App>, headers: HeaderMap, body: Bytes
             );
         }
     };
-    let out = execute(&app, user, request).await;
+    let out = execute(app, user, request).await;
     match fault {
         Fault::Reset => {
             bump(&st.counters.resets);

@@ -14,6 +14,7 @@ use http::HeaderMap;
 use crate::config::{Faults, SimConfig, SimUser};
 use crate::data::{DataModel, Key, type_index};
 use crate::hooks::{ExpiredAnswer, TypeHooks, UnknownMembers};
+use crate::pace::Limiter;
 use crate::sign::{Scope, Signer};
 use crate::source::{LATE_ID_BASE, Late, Row, Source, late_key};
 use crate::{Counters, faults};
@@ -118,6 +119,8 @@ pub(crate) struct AtomicCounters {
     pub failed_logins: AtomicU64,
     pub exports: AtomicU64,
     pub rate_limited: AtomicU64,
+    pub quota_accepted: AtomicU64,
+    pub quota_refused: AtomicU64,
     pub server_errors: AtomicU64,
     pub resets: AtomicU64,
     pub truncated: AtomicU64,
@@ -140,6 +143,8 @@ impl AtomicCounters {
             failed_logins: g(&self.failed_logins),
             exports: g(&self.exports),
             rate_limited: g(&self.rate_limited),
+            quota_accepted: g(&self.quota_accepted),
+            quota_refused: g(&self.quota_refused),
             server_errors: g(&self.server_errors),
             resets: g(&self.resets),
             truncated: g(&self.truncated),
@@ -157,6 +162,8 @@ pub(crate) struct State {
     pub users: Vec<SimUser>,
     static_tokens: Vec<String>,
     static_user: AuthUser,
+    /// The rate limit on GraphQL requests, if any.
+    pub quota: Option<Limiter>,
     pub latency: Duration,
     token_ttl: Option<u64>,
     pub fast_path: bool,
@@ -189,6 +196,7 @@ impl State {
             users: config.users.clone(),
             static_tokens: config.static_tokens.clone(),
             static_user,
+            quota: config.quota.map(Limiter::new),
             latency: config.latency,
             token_ttl: config.token_ttl_requests,
             fast_path: config.fast_path,

@@ -1,7 +1,7 @@
 //! The `cdr-sim` binary: its help, and a run that prints URL and credentials.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cdr-sim");
 
@@ -24,6 +24,9 @@ fn help_documents_every_flag() {
         "--truncate",
         "--fault-seed",
         "--export-faults",
+        "--quota",
+        "--quota-window-ms",
+        "--quota-no-retry-after",
         "--latency-ms",
         "--export-row-cap",
         "--token-ttl-requests",
@@ -55,6 +58,10 @@ fn bad_flags_exit_non_zero_with_a_message() {
         vec!["--rate-limit", "1.5"],
         vec!["--user", "nopassword"],
         vec!["--now", "yesterday"],
+        vec!["--quota", "0"],
+        vec!["--quota", "5", "--quota-window-ms", "0"],
+        vec!["--quota-window-ms", "500"],
+        vec!["--quota-no-retry-after"],
         vec!["--unknown-member", "RcsCdr"],
         vec!["--unknown-member", "VoiceCdr:10"],
         vec!["--unknown-member", "RcsCdr:0"],
@@ -141,4 +148,82 @@ async fn the_binary_prints_its_url_and_credentials_and_serves() {
     assert!(body["data"]["cdrRecords"]["paginationInfo"]["nextCursor"].is_string());
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Starts the binary with `args`; its base URL.
+fn spawn(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("cdr-sim listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    (child, base)
+}
+
+/// Status and `Retry-After` of `n` GraphQL requests in a row.
+async fn statuses(base: &str, n: usize) -> Vec<(u16, Option<String>)> {
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let r = http
+            .post(format!("{base}/graphql"))
+            .bearer_auth("POAPK_sim-static-token")
+            .json(&serde_json::json!({
+                "query": "{ cdrRecords(type: SMS, startDatetime: \"2026-11-01T00:00:00Z\", endDatetime: \"2026-11-01T01:00:00Z\", limit: 1) { cdrs { __typename } } }"
+            }))
+            .send()
+            .await
+            .unwrap();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|h| h.to_str().unwrap().to_string());
+        out.push((r.status().as_u16(), retry_after));
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_binary_applies_its_quota() {
+    let now = ["--now", "2026-11-02T00:00:00Z"];
+    // Two requests an hour: the third is refused, with the hour to wait.
+    let (mut child, base) = spawn(&[
+        now[0],
+        now[1],
+        "--quota",
+        "2",
+        "--quota-window-ms",
+        "3600000",
+    ]);
+    let seen = statuses(&base, 3).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(&seen[..2], [(200, None), (200, None)], "{seen:?}");
+    assert_eq!(seen[2].0, 429, "{seen:?}");
+    let secs: u64 = seen[2].1.as_deref().unwrap().parse().unwrap();
+    assert!((3599..=3600).contains(&secs), "{seen:?}");
+
+    let (mut child, base) = spawn(&[
+        now[0],
+        now[1],
+        "--quota",
+        "1",
+        "--quota-window-ms",
+        "3600000",
+        "--quota-no-retry-after",
+    ]);
+    let seen = statuses(&base, 2).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(seen, [(200, None), (429, None)]);
 }

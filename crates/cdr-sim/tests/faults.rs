@@ -1,9 +1,7 @@
 //! Fault injection over real HTTP: each fault at its rate, deterministic per
-//! seed, as a client sees it; latency.
+//! seed, as a client sees it.
 
 mod common;
-
-use std::time::{Duration, Instant};
 
 use cdr_core::CdrType;
 use cdr_sim::{Faults, SimConfig};
@@ -159,25 +157,4 @@ async fn faults_are_deterministic_per_seed_and_can_be_switched_off() {
     for _ in 0..50 {
         assert_eq!(classify(&client, STATIC_TOKEN, &v).await, Seen::Ok);
     }
-}
-
-#[tokio::test]
-async fn latency_is_added_to_every_graphql_request() {
-    let latency = Duration::from_millis(150);
-    let sim = cdr_sim::start(SimConfig {
-        latency,
-        ..config()
-    })
-    .await
-    .unwrap();
-    let c = Client::new(&sim);
-    let w = window("2026-11-01T00:00:00Z", "2026-11-01T01:00:00Z");
-    let started = Instant::now();
-    c.page(STATIC_TOKEN, FULL_DOC, vars(CdrType::Sms, w, None, Some(5)))
-        .await;
-    c.page(STATIC_TOKEN, FULL_DOC, vars(CdrType::Sms, w, None, Some(5)))
-        .await;
-    assert!(started.elapsed() >= 2 * latency, "{:?}", started.elapsed());
-    // Logins are not delayed: they are not GraphQL requests.
-    assert_eq!(sim.counters().graphql_requests, 2);
 }
