@@ -8,7 +8,7 @@
 //!    million records.
 //! 2. **End to end.** `cdr-sim` → `cdr-sink archive` → files on local disk
 //!    with the archiver's default settings (`--limit 1000`, `--concurrency
-//!    4`, `--window 1h`, Parquet with zstd): 1 and 10 million SMS records and
+//!    auto`, `--window 1h`, Parquet with zstd): 1 and 10 million SMS records and
 //!    1 million VOICE records as Parquet, 1 million SMS records as CSV. The
 //!    simulator holds 250,000 records per hour of each type, so 1 million
 //!    records are 4 hours (4 units, as many as run at once by default) and 10
@@ -35,7 +35,9 @@
 //!
 //! One module per scenario, each with its typed, serialisable result:
 //! [`simulator`] (1), [`end_to_end`] (2), [`latency`] (3), [`scale_out`]
-//! (workers of one plan sharing an archive), [`peers`] (`--peers`: the
+//! (workers of one plan sharing an archive), [`rate_limit`] (an API that
+//! allows 50 requests per second: `--concurrency auto` beside fixed 4 and
+//! 64), [`peers`] (`--peers`: the
 //! reference Python client beside cdr-sink), [`stages`] (4). Beside them:
 //! [`options`] (the command line), [`sim`] (the simulator process and its
 //! data), [`http`] (the minimal client), [`process`] (building, running and
@@ -55,6 +57,7 @@ mod latency;
 mod options;
 mod peers;
 mod process;
+mod rate_limit;
 mod report;
 mod scale_out;
 mod sim;
@@ -106,6 +109,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let end_to_end = end_to_end::run(&bins, &bench_dir, &opts)?;
     let latency_scaling = latency::run(&bins, &bench_dir, &opts)?;
     let scale_out = scale_out::run(&bins, &bench_dir, &opts)?;
+    let rate_limit = rate_limit::run(&bins, &bench_dir, &opts)?;
     let peers = if opts.peers {
         Some(peers::run(&bins, &root, &target, &bench_dir, &opts)?)
     } else {
@@ -117,7 +121,13 @@ pub fn run(args: &[String]) -> Result<()> {
         None
     };
 
-    let targets = targets::judge(&end_to_end, &latency_scaling, &scale_out, stages.as_ref());
+    let targets = targets::judge(
+        &end_to_end,
+        &latency_scaling,
+        &scale_out,
+        &rate_limit,
+        stages.as_ref(),
+    );
     let report = Report {
         schema: 1,
         commit: git(&root, &["rev-parse", "HEAD"]),
@@ -132,6 +142,7 @@ pub fn run(args: &[String]) -> Result<()> {
         end_to_end,
         latency_scaling,
         scale_out,
+        rate_limit,
         peers,
         stages,
         targets,

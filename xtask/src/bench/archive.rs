@@ -22,6 +22,8 @@ pub(super) struct RunResult {
     pub max_rss_kb: u64,
     /// The simulator's CPU time during the run.
     pub sim_cpu_s: f64,
+    /// The archiver's whole `--summary-json` document.
+    pub summary: Value,
 }
 
 /// `cdr-sink archive ARGS --out OUT` against `sim`, quiet, with its summary
@@ -85,6 +87,7 @@ pub(super) fn archive(bins: &Bins, sim: &Sim, dir: &Path, args: &[String]) -> Re
         cpu_s: cpu_seconds(&usage),
         max_rss_kb: usage.ru_maxrss as u64,
         sim_cpu_s,
+        summary,
     };
     std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     Ok(result)

@@ -146,6 +146,7 @@ fn peer_run(
         cpu_s: cpu_seconds(&usage),
         max_rss_kb: usage.ru_maxrss as u64,
         sim_cpu_s,
+        summary: said,
     };
     std::fs::remove_dir_all(dir)?;
     Ok(result)

@@ -10,6 +10,7 @@ use super::end_to_end::EndToEnd;
 use super::latency::LatencySeries;
 use super::peers::PeerComparison;
 use super::process::Machine;
+use super::rate_limit::RateLimit;
 use super::scale_out::ScaleOut;
 use super::simulator::SimAlone;
 use super::stages::Stage;
@@ -32,6 +33,7 @@ pub(super) struct Report {
     pub end_to_end: BTreeMap<&'static str, EndToEnd>,
     pub latency_scaling: Vec<LatencySeries>,
     pub scale_out: ScaleOut,
+    pub rate_limit: RateLimit,
     /// `None` without `--peers`.
     pub peers: Option<BTreeMap<&'static str, PeerComparison>>,
     /// `None` with `--no-stages`.
@@ -121,6 +123,36 @@ impl Report {
                     level.peak_rss_mb,
                 );
             }
+        }
+        let rl = &self.rate_limit;
+        println!(
+            "\nrate limit: {} requests/s allowed, {} ms per page, {} units of {} pages of 1000",
+            rl.allowed_rps, rl.latency_ms, rl.units, rl.pages_per_unit
+        );
+        println!(
+            "  {:>11} {:>12} {:>11} {:>8} {:>9} {:>16} {:>12}",
+            "concurrency",
+            "records/s",
+            "of allowed",
+            "refused",
+            "share",
+            "min/median/max",
+            "peak RSS MB"
+        );
+        for r in &rl.runs {
+            println!(
+                "  {:>11} {:>12} {:>11.2} {:>8} {:>9.3} {:>16} {:>12.1}",
+                r.concurrency,
+                group(r.records_per_s),
+                r.fraction_of_allowed,
+                r.refused,
+                r.refused_share,
+                format!(
+                    "{}/{}/{}",
+                    r.concurrency_min, r.concurrency_median, r.concurrency_max
+                ),
+                r.peak_rss_mb,
+            );
         }
         let so = &self.scale_out;
         println!(
@@ -252,6 +284,7 @@ mod tests {
             end_to_end: BTreeMap::from([("csv_sms_1m", EndToEnd::default())]),
             latency_scaling: vec![LatencySeries::default()],
             scale_out: ScaleOut::default(),
+            rate_limit: RateLimit::default(),
             peers: None,
             stages: None,
             targets: vec![],
@@ -276,6 +309,7 @@ mod tests {
                 "machine",
                 "peers",
                 "quick",
+                "rate_limit",
                 "scale_out",
                 "schema",
                 "simulator_alone",

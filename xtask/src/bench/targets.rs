@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::end_to_end::EndToEnd;
 use super::latency::LatencySeries;
+use super::rate_limit::RateLimit;
 use super::scale_out::ScaleOut;
 use super::stages::Stage;
 
@@ -27,6 +28,7 @@ pub(super) fn judge(
     e2e: &BTreeMap<&'static str, EndToEnd>,
     latency: &[LatencySeries],
     scale_out: &ScaleOut,
+    rate_limit: &RateLimit,
     stages: Option<&BTreeMap<String, Stage>>,
 ) -> Vec<Target> {
     let mut out = Vec::new();
@@ -107,6 +109,21 @@ pub(super) fn judge(
         ">= 0.9",
         worst.map(|w| w >= 0.9),
     );
+    let auto = rate_limit.runs.iter().find(|r| r.concurrency == "auto");
+    let v = auto.map(|r| r.fraction_of_allowed);
+    add(
+        "rate limit, --concurrency auto, fraction of the allowed record rate".into(),
+        v,
+        ">= 0.9",
+        v.map(|v| v >= 0.9),
+    );
+    let v = auto.map(|r| r.refused_share);
+    add(
+        "rate limit, --concurrency auto, share of requests refused".into(),
+        v,
+        "<= 0.05",
+        v.map(|v| v <= 0.05),
+    );
     out
 }
 
@@ -119,6 +136,7 @@ fn lowest(values: impl Iterator<Item = f64>) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::bench::latency::LatencyLevel;
+    use crate::bench::rate_limit::RateLimitRun;
 
     fn e2e(records_per_s: f64, peak_rss_mb_max: f64) -> EndToEnd {
         EndToEnd {
@@ -153,7 +171,22 @@ mod tests {
             ("decode/reusing/MessageCdr".to_string(), stage(2.0e6)),
             ("decode/reusing/VoiceCdr".to_string(), stage(2.0e6)),
         ]);
-        let t = judge(&e2e, &latency, &ScaleOut::default(), Some(&stages));
+        let rate_limit = RateLimit {
+            runs: vec![RateLimitRun {
+                concurrency: "auto".into(),
+                fraction_of_allowed: 0.93,
+                refused_share: 0.08,
+                ..RateLimitRun::default()
+            }],
+            ..RateLimit::default()
+        };
+        let t = judge(
+            &e2e,
+            &latency,
+            &ScaleOut::default(),
+            &rate_limit,
+            Some(&stages),
+        );
         let met = |name: &str| {
             t.iter()
                 .find(|x| x.target.contains(name))
@@ -171,7 +204,22 @@ mod tests {
         // No scale-out levels: measured nothing, judged nothing.
         assert_eq!(met("scale-out"), None);
         // Without stage results, the ratio targets are not judged at all.
-        let t = judge(&e2e, &latency, &ScaleOut::default(), None);
+        assert_eq!(met("fraction of the allowed record rate"), Some(true));
+        assert_eq!(met("share of requests refused"), Some(false));
+        let t = judge(
+            &e2e,
+            &latency,
+            &ScaleOut::default(),
+            &RateLimit::default(),
+            None,
+        );
+        assert_eq!(
+            t.iter()
+                .find(|x| x.target.contains("share of requests refused"))
+                .map(|x| x.met),
+            Some(None),
+            "no auto run: not judged"
+        );
         assert!(!t.iter().any(|x| x.target.contains("decode/reusing")));
     }
 }
