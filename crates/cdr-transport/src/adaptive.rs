@@ -14,7 +14,11 @@
 //! - **Multiplicative decrease.** A refusal (HTTP 429 or 503, or any answer
 //!   with `Retry-After`) multiplies the limit by `backoff`, or halves it when
 //!   at least half of the answers since the last change were refusals (a
-//!   storm, which a gentle step would take long to leave).
+//!   storm, which a gentle step would take long to leave). It goes lower
+//!   still when the requests served over the last second needed fewer in
+//!   flight at the recent latency (Little's law: rate x latency): a limit
+//!   that overshot while a provider's window filled comes back in one step,
+//!   not in a second of refusals per step.
 //! - **Hold.** After a decrease the limit stays as it is for `hold`, or for
 //!   the `Retry-After` when that is longer: refusals of requests sent before
 //!   the decrease say nothing about the new limit.
@@ -98,6 +102,7 @@ pub struct Aimd {
     recent: VecDeque<Duration>,
     /// Moving average of served latencies, in seconds.
     average: Option<f64>,
+    served_rate: Rate,
     decreases: u64,
 }
 
@@ -124,6 +129,7 @@ impl Aimd {
             found_ceiling: false,
             recent: VecDeque::with_capacity(LATENCY_SAMPLES),
             average: None,
+            served_rate: Rate::default(),
             decreases: 0,
         }
     }
@@ -155,6 +161,7 @@ impl Aimd {
         let secs = latency.as_secs_f64();
         self.average = Some(self.average.map_or(secs, |a| a + (secs - a) / 8.0));
         self.served_since_change += 1;
+        self.served_rate.add(now);
         if now < self.hold_until {
             return;
         }
@@ -177,14 +184,29 @@ impl Aimd {
         let answers = self.served_since_change + self.refused_since_change;
         let storm = self.refused_since_change * 2 >= answers && answers > 1;
         let factor = if storm { 0.5 } else { self.config.backoff };
-        // At least one fewer in flight, whatever the fraction was.
+        // At least one fewer in flight, whatever the fraction was, and no
+        // more than the requests served in the last second needed.
         let one_fewer = self.limit().saturating_sub(1) as f64;
+        let sustained = self.sustained(now).unwrap_or(f64::INFINITY);
         self.limit = (self.limit * factor)
             .min(one_fewer)
+            .min(sustained)
             .max(self.config.min as f64);
         self.decreases += 1;
         self.hold_until = now + self.config.hold.max(retry_after.unwrap_or_default());
         self.changed(now);
+    }
+
+    /// The requests in flight that the rate served over the last second
+    /// needs at the recent latency (Little's law), rounded; `None` before
+    /// any latency is known, or when the second held less than a round of
+    /// answers (too few to tell a rate).
+    fn sustained(&mut self, now: Duration) -> Option<f64> {
+        let rate = self.served_rate.per_second(now);
+        if rate < self.limit() as f64 {
+            return None;
+        }
+        self.average.map(|latency| (rate * latency).round())
     }
 
     fn changed(&mut self, now: Duration) {
@@ -199,6 +221,43 @@ impl Aimd {
             return true;
         };
         average <= lowest.as_secs_f64() * self.config.latency_tolerance
+    }
+}
+
+/// Events per second over the last second, in tenths of a second (memory
+/// that does not grow with the rate).
+#[derive(Debug, Clone, Default)]
+struct Rate {
+    /// Events of each tenth, by tenth number modulo 10.
+    tenths: [u64; 10],
+    /// The newest tenth counted.
+    newest: u64,
+}
+
+impl Rate {
+    fn tenth(now: Duration) -> u64 {
+        (now.as_millis() / 100) as u64
+    }
+
+    /// Forgets the tenths older than a second before `now`.
+    fn advance(&mut self, now: Duration) {
+        let t = Self::tenth(now);
+        if t > self.newest {
+            for old in (self.newest + 1)..=t.min(self.newest + 10) {
+                self.tenths[(old % 10) as usize] = 0;
+            }
+            self.newest = t;
+        }
+    }
+
+    fn add(&mut self, now: Duration) {
+        self.advance(now);
+        self.tenths[(Self::tenth(now).min(self.newest) % 10) as usize] += 1;
+    }
+
+    fn per_second(&mut self, now: Duration) -> f64 {
+        self.advance(now);
+        self.tenths.iter().sum::<u64>() as f64
     }
 }
 

@@ -38,13 +38,15 @@ fn drive(aimd: &mut Aimd, capacity: usize, rounds: u32) -> (u64, u64, Vec<usize>
 
 #[test]
 fn a_round_without_refusals_adds_one_and_a_refusal_takes_a_share() {
+    // A slow API: a second per answer, so that 9 answers a second need 9
+    // in flight and the served rate does not lower the limit further.
     let mut aimd = Aimd::new(AimdConfig::new(4, 32));
     for _ in 0..4 {
-        aimd.observe(RTT, Answer::Served(RTT));
+        aimd.observe(RTT, Answer::Served(SECOND));
     }
     assert_eq!(aimd.limit(), 5, "one round of 4 answers adds one");
     for _ in 0..5 {
-        aimd.observe(RTT * 2, Answer::Served(RTT));
+        aimd.observe(RTT * 2, Answer::Served(SECOND));
     }
     assert_eq!(aimd.limit(), 6);
     aimd.observe(RTT * 3, Answer::Refused(None));
@@ -75,6 +77,29 @@ fn a_decrease_holds_for_the_retry_after_and_ignores_refusals_meanwhile() {
         7,
         "8.5 x 0.85, not a storm: 100 served, 3 refused"
     );
+}
+
+#[test]
+fn a_limit_that_overshot_comes_back_to_what_the_served_rate_needs() {
+    // While a provider's one-second window fills, the limit climbs past
+    // what it serves: 50 answers in the last second at 100 ms each needed 5
+    // in flight, not 11.
+    let mut aimd = Aimd::new(AimdConfig::new(11, 32));
+    for i in 0..50 {
+        aimd.observe(RTT * 5 + SECOND * i / 100, Answer::Served(RTT));
+    }
+    let climbed = aimd.limit();
+    assert!(climbed > 11, "rounds without refusals add: {climbed}");
+    aimd.observe(SECOND, Answer::Refused(Some(SECOND)));
+    assert_eq!(aimd.limit(), 5, "{climbed} x 0.85 would be more");
+    // With less than a round of answers in the last second, the rate says
+    // nothing and the usual step applies.
+    let mut aimd = Aimd::new(AimdConfig::new(11, 32));
+    for _ in 0..5 {
+        aimd.observe(RTT, Answer::Served(RTT));
+    }
+    aimd.observe(RTT * 2, Answer::Refused(None));
+    assert_eq!(aimd.limit(), 9);
 }
 
 #[test]
