@@ -147,8 +147,10 @@ async fn a_value_that_cannot_be_stored_fails_at_once_or_is_quarantined() {
     );
     assert!(err.contains("--on-bad-record quarantine"), "{err}");
     // Not retried: the failing window cost its first page's request, and at
-    // most the one request sent ahead while that page was decoded; the two
-    // others cost their pages.
+    // most the pages fetched ahead while that page was checked, as many as a
+    // loaded machine lets through: two in the unit's channel
+    // (`RunOptions::prefetch`), one in the fetching task's hand and one the
+    // record stream sent ahead of it. The two others cost their pages.
     let pages_of = |w: &Window| {
         (sim.ground_truth(CdrType::Sms, *w).count() as u64)
             .div_ceil(100)
@@ -157,7 +159,7 @@ async fn a_value_that_cannot_be_stored_fails_at_once_or_is_quarantined() {
     let others: u64 = hours().iter().filter(|w| **w != h).map(pages_of).sum();
     let used = sim.counters().graphql_requests - before;
     assert!(
-        (others + 1..=others + 2).contains(&used),
+        (others + 1..=others + 5).contains(&used),
         "{used} requests, {others} for the other windows"
     );
     assert_eq!(entries(&out, CdrType::Sms).await.len(), 2);
