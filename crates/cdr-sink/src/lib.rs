@@ -23,10 +23,11 @@
 //! [`Destination`]: cdr_sink_api::Destination
 
 // The archive's own contract, which other tools may read: where everything
-// lives, the ledger, claims, and the checks of verify and status.
+// lives, the ledger, claims, and the checks of verify, status and reconcile.
 pub mod claim;
 pub mod layout;
 pub mod ledger;
+pub mod reconcile;
 pub mod status;
 pub mod verify;
 
@@ -56,7 +57,8 @@ pub use export::{ExportJob, ExportProgress, ExportSummary, export};
 pub use pipeline::{ArchiveError, RunOptions, archive, resolve};
 pub use plan::{
     ArchivePlan, ExportPlan, ExportTarget, FormatChoice, Incremental, OnBadRecord, OnUnknown,
-    Output, PlanError, RawArchive, RawExport, RollPolicy, Unit, parse_duration, parse_instant,
+    Output, PlanError, RawArchive, RawExport, RawReconcile, ReconcilePlan, RollPolicy, Unit,
+    parse_duration, parse_instant,
 };
 pub use progress::{Progress, TypeCounters, group};
 pub use source::{PageData, PageSource, PageStream, SourceError};
