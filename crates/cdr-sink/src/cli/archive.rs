@@ -25,7 +25,7 @@ pub(super) async fn run(args: ArchiveArgs, signals: &mut Signals) -> Result<Ende
         limit: args.limit,
         concurrency: args.concurrency,
         window: args.window,
-        company_id: args.common.company_id.clone(),
+        company_id: args.common.api.company_id.clone(),
         incremental: args.incremental,
         settle: args.settle,
         rescan: args.rescan,
