@@ -17,7 +17,7 @@
 //! [`ExportPlan`]), the run's parts ([`Components::open`] with [`Settings`]),
 //! [`archive`] and [`export`], their [`Summary`] and [`ExportSummary`]; and
 //! the archive's own contract in [`layout`], [`ledger`], [`claim`],
-//! [`verify`] and [`status`]. Everything else is internal.
+//! [`verify`], [`status`] and [`reconcile`]. Everything else is internal.
 //!
 //! [`Format`]: cdr_sink_api::Format
 //! [`Destination`]: cdr_sink_api::Destination
