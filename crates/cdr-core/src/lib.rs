@@ -67,6 +67,7 @@
 //! ```
 
 mod cdr_type;
+mod cells;
 mod field;
 mod paginator;
 mod parse;
@@ -79,6 +80,7 @@ mod secret;
 mod window;
 
 pub use cdr_type::{CdrType, UnknownCdrType, parse_type_list};
+pub use cells::CellError;
 pub use field::Value;
 pub use paginator::{
     Checkpoint, Limit, LimitError, PageQuery, PageRequest, PaginationError, Paginator,

@@ -17,16 +17,17 @@
 //! [`ExportPlan`]), the run's parts ([`Components::open`] with [`Settings`]),
 //! [`archive`] and [`export`], their [`Summary`] and [`ExportSummary`]; and
 //! the archive's own contract in [`layout`], [`ledger`], [`claim`],
-//! [`verify`] and [`status`]. Everything else is internal.
+//! [`verify`], [`status`] and [`reconcile`]. Everything else is internal.
 //!
 //! [`Format`]: cdr_sink_api::Format
 //! [`Destination`]: cdr_sink_api::Destination
 
 // The archive's own contract, which other tools may read: where everything
-// lives, the ledger, claims, and the checks of verify and status.
+// lives, the ledger, claims, and the checks of verify, status and reconcile.
 pub mod claim;
 pub mod layout;
 pub mod ledger;
+pub mod reconcile;
 pub mod status;
 pub mod verify;
 
@@ -57,7 +58,7 @@ pub use pipeline::{ArchiveError, RunOptions, archive, resolve};
 pub use plan::{
     AUTO_START, ArchivePlan, Concurrency, DEFAULT_MAX_CONCURRENCY, ExportPlan, ExportTarget,
     FormatChoice, Incremental, OnBadRecord, OnUnknown, Output, PlanError, RawArchive, RawExport,
-    RollPolicy, Unit, parse_duration, parse_instant,
+    RawReconcile, ReconcilePlan, RollPolicy, Unit, parse_duration, parse_instant,
 };
 pub use progress::{Progress, TypeCounters, group};
 pub use source::{PageData, PageSource, PageStream, SourceError};

@@ -299,7 +299,14 @@ async fn completions_man_page_and_version() {
     for shell in ["bash", "zsh", "fish"] {
         let script = run(&["completions", shell]);
         // fish names long flags without their dashes (`-l max-behind`).
-        for word in ["archive", "verify", "status", "export", "max-behind"] {
+        for word in [
+            "archive",
+            "verify",
+            "status",
+            "reconcile",
+            "export",
+            "max-behind",
+        ] {
             assert!(script.contains(word), "{shell} completions lack {word}");
         }
         std::fs::write(dir.path().join(shell), &script).unwrap();
@@ -316,11 +323,24 @@ async fn completions_man_page_and_version() {
     let list = run(&["manpage", "--list"]);
     assert_eq!(
         list.lines().collect::<Vec<_>>(),
-        ["archive", "verify", "status", "export", "completions"]
+        [
+            "archive",
+            "verify",
+            "status",
+            "reconcile",
+            "export",
+            "completions"
+        ]
     );
     let status = run(&["manpage", "status"]);
     assert!(status.contains(".TH cdr-sink-status "), "{status:.300}");
     assert!(status.contains("max\\-behind"), "{status}");
+    let reconcile = run(&["manpage", "reconcile"]);
+    assert!(
+        reconcile.contains(".TH cdr-sink-reconcile "),
+        "{reconcile:.300}"
+    );
+    assert!(reconcile.contains("re\\-rated"), "{reconcile}");
     let version = run(&["--version"]);
     assert!(
         version.starts_with(&format!("cdr-sink {}", env!("CARGO_PKG_VERSION"))),

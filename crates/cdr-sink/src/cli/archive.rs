@@ -27,7 +27,7 @@ pub(super) async fn run(args: ArchiveArgs, signals: &mut Signals) -> Result<Ende
         max_concurrency: args.max_concurrency,
         max_rps: args.max_rps,
         window: args.window,
-        company_id: args.common.company_id.clone(),
+        company_id: args.common.api.company_id.clone(),
         incremental: args.incremental,
         settle: args.settle,
         rescan: args.rescan,

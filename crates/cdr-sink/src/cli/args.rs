@@ -9,33 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use cdr_transport::DEFAULT_BASE_URL;
 
 use super::choices::{CompressionArg, FormatArg, LogFormat, OnBadRecordArg, OnUnknownArg, SseArg};
+use super::help::{AFTER_HELP, RECONCILE_HELP, STORE_HELP};
 use crate::plan::RollPolicy;
-
-const AFTER_HELP: &str = "\
-Credentials come from the environment, never from flags:
-  TSG_TOKEN                   a bearer token (POAPK_...), or
-  TSG_EMAIL, TSG_PASSWORD     the customer-portal user (logs in again once if refused)
-  TSG_TOKEN_FILE, TSG_PASSWORD_FILE   files holding the secret (mounted secrets)
-  TSG_API_URL                 the API base URL (same as --api-url)
-Every flag can also be set as CDR_SINK_<FLAG> (e.g. CDR_SINK_OUT, CDR_SINK_CONCURRENCY).
-S3 uses the standard AWS environment and config chain: AWS_REGION, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL (custom endpoints: path-style).
-Logs go to stderr; RUST_LOG (e.g. RUST_LOG=debug) shows more, NO_COLOR turns colour off.
-
-Exit status: 0 all done; 1 some windows failed, or an error stopped the run (the
-summary and the log say which); 2 bad input (nothing was requested or written);
-130 stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM. A stopped run starts no new
-window, aborts its uploads in flight and releases its claims: run the same command
-again to resume. --summary-json is written however the run ends.";
-
-const STORE_HELP: &str = "\
-No API call is made, so no TSG credentials are needed.
-Every flag can also be set as CDR_SINK_<FLAG> (e.g. CDR_SINK_OUT).
-S3 uses the standard AWS environment and config chain: AWS_REGION, AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL (custom endpoints: path-style).
-
-Exit status: 0 when all is well, 1 when a problem was found or the output could not be
-read, 2 for bad input, 130/143 when stopped by SIGINT/SIGTERM.";
 
 /// The version, the commit it was built from and the target it runs on.
 const VERSION: &str = concat!(
@@ -80,6 +55,15 @@ pub(super) enum Command {
     /// finished window and the record and byte totals, from the ledger alone.
     #[command(after_help = STORE_HELP, args_override_self = true)]
     Status(StatusArgs),
+    /// Compare the archive with the provider's own CSV export, window by window.
+    ///
+    /// For each finished window of the range, the ledger's record count and content hash
+    /// are compared with those of the provider's export of the same window, downloaded
+    /// and hashed as it streams (never stored): one export download per window. Due windows
+    /// without a ledger entry are missing, unless another run is working on them. Exits 1
+    /// on any difference and prints the cdr-sink archive commands that repair it.
+    #[command(after_help = RECONCILE_HELP, args_override_self = true)]
+    Reconcile(Box<ReconcileArgs>),
     /// Download the provider's own CSV export of one type into one file or S3 object.
     ///
     /// An export that is cut off (the provider gives up after 20 minutes) is
@@ -104,6 +88,7 @@ impl Command {
             Command::Archive(_) => "archive",
             Command::Verify(_) => "verify",
             Command::Status(_) => "status",
+            Command::Reconcile(_) => "reconcile",
             Command::Export(_) => "export",
             Command::Completions(_) => "completions",
             Command::Manpage(_) => "manpage",
@@ -175,23 +160,15 @@ pub(super) struct ExportArgs {
     pub(super) common: Common,
 }
 
+/// How to reach the API: the flags of every command that calls it.
 #[derive(Debug, Args)]
-pub(super) struct Common {
+pub(super) struct ApiFlags {
     /// The API base URL.
     #[arg(long, env = "TSG_API_URL", default_value = DEFAULT_BASE_URL, value_name = "URL")]
     pub(super) api_url: String,
     /// List another company's records (admin users only).
     #[arg(long, env = "CDR_SINK_COMPANY_ID", value_name = "ID")]
     pub(super) company_id: Option<String>,
-    /// No progress display (there is none when stderr is not a terminal anyway).
-    #[arg(long, env = "CDR_SINK_QUIET")]
-    pub(super) quiet: bool,
-    /// Log format on stderr: text for people, json for log shippers.
-    #[arg(long, env = "CDR_SINK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub(super) log_format: LogFormat,
-    /// Also write the run's summary as JSON to this file.
-    #[arg(long, env = "CDR_SINK_SUMMARY_JSON", value_name = "PATH")]
-    pub(super) summary_json: Option<PathBuf>,
     /// Seconds before one API request is given up (and retried).
     #[arg(
         long,
@@ -229,6 +206,21 @@ pub(super) struct Common {
         value_name = "KIB_PER_S"
     )]
     pub(super) export_min_rate: u64,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct Common {
+    #[command(flatten)]
+    pub(super) api: ApiFlags,
+    /// No progress display (there is none when stderr is not a terminal anyway).
+    #[arg(long, env = "CDR_SINK_QUIET")]
+    pub(super) quiet: bool,
+    /// Log format on stderr: text for people, json for log shippers.
+    #[arg(long, env = "CDR_SINK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(super) log_format: LogFormat,
+    /// Also write the run's summary as JSON to this file.
+    #[arg(long, env = "CDR_SINK_SUMMARY_JSON", value_name = "PATH")]
+    pub(super) summary_json: Option<PathBuf>,
     /// S3 multipart part size in MiB (5 or more).
     #[arg(
         long,
@@ -431,120 +423,49 @@ pub(super) struct StatusArgs {
     pub(super) log_format: LogFormat,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn help_documents_every_flag() {
-        use clap::CommandFactory;
-        let mut cmd = Cli::command();
-        let archive = cmd.find_subcommand_mut("archive").unwrap();
-        let help = archive.render_long_help().to_string();
-        for flag in [
-            "--type",
-            "--start",
-            "--end",
-            "--out",
-            "--format",
-            "--api-url",
-            "--limit",
-            "--concurrency",
-            "--max-concurrency",
-            "--max-rps",
-            "--window",
-            "--company-id",
-            "--quiet",
-            "--log-format",
-            "--summary-json",
-            "--incremental",
-            "--settle",
-            "--rescan",
-            "--redo",
-            "TSG_TOKEN",
-            "TSG_PASSWORD",
-            "AWS_ENDPOINT_URL",
-        ] {
-            assert!(help.contains(flag), "archive --help lacks {flag}");
-        }
-        for (sub, flags) in [
-            (
-                "verify",
-                &[
-                    "--out",
-                    "--type",
-                    "--json",
-                    "--concurrency",
-                    "--log-format",
-                    "AWS_ENDPOINT_URL",
-                ][..],
-            ),
-            (
-                "status",
-                &[
-                    "--out",
-                    "--type",
-                    "--json",
-                    "--log-format",
-                    "AWS_ENDPOINT_URL",
-                ][..],
-            ),
-        ] {
-            let help = cmd
-                .find_subcommand_mut(sub)
-                .unwrap()
-                .render_long_help()
-                .to_string();
-            for flag in flags {
-                assert!(help.contains(flag), "{sub} --help lacks {flag}");
-            }
-        }
-        // Every argument of every subcommand has a help text.
-        for sub in Cli::command().get_subcommands() {
-            for arg in sub.get_arguments() {
-                assert!(
-                    arg.get_help().is_some() || arg.get_id() == "help",
-                    "{} --{} has no help",
-                    sub.get_name(),
-                    arg.get_id()
-                );
-            }
-        }
-        Cli::command().debug_assert();
-    }
-
-    /// Operators find every flag, and its variable, in docs/operations.md.
-    #[test]
-    fn operations_doc_lists_every_flag() {
-        use clap::CommandFactory;
-        let doc = include_str!("../../../../docs/operations.md");
-        for sub in Cli::command()
-            .get_subcommands()
-            .filter(|s| !s.is_hide_set())
-        {
-            for arg in sub.get_arguments() {
-                let Some(long) = arg.get_long() else {
-                    continue;
-                };
-                if long == "help" {
-                    continue;
-                }
-                assert!(
-                    doc.contains(&format!("--{long}")),
-                    "docs/operations.md does not mention {} --{long}",
-                    sub.get_name()
-                );
-                if let Some(env) = arg.get_env() {
-                    let env = env.to_string_lossy();
-                    assert!(
-                        env == "TSG_API_URL"
-                            || env == format!("CDR_SINK_{}", long.replace('-', "_").to_uppercase()),
-                        "--{long} reads {env}, not the documented CDR_SINK_<FLAG>"
-                    );
-                } else {
-                    panic!("{} --{long} has no environment variable", sub.get_name());
-                }
-            }
-        }
-    }
+#[derive(Debug, Args)]
+pub(super) struct ReconcileArgs {
+    #[command(flatten)]
+    pub(super) archive: ArchiveRef,
+    /// Start of the range compared (inclusive), RFC 3339 (default: each type's first
+    /// finished window).
+    #[arg(long, env = "CDR_SINK_START", value_name = "DATETIME")]
+    pub(super) start: Option<String>,
+    /// End of the range compared (exclusive), RFC 3339 (default: the end of each type's
+    /// last finished window).
+    #[arg(long, env = "CDR_SINK_END", value_name = "DATETIME")]
+    pub(super) end: Option<String>,
+    /// The unit windows in which a range with no finished window is listed as missing;
+    /// must divide a day. Where a type has finished windows, their length is used.
+    #[arg(
+        long,
+        env = "CDR_SINK_WINDOW",
+        default_value = "1h",
+        value_name = "DURATION"
+    )]
+    pub(super) window: String,
+    /// Windows ending after now - DURATION are not due yet and are not listed as missing
+    /// (as archive leaves them for a later run).
+    #[arg(long, env = "CDR_SINK_SETTLE", default_value = crate::plan::DEFAULT_SETTLE, value_name = "DURATION")]
+    pub(super) settle: String,
+    /// Windows compared at once (one export download each).
+    #[arg(
+        long,
+        env = "CDR_SINK_CONCURRENCY",
+        default_value_t = 4,
+        allow_negative_numbers = true,
+        value_name = "N"
+    )]
+    pub(super) concurrency: i64,
+    /// Print the report as JSON on stdout instead of text.
+    #[arg(long, env = "CDR_SINK_JSON")]
+    pub(super) json: bool,
+    #[command(flatten)]
+    pub(super) api: ApiFlags,
+    /// Log format on stderr: text for people, json for log shippers.
+    #[arg(long, env = "CDR_SINK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(super) log_format: LogFormat,
 }
+
+#[cfg(test)]
+mod tests;

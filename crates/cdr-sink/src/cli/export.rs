@@ -24,7 +24,7 @@ pub(super) async fn run(args: ExportArgs, signals: &mut Signals) -> Result<Ended
         out: args.out,
         fields: args.fields,
         min_window: args.min_window,
-        company_id: args.common.company_id.clone(),
+        company_id: args.common.api.company_id.clone(),
     };
     let plan = ExportPlan::new(&raw, chrono::Utc::now())?;
     let settings = report::settings(&args.common, auth_from_env(|k| std::env::var(k).ok())?)?;

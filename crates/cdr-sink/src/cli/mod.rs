@@ -34,6 +34,8 @@ mod args;
 mod choices;
 mod display;
 mod export;
+mod help;
+mod reconcile;
 mod report;
 mod store;
 
@@ -131,6 +133,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Export(args) => export::run(*args, &mut signals).await,
         Command::Verify(args) => interruptible(&mut signals, store::verify(args)).await,
         Command::Status(args) => interruptible(&mut signals, store::status(args)).await,
+        Command::Reconcile(args) => interruptible(&mut signals, reconcile::run(*args)).await,
         Command::Completions(args) => completions(args).map(Ended::from),
         Command::Manpage(args) => manpage(args).map(Ended::from),
     };

@@ -8,23 +8,26 @@ use cdr_transport::Auth;
 use crate::components::Settings;
 use crate::plan::PlanError;
 
-use super::args::Common;
+use super::args::{ApiFlags, Common};
 
 /// The settings the common flags give, with `auth`.
 pub(super) fn settings(common: &Common, auth: Auth) -> Result<Settings, PlanError> {
-    let mut s = Settings::new(auth);
-    s.api_url = common.api_url.clone();
-    s.request_timeout = Duration::from_secs(common.request_timeout);
+    let mut s = api_settings(&common.api, auth)?;
     s.s3 = crate::components::s3_options(
         common.s3_part_size,
         common.s3_sse.into_sse(common.s3_kms_key_id.clone()),
     )?;
-    s.allow_insecure_http = common.allow_insecure_http;
-    s.limits = crate::plan::limits(
-        common.max_page_mib,
-        &common.export_deadline,
-        common.export_min_rate,
-    )?;
+    Ok(s)
+}
+
+/// The settings the API flags give, with `auth` (S3 options at their
+/// defaults).
+pub(super) fn api_settings(api: &ApiFlags, auth: Auth) -> Result<Settings, PlanError> {
+    let mut s = Settings::new(auth);
+    s.api_url = api.api_url.clone();
+    s.request_timeout = Duration::from_secs(api.request_timeout);
+    s.allow_insecure_http = api.allow_insecure_http;
+    s.limits = crate::plan::limits(api.max_page_mib, &api.export_deadline, api.export_min_rate)?;
     Ok(s)
 }
 

@@ -5,7 +5,8 @@
 //!   ([`ArchivePlan::new`], against a clock reading): types, range, windows,
 //!   output, format and every option checked. An `--incremental` plan's units
 //!   come from the ledger, once, when the run starts ([`ArchivePlan::resolve`]).
-//! - [`RawExport`] → [`ExportPlan`] likewise for `export`.
+//! - [`RawExport`] → [`ExportPlan`] likewise for `export`, and
+//!   [`RawReconcile`] → [`ReconcilePlan`] for `reconcile`.
 //! - The flags outside a plan: [`type_filter`], [`concurrency`] and
 //!   [`max_behind`] of `verify` and `status`, and the [`limits`] on what a
 //!   server may send, shared by every command.
@@ -17,6 +18,7 @@ mod archive;
 mod choices;
 mod export;
 mod flags;
+mod reconcile;
 
 pub use archive::{
     AUTO_START, ArchivePlan, Concurrency, DEFAULT_KEEP_REPLACED, DEFAULT_MAX_CONCURRENCY,
@@ -25,6 +27,7 @@ pub use archive::{
 pub use choices::{FormatChoice, OnBadRecord, OnUnknown, Output, RollPolicy};
 pub use export::{ExportPlan, ExportTarget, RawExport};
 pub use flags::{concurrency, limits, max_behind, max_rps, type_filter};
+pub use reconcile::{RawReconcile, ReconcilePlan};
 
 use chrono::{DateTime, TimeDelta, Utc};
 

@@ -24,6 +24,8 @@ mod files;
 mod orphans;
 mod report;
 
+pub(crate) use report::{most_common, shell_quote, typical_step};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};

@@ -85,7 +85,7 @@ pub(super) fn repair_commands(
 }
 
 /// The most common window length of a type that is a valid `--window`.
-pub(super) fn typical_step(windows: &[Window]) -> Step {
+pub(crate) fn typical_step(windows: &[Window]) -> Step {
     let lengths = windows
         .iter()
         .map(|w| w.duration())
@@ -101,7 +101,7 @@ pub(super) fn typical_step(windows: &[Window]) -> Step {
         .unwrap_or(Step::HOUR)
 }
 
-fn most_common<'a>(items: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn most_common<'a>(items: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for i in items {
         *counts.entry(i).or_default() += 1;
@@ -110,7 +110,7 @@ fn most_common<'a>(items: impl Iterator<Item = &'a str>) -> Option<&'a str> {
 }
 
 /// `s` as one shell word.
-pub(super) fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-:=+@%,".contains(c));
