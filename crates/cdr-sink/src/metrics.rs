@@ -123,6 +123,14 @@ pub fn render(summary: Option<&Summary>, outcome: &RunOutcome<'_>, previous: &st
                 "Requests the API refused for load in the last run (HTTP 429 or 503, or Retry-After).",
                 [(String::new(), c.refused as f64)],
             );
+            if let Some(paced) = c.paced_rps {
+                gauge(
+                    &mut out,
+                    "cdr_sink_last_run_paced_rps",
+                    "Requests per second the last run was paced at, learnt from the API's refusals.",
+                    [(String::new(), paced)],
+                );
+            }
         }
     }
     gauge(

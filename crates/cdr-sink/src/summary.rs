@@ -34,7 +34,7 @@ pub struct TypeSummary {
 }
 
 /// How many units fetched at once over a run, and how the API pushed back.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct ConcurrencySummary {
     /// `auto` (adapted to the API's answers) or `fixed`.
     pub mode: &'static str,
@@ -47,6 +47,9 @@ pub struct ConcurrencySummary {
     pub refused: u64,
     /// Times `auto` lowered the limit.
     pub decreases: u64,
+    /// The pace `auto` learnt from the refusals, in requests per second, at
+    /// the end of the run (to a tenth); `None` when nothing was refused.
+    pub paced_rps: Option<f64>,
 }
 
 impl ConcurrencySummary {
@@ -65,6 +68,7 @@ impl ConcurrencySummary {
             max: r.concurrency.max as u64,
             refused: r.refused,
             decreases: r.decreases,
+            paced_rps: r.pace.map(|p| (p * 10.0).round() / 10.0),
         }
     }
 }
@@ -84,6 +88,9 @@ impl fmt::Display for ConcurrencySummary {
         )?;
         if self.mode == "auto" {
             write!(f, ", {} decreases", self.decreases)?;
+        }
+        if let Some(rps) = self.paced_rps {
+            write!(f, "; paced at {rps} requests/s")?;
         }
         Ok(())
     }
@@ -171,7 +178,7 @@ impl RescanSummary {
 }
 
 /// The result of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// `ok` when every unit finished, else `failed`.
     pub status: &'static str,

@@ -79,6 +79,10 @@ async fn auto_archives_exactly_under_a_quota_and_reports_every_refusal() {
         "a refusal lowers the limit: {c}"
     );
     assert!(c["min"].as_u64() < Some(4), "below where auto starts: {c}");
+    // The pace learnt from the refusals is what the quota lets through.
+    let paced = c["paced_rps"].as_f64().expect("a pace was learnt");
+    assert!((1.0..=20.0).contains(&paced), "paced at {paced}: {c}");
+    assert!(stdout.contains("; paced at "), "{stdout}");
     assert!(
         stdout.contains(&format!(
             "{} requests refused by the API (HTTP 429/503)",

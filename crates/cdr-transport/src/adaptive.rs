@@ -22,7 +22,26 @@
 //! - **Hold.** After a decrease the limit stays as it is for `hold`, or for
 //!   the `Retry-After` when that is longer: refusals of requests sent before
 //!   the decrease say nothing about the new limit.
-//! - **Bounds.** The limit stays within `min..=max` whatever the answers.
+//! - **Pace.** A refusal also says how fast the provider lets requests
+//!   through: the requests sent over the last second, less those refused
+//!   (exactly its quota for a provider that counts requests in a one-second
+//!   window). From the first refusal on, a request goes only while fewer
+//!   than [`PACE_MARGIN`] of that were let through over the last second
+//!   ([`Aimd::try_send`]), so that a provider's rate limit is met by
+//!   waiting rather than by refusals (each costs its request a
+//!   `Retry-After`). A pace in use grows by [`PACE_STEP`] of itself (at
+//!   least one request per second) every [`PACE_EVERY`], and the next
+//!   refusal sets it again: the pace probes a limit that rises. Each
+//!   refusal doubles the time to the next growth (up to
+//!   [`PACE_EVERY_MOST`]) and each growth that is not refused halves it, so
+//!   that a pace at a provider's fixed limit is seldom refused. While
+//!   the pace is what holds requests back, the limit does not grow (more in
+//!   flight would only wait for their turn), and it stays at least what the
+//!   pace needs at the recent latency (Little's law, with
+//!   [`PACE_HEADROOM`]), so that the pace is met. A caller that does not
+//!   ask [`Aimd::try_send`] gets no pace.
+//! - **Bounds.** The limit stays within `min..=max` whatever the answers,
+//!   and the pace is at least [`MIN_PACE`].
 //!
 //! The limit is kept as a fraction and applied rounded down, so that
 //! `backoff` works at small limits as at large ones (6 × 0.85 = 5.1: one
@@ -33,6 +52,32 @@ use std::time::Duration;
 
 /// Served answers whose latencies make the baseline (its lowest).
 pub const LATENCY_SAMPLES: usize = 256;
+
+/// The share of the rate a provider let through that requests are paced at
+/// after a refusal.
+pub const PACE_MARGIN: f64 = 0.99;
+/// How often a pace in use grows, at first and after growing without a
+/// refusal; each refusal doubles the time to the next growth, up to
+/// [`PACE_EVERY_MOST`].
+pub const PACE_EVERY: Duration = Duration::from_millis(500);
+/// The longest time between two growths of a pace in use.
+pub const PACE_EVERY_MOST: Duration = Duration::from_secs(8);
+/// How much a pace grows each time (at least one request per second).
+pub const PACE_STEP: f64 = 0.02;
+/// The lowest pace, in requests per second.
+pub const MIN_PACE: f64 = 1.0;
+/// The requests in flight kept under a pace, over what it needs at the
+/// average latency (Little's law).
+pub const PACE_HEADROOM: f64 = 1.1;
+/// A pace is in use when at least this share of it was sent over the
+/// last second.
+const PACE_USED: f64 = 0.9;
+/// Hundredths of a second over which the requests let through are held
+/// under a pace: a second and 20 ms, for the time a request takes to reach
+/// the provider and for a hundredth forgotten whole.
+const PACE_WINDOW_SLICES: usize = 102;
+/// Hundredths of a second kept of the requests sent and refused.
+const FINE_SLICES: usize = 104;
 
 /// How an [`Aimd`] controller behaves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,6 +148,17 @@ pub struct Aimd {
     /// Moving average of served latencies, in seconds.
     average: Option<f64>,
     served_rate: Rate,
+    /// Requests sent and refused lately, by hundredth of a second.
+    sent: Rate<100, FINE_SLICES>,
+    refused_recent: Rate<100, FINE_SLICES>,
+    /// Requests per second, learnt at the last refusal; `None` before one.
+    pace: Option<f64>,
+    /// When the pace last changed.
+    paced_at: Duration,
+    /// The time from a change of the pace to its next growth.
+    pace_every: Duration,
+    /// Whether the pace's last change was a growth.
+    pace_grew: bool,
     decreases: u64,
 }
 
@@ -130,6 +186,12 @@ impl Aimd {
             recent: VecDeque::with_capacity(LATENCY_SAMPLES),
             average: None,
             served_rate: Rate::default(),
+            sent: Rate::default(),
+            refused_recent: Rate::default(),
+            pace: None,
+            paced_at: Duration::ZERO,
+            pace_every: PACE_EVERY,
+            pace_grew: false,
             decreases: 0,
         }
     }
@@ -143,6 +205,33 @@ impl Aimd {
     /// Decreases made so far.
     pub fn decreases(&self) -> u64 {
         self.decreases
+    }
+
+    /// Requests per second to pace requests at, learnt from the last
+    /// refusal; `None` before any (no pace).
+    pub fn pace(&self) -> Option<f64> {
+        self.pace
+    }
+
+    /// Whether a request may go out `now` (since the caller's start): with
+    /// no pace always, under a pace when fewer requests than the pace were
+    /// let through (sent and not refused) over the last second. A request
+    /// that may go is counted as sent, and the pace is learnt from the
+    /// requests sent; otherwise the answer is how long to wait before
+    /// asking again.
+    pub fn try_send(&mut self, now: Duration) -> Result<(), Duration> {
+        if let Some(pace) = self.pace {
+            // Over a little more than a second: a provider's clock sees a
+            // request a little after it was sent, and a slice is forgotten
+            // whole.
+            let sent = self.sent.newest(now, PACE_WINDOW_SLICES);
+            let refused = self.refused_recent.newest(now, PACE_WINDOW_SLICES);
+            if sent.saturating_sub(refused) as f64 >= pace {
+                return Err(Rate::<100, FINE_SLICES>::until_next_slice(now));
+            }
+        }
+        self.sent.add(now);
+        Ok(())
     }
 
     /// Takes in one answer, received `now` (since the caller's start).
@@ -165,20 +254,83 @@ impl Aimd {
         if now < self.hold_until {
             return;
         }
+        let paced = self.pace_used(now);
+        let due = now.saturating_sub(self.paced_at) >= self.pace_every;
+        if let Some(pace) = self.pace.filter(|_| paced && due) {
+            if self.pace_grew {
+                // The last growth was not refused: probe sooner.
+                self.pace_every = (self.pace_every / 2).max(PACE_EVERY);
+            }
+            self.pace = Some(pace + (pace * PACE_STEP).max(1.0));
+            self.paced_at = now;
+            self.pace_grew = true;
+            self.meet_pace();
+        }
         self.round += 1;
         let round = self.round >= self.limit() as u64;
         let probed =
             !self.found_ceiling || now.saturating_sub(self.changed_at) >= self.config.probe_every;
-        if round && probed && self.latency_holds() && self.limit() < self.config.max {
+        if round && probed && !paced && self.latency_holds() && self.limit() < self.config.max {
             self.limit = (self.limit + 1.0).min(self.config.max as f64);
             self.changed(now);
         }
     }
 
+    /// Sets the pace from what the provider let through over the last
+    /// second, when the caller reports what it sends; while a decrease
+    /// holds, only lower: the refusal may be of a request sent before it,
+    /// but a count that the provider refuses is too many still.
+    fn learn_pace(&mut self, now: Duration, only_lower: bool) {
+        let sent = self.sent.per_second(now);
+        if sent == 0.0 {
+            return;
+        }
+        let accepted = (sent - self.refused_recent.per_second(now)).max(0.0);
+        let learnt = (accepted * PACE_MARGIN).max(MIN_PACE);
+        let pace = match self.pace {
+            Some(pace) if only_lower => pace.min(learnt),
+            _ => learnt,
+        };
+        if !only_lower && self.pace.is_some() {
+            // Each refusal of a pace makes its next probe later: a pace
+            // that stays at a provider's limit is refused seldom.
+            self.pace_every = (self.pace_every * 2).min(PACE_EVERY_MOST);
+        }
+        if self.pace != Some(pace) {
+            self.pace = Some(pace);
+            self.paced_at = now;
+            self.pace_grew = false;
+        }
+    }
+
+    /// Whether a pace holds requests back: most of it was sent over the
+    /// last second.
+    fn pace_used(&mut self, now: Duration) -> bool {
+        match self.pace {
+            Some(pace) => self.sent.per_second(now) >= pace * PACE_USED,
+            None => false,
+        }
+    }
+
+    /// Raises the limit to what the pace needs at the recent latency: the
+    /// requests in flight at that rate (Little's law), with a tenth more
+    /// for latencies above the average. No more: each unit beyond what the
+    /// pace needs makes every unit slower, and the last ones of a run end
+    /// later.
+    fn meet_pace(&mut self) {
+        if let (Some(pace), Some(latency)) = (self.pace, self.average) {
+            let needed = (pace * latency * PACE_HEADROOM).ceil();
+            self.limit = self.limit.max(needed).min(self.config.max as f64);
+        }
+    }
+
     fn refused(&mut self, now: Duration, retry_after: Option<Duration>) {
         self.refused_since_change += 1;
+        self.refused_recent.add(now);
         self.found_ceiling = true;
-        if now < self.hold_until {
+        let held = now < self.hold_until;
+        self.learn_pace(now, held);
+        if held {
             return;
         }
         let answers = self.served_since_change + self.refused_since_change;
@@ -192,6 +344,7 @@ impl Aimd {
             .min(one_fewer)
             .min(sustained)
             .max(self.config.min as f64);
+        self.meet_pace();
         self.decreases += 1;
         self.hold_until = now + self.config.hold.max(retry_after.unwrap_or_default());
         self.changed(now);
@@ -224,27 +377,36 @@ impl Aimd {
     }
 }
 
-/// Events per second over the last second, in tenths of a second (memory
-/// that does not grow with the rate).
-#[derive(Debug, Clone, Default)]
-struct Rate {
-    /// Events of each tenth, by tenth number modulo 10.
-    tenths: [u64; 10],
-    /// The newest tenth counted.
+/// Events over a recent span, counted in `S` slices of `1 s / PER_SECOND`
+/// each (memory that does not grow with the rate).
+#[derive(Debug, Clone)]
+struct Rate<const PER_SECOND: usize = 10, const S: usize = 10> {
+    /// Events of each slice, by slice number modulo `S`.
+    slices: [u64; S],
+    /// The newest slice counted.
     newest: u64,
 }
 
-impl Rate {
-    fn tenth(now: Duration) -> u64 {
-        (now.as_millis() / 100) as u64
+impl<const PER_SECOND: usize, const S: usize> Default for Rate<PER_SECOND, S> {
+    fn default() -> Self {
+        Rate {
+            slices: [0; S],
+            newest: 0,
+        }
+    }
+}
+
+impl<const PER_SECOND: usize, const S: usize> Rate<PER_SECOND, S> {
+    fn slice(now: Duration) -> u64 {
+        (now.as_micros() * PER_SECOND as u128 / 1_000_000) as u64
     }
 
-    /// Forgets the tenths older than a second before `now`.
+    /// Forgets the slices older than the `S` newest at `now`.
     fn advance(&mut self, now: Duration) {
-        let t = Self::tenth(now);
+        let t = Self::slice(now);
         if t > self.newest {
-            for old in (self.newest + 1)..=t.min(self.newest + 10) {
-                self.tenths[(old % 10) as usize] = 0;
+            for old in (self.newest + 1)..=t.min(self.newest + S as u64) {
+                self.slices[(old % S as u64) as usize] = 0;
             }
             self.newest = t;
         }
@@ -252,12 +414,29 @@ impl Rate {
 
     fn add(&mut self, now: Duration) {
         self.advance(now);
-        self.tenths[(Self::tenth(now).min(self.newest) % 10) as usize] += 1;
+        self.slices[(Self::slice(now).min(self.newest) % S as u64) as usize] += 1;
     }
 
-    fn per_second(&mut self, now: Duration) -> f64 {
+    /// The events of the `n` newest slices at `now` (at most `S`): those
+    /// since `n - 1` slices before the current one began.
+    fn newest(&mut self, now: Duration, n: usize) -> u64 {
         self.advance(now);
-        self.tenths.iter().sum::<u64>() as f64
+        (0..n.min(S) as u64)
+            .filter_map(|back| self.newest.checked_sub(back))
+            .map(|slice| self.slices[(slice % S as u64) as usize])
+            .sum()
+    }
+
+    /// The events of about the last second.
+    fn per_second(&mut self, now: Duration) -> f64 {
+        self.newest(now, PER_SECOND) as f64
+    }
+
+    /// The time from `now` to the start of the next slice.
+    fn until_next_slice(now: Duration) -> Duration {
+        let width = 1_000_000 / PER_SECOND as u128;
+        let into = now.as_micros() % width;
+        Duration::from_micros((width - into) as u64)
     }
 }
 

@@ -32,8 +32,6 @@ struct Inner {
     /// Woken when more chains may run.
     chains: Notify,
     start: Instant,
-    /// Time between two requests under `max_rps`.
-    spacing: Option<Duration>,
     max_rps: Option<f64>,
 }
 
@@ -69,6 +67,13 @@ impl Control {
             Control::Adaptive(aimd) => aimd.limit(),
         }
     }
+
+    fn pace(&self) -> Option<f64> {
+        match self {
+            Control::Fixed(_) => None,
+            Control::Adaptive(aimd) => aimd.pace(),
+        }
+    }
 }
 
 /// What a throttle did over its life (see [`Throttle::report`]).
@@ -86,6 +91,9 @@ pub struct ThrottleReport {
     pub decreases: u64,
     /// The request budget, when there is one.
     pub max_rps: Option<f64>,
+    /// The pace learnt from the API's refusals at the end, in requests per
+    /// second (adaptive only; `None` when nothing was refused).
+    pub pace: Option<f64>,
 }
 
 impl std::fmt::Debug for Throttle {
@@ -124,7 +132,6 @@ impl Throttle {
                 places: Notify::new(),
                 chains: Notify::new(),
                 start,
-                spacing: max_rps.map(|r| Duration::from_secs_f64(1.0 / r)),
                 max_rps,
             }),
         }
@@ -178,6 +185,7 @@ impl Throttle {
             refused: state.refused,
             decreases,
             max_rps: self.inner.max_rps,
+            pace: state.control.pace(),
         }
     }
 
@@ -205,18 +213,34 @@ impl Throttle {
             open: true,
         };
         self.pace().await;
+        // Under a pace learnt from refusals, the request goes when fewer
+        // than the pace were let through over the last second.
+        loop {
+            let wait = match &mut lock(&self.inner.state).control {
+                Control::Adaptive(aimd) => aimd.try_send(self.inner.start.elapsed()),
+                Control::Fixed(_) => Ok(()),
+            };
+            match wait {
+                Ok(()) => break,
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
+        }
         admission.sent = Instant::now();
         admission
     }
 
     /// Waits for a turn under the request budget (no place is taken).
     pub async fn pace(&self) {
-        let Some(spacing) = self.inner.spacing else {
+        let Some(rate) = self.inner.max_rps else {
             return;
         };
         let turn = {
             let mut state = lock(&self.inner.state);
             let turn = state.next_turn.max(Instant::now());
+            // A budget below one request an hour is taken as one an hour.
+            let spacing = Duration::try_from_secs_f64(1.0 / rate)
+                .unwrap_or(Duration::MAX)
+                .min(Duration::from_secs(3600));
             state.next_turn = turn + spacing;
             turn
         };
@@ -241,13 +265,25 @@ impl Throttle {
             if let Answer::Refused(_) = answer {
                 state.refused += 1;
             }
-            let before = state.control.limit();
+            let (before, paced_before) = (state.control.limit(), state.control.pace());
             if let Control::Adaptive(aimd) = &mut state.control {
                 aimd.observe(now, answer);
             }
-            let after = state.control.limit();
+            let (after, paced) = (state.control.limit(), state.control.pace());
             if after != before {
                 state.history.set(now, after);
+            }
+            if after != before || paced != paced_before {
+                tracing::debug!(
+                    limit = after,
+                    previous = before,
+                    pace = paced,
+                    in_flight = state.in_flight,
+                    resting = state.resting,
+                    refused = state.refused,
+                    at_ms = now.as_millis() as u64,
+                    "request limit or pace changed"
+                );
             }
             if after > before {
                 self.inner.chains.notify_one();

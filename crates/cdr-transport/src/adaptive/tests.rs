@@ -167,6 +167,118 @@ fn a_limit_found_under_a_fixed_capacity_serves_most_and_refuses_few() {
 }
 
 #[test]
+fn a_refusal_paces_requests_at_what_the_provider_let_through() {
+    let mut aimd = Aimd::new(AimdConfig::new(8, 32));
+    assert_eq!(aimd.pace(), None);
+    // 60 requests over 600 ms; the provider let 50 through and refuses the
+    // last 10 (a quota of 50 a second).
+    for i in 0..60 {
+        let now = Duration::from_millis(10 * i);
+        assert_eq!(aimd.try_send(now), Ok(()), "no pace yet");
+    }
+    aimd.observe(Duration::from_millis(600), Answer::Refused(Some(SECOND)));
+    let pace = aimd.pace().expect("learnt at the first refusal");
+    assert!(
+        (pace - 59.0 * PACE_MARGIN).abs() < 1e-9,
+        "{pace}: 59 not refused yet"
+    );
+    // Refusals while the decrease holds lower it to what was let through.
+    for _ in 0..9 {
+        aimd.observe(Duration::from_millis(600), Answer::Refused(Some(SECOND)));
+    }
+    let pace = aimd.pace().expect("a pace");
+    assert!((pace - 50.0 * PACE_MARGIN).abs() < 1e-9, "{pace}");
+    // Fifty were let through in the last second: the next waits until the
+    // first of them is more than the pace window old, then goes.
+    let now = Duration::from_millis(700);
+    let wait = aimd.try_send(now).expect_err("fifty in the last second");
+    assert!(wait > Duration::ZERO && wait <= Duration::from_millis(10));
+    assert!(aimd.try_send(Duration::from_millis(1005)).is_err());
+    assert_eq!(aimd.try_send(Duration::from_millis(1025)), Ok(()));
+}
+
+#[test]
+fn a_caller_that_reports_no_sends_gets_no_pace() {
+    let mut aimd = Aimd::new(AimdConfig::new(8, 32));
+    aimd.observe(SECOND, Answer::Refused(Some(SECOND)));
+    assert_eq!(aimd.pace(), None);
+    assert_eq!(aimd.limit(), 6, "the limit still backs off: 8 x 0.85");
+}
+
+#[test]
+fn a_pace_in_use_grows_and_each_refusal_makes_the_next_growth_later() {
+    let mut aimd = Aimd::new(AimdConfig::new(8, 32));
+    let ms = Duration::from_millis;
+    // A provider that lets 20 a second through.
+    for i in 0..21 {
+        let now = ms(10 * i);
+        aimd.try_send(now).expect("no pace yet");
+        if i == 20 {
+            aimd.observe(now, Answer::Refused(None));
+        }
+    }
+    let first = aimd.pace().expect("a pace");
+    assert!((first - 20.0 * PACE_MARGIN).abs() < 1e-9);
+    // Requests at the pace, all served: after the hold, the pace grows by
+    // a request a second (2% of 20 is less) at each growth.
+    let mut growths = Vec::new();
+    let mut last = first;
+    let mut now = ms(200);
+    while now < SECOND * 8 {
+        if aimd.try_send(now).is_ok() {
+            aimd.observe(now + RTT, Answer::Served(RTT));
+        }
+        let pace = aimd.pace().expect("a pace");
+        if pace > last {
+            growths.push(now);
+            assert!((pace - last - 1.0).abs() < 1e-9, "{last} -> {pace}");
+        }
+        last = pace;
+        now += ms(5);
+    }
+    assert!(
+        growths.len() >= 4,
+        "a pace in use probes upwards: {growths:?}"
+    );
+    // A refusal sets the pace again, and the next growth waits twice as long.
+    let before = aimd.pace().expect("a pace");
+    aimd.observe(now, Answer::Refused(None));
+    assert!(aimd.pace().expect("a pace") < before);
+    let refused_at = now;
+    let mut grew_at = None;
+    while grew_at.is_none() && now < refused_at + SECOND * 10 {
+        now += ms(5);
+        let pace = aimd.pace();
+        if aimd.try_send(now).is_ok() {
+            aimd.observe(now + RTT, Answer::Served(RTT));
+        }
+        if aimd.pace() > pace {
+            grew_at = Some(now);
+        }
+    }
+    let waited = grew_at.expect("grew again") - refused_at;
+    assert!(waited >= PACE_EVERY * 2, "{waited:?}");
+}
+
+#[test]
+fn a_pace_keeps_enough_in_flight_to_be_met() {
+    // At 200 ms an answer, a pace of 49.5 a second needs 10 in flight
+    // (Little's law), 11 with the headroom: the decrease stops there.
+    let mut aimd = Aimd::new(AimdConfig::new(20, 32));
+    let ms = Duration::from_millis;
+    for i in 0..60 {
+        aimd.try_send(ms(10 * i)).expect("no pace yet");
+    }
+    for _ in 0..50 {
+        aimd.observe(ms(600), Answer::Served(ms(200)));
+    }
+    aimd.observe(ms(600), Answer::Refused(None));
+    assert!(aimd.pace().is_some());
+    let needed = (aimd.pace().unwrap_or(0.0) * 0.2 * PACE_HEADROOM).ceil() as usize;
+    assert_eq!(aimd.limit(), needed, "not 20 x 0.85 = 17, not less");
+}
+
+#[test]
 fn the_history_weighs_each_limit_by_its_time() {
     let mut h = LimitHistory::default();
     assert_eq!(h.summary(SECOND), None);
@@ -190,6 +302,91 @@ fn answer() -> impl Strategy<Value = (u64, Answer)> {
     let refused = proptest::option::of(0u64..10_000)
         .prop_map(|ms| Answer::Refused(ms.map(Duration::from_millis)));
     (0u64..3_000, prop_oneof![3 => served, 1 => refused])
+}
+
+/// A provider that lets `quota` requests a second through (a sliding
+/// window of accepted requests) and refuses the others at once with
+/// `Retry-After: 1`, answering the rest after `rtt`; 64 cursor chains,
+/// as many in flight as the limit allows, each resting a second after a
+/// refusal. Driven in steps of a millisecond for `secs` seconds; returns
+/// the requests served and refused over the second half.
+fn drive_quota(aimd: &mut Aimd, quota: usize, rtt: Duration, secs: u64) -> (u64, u64) {
+    #[derive(Clone, Copy)]
+    enum Chain {
+        Idle,
+        Waiting(Duration),
+        InFlight(Duration),
+        Resting(Duration),
+    }
+    let mut chains = [Chain::Idle; 64];
+    let mut in_flight = 0;
+    let mut accepted: VecDeque<Duration> = VecDeque::new();
+    let (mut served, mut refused) = (0, 0);
+    let end = SECOND * secs as u32;
+    let mut now = Duration::ZERO;
+    while now < end {
+        let late = now >= end / 2;
+        for chain in chains.iter_mut() {
+            match *chain {
+                Chain::InFlight(at) if at <= now => {
+                    aimd.observe(now, Answer::Served(rtt));
+                    served += u64::from(late);
+                    in_flight -= 1;
+                    *chain = Chain::Idle;
+                }
+                Chain::Resting(until) | Chain::Waiting(until) if until <= now => {
+                    *chain = Chain::Idle
+                }
+                _ => {}
+            }
+        }
+        while accepted
+            .front()
+            .is_some_and(|&t| now.saturating_sub(t) >= SECOND)
+        {
+            accepted.pop_front();
+        }
+        for chain in chains.iter_mut() {
+            if !matches!(chain, Chain::Idle) || in_flight >= aimd.limit() {
+                continue;
+            }
+            match aimd.try_send(now) {
+                Err(wait) => *chain = Chain::Waiting(now + wait),
+                Ok(()) if accepted.len() < quota => {
+                    accepted.push_back(now);
+                    in_flight += 1;
+                    *chain = Chain::InFlight(now + rtt);
+                }
+                Ok(()) => {
+                    aimd.observe(now, Answer::Refused(Some(SECOND)));
+                    refused += u64::from(late);
+                    *chain = Chain::Resting(now + SECOND);
+                }
+            }
+        }
+        now += Duration::from_millis(1);
+    }
+    (served, refused)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn a_pace_meets_a_providers_quota_with_few_refusals(
+        quota in 5usize..120,
+        rtt_ms in 20u64..250,
+    ) {
+        // Within what 32 in flight can carry.
+        prop_assume!(quota as u64 * rtt_ms <= 32 * 1000 * 8 / 10);
+        let mut aimd = Aimd::new(AimdConfig::new(4, 32));
+        let secs = 30;
+        let (served, refused) = drive_quota(&mut aimd, quota, Duration::from_millis(rtt_ms), secs);
+        let allowed = quota as f64 * (secs / 2) as f64;
+        let share = served as f64 / allowed;
+        prop_assert!(share >= 0.9, "served {share:.3} of the quota");
+        prop_assert!(refused * 20 <= served + refused, "refused {refused} of {}", served + refused);
+    }
 }
 
 proptest! {

@@ -139,3 +139,29 @@ fn a_budget_that_cannot_work_is_no_budget() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pace_learnt_from_a_refusal_holds_requests_until_the_last_second_has_room() {
+    let t = adaptive(4, 32);
+    for _ in 0..20 {
+        t.admit().await.served();
+    }
+    assert_eq!(t.report().pace, None, "no pace before a refusal");
+    t.admit().await.refused(Some(Duration::from_secs(1)));
+    // 20 of 21 were let through in the last second: the pace is about 20.
+    let pace = t.report().pace.expect("learnt");
+    assert!((19.0..=20.0).contains(&pace), "{pace}");
+    assert!(waits(&t).await, "20 let through in the last second");
+    tokio::time::advance(Duration::from_millis(990)).await;
+    assert!(waits(&t).await, "still within the second");
+    tokio::time::advance(Duration::from_millis(40)).await;
+    assert!(!waits(&t).await, "a second later there is room");
+    // A fixed limit is never paced.
+    let f = Throttle::fixed(4);
+    for _ in 0..20 {
+        f.admit().await.served();
+    }
+    f.admit().await.refused(None);
+    assert_eq!(f.report().pace, None);
+    assert!(!waits(&f).await);
+}
