@@ -76,6 +76,8 @@ const PACE_USED: f64 = 0.9;
 /// under a pace: a second and 20 ms, for the time a request takes to reach
 /// the provider and for a hundredth forgotten whole.
 const PACE_WINDOW_SLICES: usize = 102;
+/// Hundredths of a second in the second a pace is learnt over.
+const PACE_SECOND_SLICES: usize = 100;
 /// Hundredths of a second kept of the requests sent and refused.
 const FINE_SLICES: usize = 104;
 
@@ -224,9 +226,7 @@ impl Aimd {
             // Over a little more than a second: a provider's clock sees a
             // request a little after it was sent, and a slice is forgotten
             // whole.
-            let sent = self.sent.newest(now, PACE_WINDOW_SLICES);
-            let refused = self.refused_recent.newest(now, PACE_WINDOW_SLICES);
-            if sent.saturating_sub(refused) as f64 >= pace {
+            if self.let_through(now, PACE_WINDOW_SLICES) >= pace {
                 return Err(Rate::<100, FINE_SLICES>::until_next_slice(now));
             }
         }
@@ -281,11 +281,10 @@ impl Aimd {
     /// holds, only lower: the refusal may be of a request sent before it,
     /// but a count that the provider refuses is too many still.
     fn learn_pace(&mut self, now: Duration, only_lower: bool) {
-        let sent = self.sent.per_second(now);
-        if sent == 0.0 {
+        if self.sent.per_second(now) == 0.0 {
             return;
         }
-        let accepted = (sent - self.refused_recent.per_second(now)).max(0.0);
+        let accepted = self.let_through(now, PACE_SECOND_SLICES);
         let learnt = (accepted * PACE_MARGIN).max(MIN_PACE);
         let pace = match self.pace {
             Some(pace) if only_lower => pace.min(learnt),
@@ -301,6 +300,14 @@ impl Aimd {
             self.paced_at = now;
             self.pace_grew = false;
         }
+    }
+
+    /// The requests sent and not refused over the `slices` newest
+    /// hundredths of a second.
+    fn let_through(&mut self, now: Duration, slices: usize) -> f64 {
+        let sent = self.sent.newest(now, slices);
+        let refused = self.refused_recent.newest(now, slices);
+        sent.saturating_sub(refused) as f64
     }
 
     /// Whether a pace holds requests back: most of it was sent over the

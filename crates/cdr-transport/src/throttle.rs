@@ -32,6 +32,8 @@ struct Inner {
     /// Woken when more chains may run.
     chains: Notify,
     start: Instant,
+    /// Time between two requests under `max_rps`.
+    spacing: Option<Duration>,
     max_rps: Option<f64>,
 }
 
@@ -132,6 +134,12 @@ impl Throttle {
                 places: Notify::new(),
                 chains: Notify::new(),
                 start,
+                // A budget below one request an hour is taken as one an hour.
+                spacing: max_rps.map(|r| {
+                    Duration::try_from_secs_f64(1.0 / r)
+                        .unwrap_or(Duration::MAX)
+                        .min(Duration::from_secs(3600))
+                }),
                 max_rps,
             }),
         }
@@ -231,16 +239,12 @@ impl Throttle {
 
     /// Waits for a turn under the request budget (no place is taken).
     pub async fn pace(&self) {
-        let Some(rate) = self.inner.max_rps else {
+        let Some(spacing) = self.inner.spacing else {
             return;
         };
         let turn = {
             let mut state = lock(&self.inner.state);
             let turn = state.next_turn.max(Instant::now());
-            // A budget below one request an hour is taken as one an hour.
-            let spacing = Duration::try_from_secs_f64(1.0 / rate)
-                .unwrap_or(Duration::MAX)
-                .min(Duration::from_secs(3600));
             state.next_turn = turn + spacing;
             turn
         };
