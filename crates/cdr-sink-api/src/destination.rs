@@ -7,11 +7,15 @@ use futures_util::Stream;
 
 use crate::key::{InvalidKey, ObjectKey};
 
-/// A stored object's name and size.
+/// A stored object's name and size, and, in listings, the store's time of
+/// its last write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
     pub key: ObjectKey,
     pub size: u64,
+    /// S3's `LastModified`, a file's modification time; `None` where the
+    /// store did not say (the result of a write).
+    pub modified: Option<SystemTime>,
 }
 
 /// The version of a stored object, as its store names it: S3's ETag, a digest

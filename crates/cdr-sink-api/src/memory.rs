@@ -147,6 +147,7 @@ impl Destination for MemoryDir {
         Ok(ObjectMeta {
             key: key.clone(),
             size,
+            modified: None,
         })
     }
 
@@ -174,6 +175,7 @@ impl Destination for MemoryDir {
             .map(|(k, o)| ObjectMeta {
                 key: k.clone(),
                 size: o.body.len() as u64,
+                modified: Some(o.modified),
             })
             .collect())
     }
@@ -310,6 +312,7 @@ impl Upload for MemoryUpload {
         Ok(ObjectMeta {
             key: self.key.clone(),
             size,
+            modified: None,
         })
     }
 

@@ -58,6 +58,7 @@ impl Destination for LocalDir {
         let meta = ObjectMeta {
             key: key.clone(),
             size: body.len() as u64,
+            modified: None,
         };
         blocking(move || {
             let _lock = DirLock::take(&final_path)?;

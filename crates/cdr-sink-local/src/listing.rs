@@ -85,13 +85,17 @@ impl LocalDir {
             let Ok(key) = ObjectKey::new(key) else {
                 continue;
             };
-            let size = match tokio::fs::metadata(&path).await {
-                Ok(m) => m.len(),
+            let (size, modified) = match tokio::fs::metadata(&path).await {
+                Ok(m) => (m.len(), m.modified().ok()),
                 // Deleted since the directory was read: not listed.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io("stat", &path)(e)),
             };
-            out.push(ObjectMeta { key, size });
+            out.push(ObjectMeta {
+                key,
+                size,
+                modified,
+            });
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)

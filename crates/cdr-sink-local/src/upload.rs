@@ -82,6 +82,7 @@ impl Upload for LocalUpload {
             Ok(ObjectMeta {
                 key: self.key.clone(),
                 size: self.size,
+                modified: None,
             })
         }
         .await;

@@ -297,6 +297,7 @@ impl Destination for S3Destination {
         Ok(ObjectMeta {
             key: key.clone(),
             size,
+            modified: None,
         })
     }
 
@@ -373,6 +374,9 @@ impl Destination for S3Destination {
                 out.push(ObjectMeta {
                     key,
                     size: object.size().unwrap_or(0).max(0) as u64,
+                    modified: object
+                        .last_modified()
+                        .and_then(|t| SystemTime::try_from(*t).ok()),
                 });
             }
         }

@@ -380,6 +380,7 @@ impl Upload for S3Upload {
                 Ok(ObjectMeta {
                     key: self.target.key.clone(),
                     size: self.size,
+                    modified: None,
                 })
             }
             Err(e) => {
