@@ -25,7 +25,7 @@ use cdr_core::chrono::{DateTime, TimeDelta, Utc};
 use cdr_core::{CdrType, Limit, Password, Step};
 use cdr_sink::{
     ArchivePlan, Auth, Components, Concurrency, FormatChoice, OnBadRecord, OnUnknown, Output,
-    RunOptions, Settings, Summary, Unit,
+    RunOptions, Settings, Summary, TableFormat, Unit,
 };
 
 /// A plan of every whole `step` window of `types` in `[start, end)`, written as
@@ -55,6 +55,7 @@ fn plan(
         units,
         output: Output::Local(out.to_path_buf()),
         format: FormatChoice::Parquet,
+        table_format: TableFormat::Files,
         limit: Limit::MAX,
         // Adapts to what the API answers, from 4 up to 8 units at once.
         concurrency: Concurrency::Auto { max: 8 },

@@ -25,6 +25,7 @@
 // The archive's own contract, which other tools may read: where everything
 // lives, the ledger, claims, and the checks of verify, status and reconcile.
 pub mod claim;
+pub mod delta;
 pub mod layout;
 pub mod ledger;
 pub mod reconcile;
@@ -58,7 +59,7 @@ pub use pipeline::{ArchiveError, RunOptions, archive, resolve};
 pub use plan::{
     AUTO_START, ArchivePlan, Concurrency, DEFAULT_MAX_CONCURRENCY, ExportPlan, ExportTarget,
     FormatChoice, Incremental, OnBadRecord, OnUnknown, Output, PlanError, RawArchive, RawExport,
-    RawReconcile, ReconcilePlan, RollPolicy, Unit, parse_duration, parse_instant,
+    RawReconcile, ReconcilePlan, RollPolicy, TableFormat, Unit, parse_duration, parse_instant,
 };
 pub use progress::{Progress, TypeCounters, group};
 pub use source::{PageData, PageSource, PageStream, SourceError};

@@ -29,9 +29,10 @@ use cdr_core::{CdrType, Window};
 use cdr_sink_api::{Destination, Format, Leftovers, StoreError};
 
 use crate::claim::{self, Acquired, Claims, Owner};
+use crate::delta;
 use crate::layout;
 use crate::ledger::{self, LedgerError};
-use crate::plan::{ArchivePlan, RollPolicy, Unit};
+use crate::plan::{ArchivePlan, PlanError, RollPolicy, TableFormat, Unit};
 use crate::progress::Progress;
 use crate::rescan;
 use crate::source::PageSource;
@@ -133,10 +134,11 @@ pub async fn archive(
 
     claim::probe(dest.as_ref(), &options.owner).await?;
     let claims = Arc::new(Claims::new(dest.clone(), options.owner.clone(), plan.lease));
+    let tables = open_tables(plan, &dest, &finished).await?;
     rescan::remove_old_replaced(dest.as_ref(), plan.keep_replaced).await?;
     clean_state(dest.as_ref()).await?;
     claim::remove_expired(dest.as_ref(), &plan.types).await?;
-    let recovered = recover_replacements(dest.as_ref(), &claims).await?;
+    let recovered = recover_replacements(dest.as_ref(), &claims, tables.as_deref()).await?;
     let mut todo = Vec::new();
     for unit in &plan.units {
         let c = progress.of(unit.cdr_type);
@@ -194,6 +196,7 @@ pub async fn archive(
         prefetch: options.prefetch,
         on_unknown: plan.on_unknown,
         on_bad_record: plan.on_bad_record,
+        tables,
     };
     let mut failed = Vec::new();
     let mut elsewhere = Vec::new();
@@ -277,9 +280,40 @@ pub async fn archive(
 
 /// Finishes the replacements that crashed runs left recorded, each under its
 /// unit's claim (one held by a live run is that run's business).
+/// With `--table-format delta`, the tables of the plan's types, created as
+/// needed and given the windows an earlier run finished but did not publish.
+/// Without it, an output that has Delta tables is refused: windows archived
+/// without their commits would be missing from the tables.
+async fn open_tables(
+    plan: &ArchivePlan,
+    dest: &Arc<dyn Destination>,
+    finished: &BTreeMap<CdrType, BTreeSet<Window>>,
+) -> Result<Option<Arc<delta::Tables>>, ArchiveError> {
+    if plan.table_format == TableFormat::Files {
+        if let Some(t) = delta::first_with_table(dest.as_ref(), &plan.types).await? {
+            return Err(ArchiveError::Plan(PlanError::new(format!(
+                "{} holds a Delta table of {t} ({}/_delta_log/): pass --table-format delta, so that the windows of this run appear in it",
+                dest.describe(),
+                delta::table_root(t)
+            ))));
+        }
+        return Ok(None);
+    }
+    let tables = delta::Tables::open(dest.clone(), &plan.types)
+        .await
+        .map_err(delta::TablesError::from)?;
+    for &t in &plan.types {
+        let empty = BTreeSet::new();
+        let done = finished.get(&t).unwrap_or(&empty);
+        tables.publish_pending(dest.as_ref(), t, done).await?;
+    }
+    Ok(Some(Arc::new(tables)))
+}
+
 async fn recover_replacements(
     dest: &dyn Destination,
     claims: &Claims,
+    tables: Option<&delta::Tables>,
 ) -> Result<u64, ArchiveError> {
     let mut n = 0;
     for r in ledger::read_replacements(dest).await? {
@@ -299,7 +333,7 @@ async fn recover_replacements(
             .into_iter()
             .any(|x| x.cdr_type == r.cdr_type && x.window() == Some(window));
         let result = if still {
-            rescan::recover(dest, &claim, &r).await
+            rescan::recover(dest, &claim, &r, tables).await
         } else {
             Ok(false)
         };

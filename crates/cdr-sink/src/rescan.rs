@@ -62,6 +62,8 @@ pub enum RescanError {
     Ledger(#[from] LedgerError),
     #[error("rescan storing: {0}")]
     Store(#[from] StoreError),
+    #[error("publishing to the Delta table: {0}")]
+    Delta(#[from] crate::delta::TablesError),
     #[error("rescan: {0}")]
     ClaimLost(#[from] ClaimLost),
     #[error("rescan: a {got} record came back for a {asked} query")]
@@ -342,6 +344,7 @@ pub async fn recover(
     dest: &dyn Destination,
     claim: &Claim,
     r: &Replacement,
+    tables: Option<&crate::delta::Tables>,
 ) -> Result<bool, RescanError> {
     let Some(w) = r.window() else {
         return Ok(false);
@@ -354,6 +357,14 @@ pub async fn recover(
         },
     )
     .await?;
+    // A Delta table moves to the generation the ledger names before the
+    // other generation's files are moved out from under it.
+    if let Some(tables) = tables
+        && let Some(entry) = ledger::read(dest, r.cdr_type, &w).await?
+    {
+        claim.check()?;
+        tables.publish(&entry).await?;
+    }
     let moved = keep_only_listed(dest, claim, r.cdr_type, &w, None).await?;
     claim.check()?;
     ledger::delete_replacement(dest, r.cdr_type, &w).await?;

@@ -22,6 +22,7 @@ pub(super) async fn run(args: ArchiveArgs, signals: &mut Signals) -> Result<Ende
         end: args.end.unwrap_or_default(),
         out: args.out,
         format: choice(args.format),
+        table_format: choice(args.table_format),
         limit: args.limit,
         concurrency: args.concurrency,
         max_concurrency: args.max_concurrency,

@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand};
 
 use cdr_transport::DEFAULT_BASE_URL;
 
-use super::choices::{CompressionArg, FormatArg, LogFormat, OnBadRecordArg, OnUnknownArg, SseArg};
+use super::choices::{
+    CompressionArg, FormatArg, LogFormat, OnBadRecordArg, OnUnknownArg, SseArg, TableFormatArg,
+};
 use super::help::{AFTER_HELP, RECONCILE_HELP, STORE_HELP};
 use crate::plan::RollPolicy;
 
@@ -309,6 +311,10 @@ pub(super) struct ArchiveArgs {
     /// File format.
     #[arg(long, env = "CDR_SINK_FORMAT", value_enum, default_value_t = FormatArg::Parquet)]
     pub(super) format: FormatArg,
+    /// How readers see the archive. Once an output has Delta tables, every run on it must
+    /// pass delta.
+    #[arg(long, env = "CDR_SINK_TABLE_FORMAT", value_enum, default_value_t = TableFormatArg::Files)]
+    pub(super) table_format: TableFormatArg,
     /// Page size, 1 to 1000.
     #[arg(
         long,

@@ -13,6 +13,17 @@ pub(super) enum FormatArg {
     Csv,
 }
 
+/// `--table-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum TableFormatArg {
+    /// Hive-partitioned files (cdr_type=…/date=…/); the ledger under _cdr_sink/ says
+    /// which windows are finished.
+    Files,
+    /// The same Parquet files as one Delta table per type (cdr_type=…/_delta_log/): each
+    /// window appears, or is replaced, in one commit, for every engine that reads Delta.
+    Delta,
+}
+
 /// `--compression`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(super) enum CompressionArg {

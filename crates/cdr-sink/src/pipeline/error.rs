@@ -26,6 +26,9 @@ pub enum ArchiveError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The Delta tables could not be opened or brought up to date with the ledger.
+    #[error("Delta tables: {0}")]
+    Delta(#[from] crate::delta::TablesError),
     /// Bad input found once the ledger was read (e.g. `--incremental` without
     /// `--start` on an empty output).
     #[error(transparent)]

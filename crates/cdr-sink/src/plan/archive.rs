@@ -7,8 +7,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use cdr_core::{CdrType, Limit, Step, Window, parse_type_list, plan};
 
 use super::{
-    FormatChoice, OnBadRecord, OnUnknown, Output, PlanError, Unit, company_id, parse_duration,
-    parse_instant,
+    FormatChoice, OnBadRecord, OnUnknown, Output, PlanError, TableFormat, Unit, company_id,
+    parse_duration, parse_instant,
 };
 
 /// The flags of `archive` as given, before validation. Its `Default` holds
@@ -22,6 +22,8 @@ pub struct RawArchive {
     pub end: String,
     pub out: String,
     pub format: String,
+    /// `--table-format`: `files` or `delta`.
+    pub table_format: String,
     pub limit: i64,
     /// `--concurrency`: `auto` or a number of units.
     pub concurrency: String,
@@ -59,6 +61,7 @@ impl Default for RawArchive {
             end: String::new(),
             out: String::new(),
             format: "parquet".into(),
+            table_format: "files".into(),
             limit: 1000,
             concurrency: "auto".into(),
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
@@ -108,6 +111,8 @@ pub struct ArchivePlan {
     pub units: Vec<Unit>,
     pub output: Output,
     pub format: FormatChoice,
+    /// `--table-format`.
+    pub table_format: TableFormat,
     pub limit: Limit,
     /// How many units fetch at once.
     pub concurrency: Concurrency,
@@ -240,6 +245,7 @@ impl ArchivePlan {
         let max_rps = super::max_rps(raw.max_rps)?;
         let output = Output::parse(&raw.out)?;
         let format = FormatChoice::parse(&raw.format)?;
+        let table_format = TableFormat::parse(&raw.table_format, format)?;
         let company_id = company_id(raw.company_id.as_deref())?;
         let rescan = raw
             .rescan
@@ -289,6 +295,7 @@ impl ArchivePlan {
             units: Vec::new(),
             output,
             format,
+            table_format,
             limit,
             concurrency,
             max_rps,

@@ -78,6 +78,46 @@ impl FormatChoice {
     }
 }
 
+/// How readers see the archive: as files, or as Delta tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TableFormat {
+    /// Hive-partitioned files; the ledger says which windows are finished.
+    #[default]
+    Files,
+    /// The same files, made one Delta table per type by one commit per window.
+    Delta,
+}
+
+impl TableFormat {
+    /// The name `--table-format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFormat::Files => "files",
+            TableFormat::Delta => "delta",
+        }
+    }
+
+    /// Parses `--table-format`; Delta tables hold Parquet files only.
+    pub fn parse(s: &str, format: FormatChoice) -> Result<TableFormat, PlanError> {
+        let t = match s.trim().to_ascii_lowercase().as_str() {
+            "" | "files" => TableFormat::Files,
+            "delta" => TableFormat::Delta,
+            _ => {
+                return Err(PlanError::new(format!(
+                    "--table-format `{s}` is unknown: use files or delta"
+                )));
+            }
+        };
+        if t == TableFormat::Delta && format != FormatChoice::Parquet {
+            return Err(PlanError::new(format!(
+                "--table-format delta holds Parquet files: use --format parquet, not {}",
+                format.name()
+            )));
+        }
+        Ok(t)
+    }
+}
+
 /// When a unit starts a new file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RollPolicy {

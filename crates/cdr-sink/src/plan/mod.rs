@@ -24,7 +24,7 @@ pub use archive::{
     AUTO_START, ArchivePlan, Concurrency, DEFAULT_KEEP_REPLACED, DEFAULT_MAX_CONCURRENCY,
     DEFAULT_SETTLE, Incremental, MAX_CONCURRENCY, RawArchive,
 };
-pub use choices::{FormatChoice, OnBadRecord, OnUnknown, Output, RollPolicy};
+pub use choices::{FormatChoice, OnBadRecord, OnUnknown, Output, RollPolicy, TableFormat};
 pub use export::{ExportPlan, ExportTarget, RawExport};
 pub use flags::{concurrency, limits, max_behind, max_rps, type_filter};
 pub use reconcile::{RawReconcile, ReconcilePlan};

@@ -100,7 +100,13 @@ pub(super) async fn commit(
     };
     job.claim.check()?;
     match ledger::write(ctx.dest.as_ref(), &entry, &job.ledger).await {
-        Ok(_) => Ok(entry),
+        Ok(_) => {
+            if let Some(tables) = &ctx.tables {
+                job.claim.check()?;
+                tables.publish(&entry).await?;
+            }
+            Ok(entry)
+        }
         Err(LedgerError::Store(e)) if e.is_precondition_failed() => {
             Err(UnitError::FinishedElsewhere)
         }

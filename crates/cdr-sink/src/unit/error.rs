@@ -22,6 +22,10 @@ pub enum UnitError {
     Store(#[from] StoreError),
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
+    /// The window is finished in the ledger but not yet in its Delta table;
+    /// the next run publishes it.
+    #[error("publishing to the Delta table: {0}")]
+    Delta(#[from] crate::delta::TablesError),
     #[error("a {got} record came back for a {asked} query")]
     WrongKind {
         asked: CdrType,

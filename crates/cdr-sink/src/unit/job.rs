@@ -25,6 +25,8 @@ pub struct UnitContext {
     pub on_unknown: OnUnknown,
     /// What to do with records whose values cannot be stored.
     pub on_bad_record: OnBadRecord,
+    /// `--table-format delta`: the tables each finished unit is published to.
+    pub tables: Option<Arc<crate::delta::Tables>>,
 }
 
 /// One run of a unit: which generation of its files it writes, under which
