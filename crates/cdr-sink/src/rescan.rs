@@ -234,7 +234,19 @@ pub async fn replace(
         Err(e) => {
             // Keep whichever generation the ledger names now; when that fails
             // too, the replacement record makes the next run do it.
-            match keep_only_listed(dest, claim, unit.cdr_type, &unit.window, None).await {
+            let kept = match publish_listed(
+                dest,
+                claim,
+                ctx.tables.as_deref(),
+                unit.cdr_type,
+                &unit.window,
+            )
+            .await
+            {
+                Ok(()) => keep_only_listed(dest, claim, unit.cdr_type, &unit.window, None).await,
+                Err(e) => Err(e),
+            };
+            match kept {
                 Ok(_) => {
                     if let Err(d) =
                         ledger::delete_replacement(dest, unit.cdr_type, &unit.window).await
@@ -253,6 +265,26 @@ pub async fn replace(
             })
         }
     }
+}
+
+/// With Delta tables, makes the window's files in its table those of the
+/// generation the ledger names (the unit may have failed between its ledger
+/// entry and its commit), so that the files moved aside next are none that
+/// the table's current version references.
+async fn publish_listed(
+    dest: &dyn Destination,
+    claim: &Claim,
+    tables: Option<&crate::delta::Tables>,
+    t: CdrType,
+    w: &Window,
+) -> Result<(), RescanError> {
+    if let Some(tables) = tables
+        && let Some(entry) = ledger::read(dest, t, w).await?
+    {
+        claim.check()?;
+        tables.publish(&entry).await?;
+    }
+    Ok(())
 }
 
 /// Moves every data file of the unit `(t, w)` that its ledger entry does not
@@ -357,14 +389,7 @@ pub async fn recover(
         },
     )
     .await?;
-    // A Delta table moves to the generation the ledger names before the
-    // other generation's files are moved out from under it.
-    if let Some(tables) = tables
-        && let Some(entry) = ledger::read(dest, r.cdr_type, &w).await?
-    {
-        claim.check()?;
-        tables.publish(&entry).await?;
-    }
+    publish_listed(dest, claim, tables, r.cdr_type, &w).await?;
     let moved = keep_only_listed(dest, claim, r.cdr_type, &w, None).await?;
     claim.check()?;
     ledger::delete_replacement(dest, r.cdr_type, &w).await?;

@@ -1,0 +1,370 @@
+//! `--table-format delta` with the real binary against the simulator, on
+//! local disk and on the S3 test server, read back by an independent reader:
+//! the Python `deltalake` package of the test environment.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use cdr_core::{CdrType, format_datetime};
+use cdr_sim::{SimConfig, SimHandle};
+use common::*;
+
+const START: &str = "2026-11-01T00:00:00Z";
+const END: &str = "2026-11-01T06:00:00Z";
+const TYPES: &str = "SMS,MMS,VOICE,API";
+
+fn config() -> SimConfig {
+    SimConfig {
+        rates: BTreeMap::from([
+            (CdrType::Sms, 600),
+            (CdrType::Mms, 60),
+            (CdrType::Voice, 240),
+            (CdrType::Api, 30),
+        ]),
+        ..SimConfig::default()
+    }
+}
+
+/// Reads each type's table (at a version, or the latest) and prints, as
+/// JSON, its version and its rows: timestamps as `ts:<microseconds>`,
+/// decimals as `dec:<text>`, nulls empty. The partition column is left out.
+const READER: &str = r#"
+import json, sys
+from deltalake import DeltaTable
+import pyarrow as pa
+import pyarrow.compute as pc
+
+args = json.loads(sys.argv[1])
+out = {}
+for t in args["types"]:
+    uri = args["base"].rstrip("/") + "/cdr_type=" + t
+    dt = DeltaTable(uri, version=args.get("version"), storage_options=args.get("storage") or None)
+    table = dt.to_pyarrow_table()
+    columns = []
+    for name in table.column_names:
+        if name == "date":
+            continue
+        col = table.column(name)
+        if pa.types.is_timestamp(col.type):
+            columns.append(["" if v is None else "ts:%d" % v for v in pc.cast(col, pa.int64()).to_pylist()])
+        elif pa.types.is_decimal(col.type):
+            columns.append(["" if v is None else "dec:" + str(v) for v in col.to_pylist()])
+        else:
+            columns.append(["" if v is None else str(v) for v in col.to_pylist()])
+    rows = [list(r) for r in zip(*columns)] if columns else []
+    out[t] = {"version": dt.version(), "rows": rows}
+print(json.dumps(out))
+"#;
+
+/// Where the tables are, for the reader.
+struct Tables {
+    base: String,
+    storage: Option<BTreeMap<&'static str, String>>,
+}
+
+impl Tables {
+    fn local(out: &Path) -> Tables {
+        Tables {
+            base: out.display().to_string(),
+            storage: None,
+        }
+    }
+
+    fn s3(server: &cdr_testkit::S3Server, url: &str) -> Tables {
+        Tables {
+            base: url.to_string(),
+            storage: Some(BTreeMap::from([
+                ("AWS_ENDPOINT_URL", server.endpoint()),
+                ("AWS_ACCESS_KEY_ID", "test".to_string()),
+                ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+                ("AWS_REGION", cdr_testkit::REGION.to_string()),
+                ("AWS_ALLOW_HTTP", "true".to_string()),
+            ])),
+        }
+    }
+
+    /// Each type's table version and sorted rows, as `common::row` renders
+    /// records, read at `version` (the latest when `None`).
+    async fn read(
+        &self,
+        types: &[&str],
+        version: Option<i64>,
+    ) -> BTreeMap<String, (i64, Vec<Vec<String>>)> {
+        let python = cdr_testkit::test_python().unwrap_or_else(|e| panic!("{e}"));
+        let args = serde_json::json!({
+            "base": self.base,
+            "types": types,
+            "version": version,
+            "storage": self.storage,
+        });
+        let out = tokio::process::Command::new(python)
+            .args(["-c", READER])
+            .arg(args.to_string())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env_remove("PYTHONPATH")
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("python runs");
+        assert!(out.status.success(), "reader: {}", text(&out.stderr));
+        let doc: BTreeMap<String, serde_json::Value> =
+            serde_json::from_slice(&out.stdout).expect("reader's JSON");
+        doc.into_iter()
+            .map(|(t, v)| {
+                let version = v["version"].as_i64().expect("version");
+                let mut rows: Vec<Vec<String>> = v["rows"]
+                    .as_array()
+                    .expect("rows")
+                    .iter()
+                    .map(|r| {
+                        r.as_array()
+                            .expect("row")
+                            .iter()
+                            .map(|c| normalise(c.as_str().expect("cell")))
+                            .collect()
+                    })
+                    .collect();
+                rows.sort();
+                (t, (version, rows))
+            })
+            .collect()
+    }
+}
+
+fn normalise(cell: &str) -> String {
+    if let Some(us) = cell.strip_prefix("ts:") {
+        let us: i64 = us.parse().expect("microseconds");
+        format_datetime(&chrono::DateTime::from_timestamp_micros(us).expect("instant"))
+    } else if let Some(d) = cell.strip_prefix("dec:") {
+        d.parse::<rust_decimal::Decimal>()
+            .expect("decimal")
+            .normalize()
+            .to_string()
+    } else {
+        cell.to_string()
+    }
+}
+
+fn rows_only(
+    read: &BTreeMap<String, (i64, Vec<Vec<String>>)>,
+) -> BTreeMap<String, Vec<Vec<String>>> {
+    read.iter()
+        .map(|(t, (_, r))| (t.clone(), r.clone()))
+        .collect()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const ALL: [&str; 4] = ["sms", "mms", "voice", "api"];
+
+fn all_truth(sim: &SimHandle) -> BTreeMap<String, Vec<Vec<String>>> {
+    truth(sim, &CdrType::ALL, &hours_between(START, END))
+}
+
+async fn archive(
+    sim: &SimHandle,
+    out: &str,
+    env: &[(&str, String)],
+    extra: &[&str],
+) -> std::process::Output {
+    let mut cmd = bin(sim);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.env_remove("AWS_PROFILE")
+        .args(["archive", "--type", TYPES, "--start", START, "--end", END])
+        .args(["--table-format", "delta", "--limit", "200", "--quiet"])
+        .args(["--out", out])
+        .args(extra)
+        .output()
+        .await
+        .expect("binary runs")
+}
+
+fn s3_env(server: &cdr_testkit::S3Server) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", server.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", cdr_testkit::REGION.into()),
+    ]
+}
+
+/// Archives every type as Delta tables, reads them back, runs again (nothing
+/// new: no new version), and verifies.
+async fn tables_read_back_as_the_ground_truth(out: &str, tables: Tables, env: &[(&str, String)]) {
+    let sim = sim(config()).await;
+    let o = archive(&sim, out, env, &[]).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let read = tables.read(&ALL, None).await;
+    assert_same(&rows_only(&read), &all_truth(&sim));
+    // The table's creation, then one commit per window.
+    for (t, (version, _)) in &read {
+        assert_eq!(*version, 6, "{t}");
+    }
+
+    let o = archive(&sim, out, env, &[]).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let again = tables.read(&ALL, None).await;
+    assert_eq!(again, read, "a run with nothing new commits nothing");
+
+    let o = bin(&sim)
+        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
+        .args(["verify", "--out", out])
+        .output()
+        .await
+        .expect("binary runs");
+    assert!(
+        o.status.success(),
+        "verify: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+
+    // Without the flag, the output is refused: its windows would be missing
+    // from the tables.
+    let mut cmd = bin(&sim);
+    let o = cmd
+        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
+        .args(["archive", "--type", "SMS", "--start", END, "--end"])
+        .arg("2026-11-01T07:00:00Z")
+        .args(["--out", out])
+        .output()
+        .await
+        .expect("binary runs");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--table-format delta"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_tables_read_back_as_the_ground_truth_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("archive");
+    let out_text = out.display().to_string();
+    tables_read_back_as_the_ground_truth(&out_text, Tables::local(&out), &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_tables_read_back_as_the_ground_truth_s3() {
+    let server = cdr_testkit::S3Server::shared().expect("S3 test server (moto) starts");
+    let bucket = server.new_bucket("delta").await.expect("bucket");
+    let url = format!("s3://{bucket}/cdrs/");
+    tables_read_back_as_the_ground_truth(&url, Tables::s3(server, &url), &s3_env(server)).await;
+}
+
+/// A re-rated window is replaced by `--rescan` in one commit: the version
+/// before it shows the old charges only, the version after the new ones only.
+/// (The old generation's files then move to `_cdr_sink/replaced/`, so that
+/// version is not read again here: docs/operations.md says so.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_moves_readers_from_one_generation_to_the_next_in_one_version() {
+    let sim = sim(config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("archive");
+    let out_text = out.display().to_string();
+    let tables = Tables::local(&out);
+    let o = archive(&sim, &out_text, &[], &[]).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let old_truth = all_truth(&sim);
+    let before = tables.read(&["sms"], None).await;
+    let v = before["sms"].0;
+    assert_eq!(before["sms"].1, old_truth["sms"]);
+
+    sim.rerate(
+        CdrType::Sms,
+        window("2026-11-01T03:10:00Z", "2026-11-01T03:20:00Z"),
+        rust_decimal::Decimal::new(1, 4),
+    );
+    let new_truth = all_truth(&sim);
+    assert_ne!(old_truth["sms"], new_truth["sms"]);
+    let o = archive(&sim, &out_text, &[], &["--rescan", "6h"]).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+
+    let after = tables.read(&["sms"], None).await;
+    assert_eq!(after["sms"].0, v + 1, "one commit replaces the window");
+    assert_eq!(after["sms"].1, new_truth["sms"]);
+    // The commit removes the old generation's files and adds the new one's.
+    let log = std::fs::read_to_string(
+        out.join("cdr_type=sms/_delta_log")
+            .join(format!("{:020}.json", v + 1)),
+    )
+    .unwrap();
+    let actions: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let removed: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| a["remove"]["path"].as_str())
+        .collect();
+    let added: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| a["add"]["path"].as_str())
+        .collect();
+    assert!(
+        !removed.is_empty()
+            && removed
+                .iter()
+                .all(|p| p.contains("T030000Z-") && !p.contains("-g0001-")),
+        "{removed:?}"
+    );
+    assert!(
+        !added.is_empty() && added.iter().all(|p| p.contains("-g0001-")),
+        "{added:?}"
+    );
+    let txn: Vec<(&str, i64)> = actions
+        .iter()
+        .filter_map(|a| Some((a["txn"]["appId"].as_str()?, a["txn"]["version"].as_i64()?)))
+        .collect();
+    assert_eq!(txn, [("cdr-sink/20261101T030000Z-20261101T040000Z", 1)]);
+}
+
+/// Two processes archiving the same range onto one output at once: every
+/// window is committed once, whoever fetched it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_commit_each_window_once() {
+    let sim = sim(config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("archive");
+    let out_text = out.display().to_string();
+    let (a, b) = tokio::join!(
+        archive(&sim, &out_text, &[], &["--concurrency", "2"]),
+        archive(&sim, &out_text, &[], &["--concurrency", "2"])
+    );
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert!(b.status.success(), "{}", text(&b.stderr));
+    let read = Tables::local(&out).read(&ALL, None).await;
+    assert_same(&rows_only(&read), &all_truth(&sim));
+    for t in ALL {
+        let log = out.join(format!("cdr_type={t}/_delta_log"));
+        let mut txns = Vec::new();
+        let mut adds = BTreeSet::new();
+        for e in std::fs::read_dir(&log).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                let a: serde_json::Value = serde_json::from_str(line).unwrap();
+                if let Some(id) = a["txn"]["appId"].as_str() {
+                    txns.push(id.to_string());
+                }
+                if let Some(p) = a["add"]["path"].as_str() {
+                    assert!(adds.insert(p.to_string()), "{t}: {p} added twice");
+                }
+            }
+        }
+        txns.sort();
+        let windows = txns.len();
+        txns.dedup();
+        assert_eq!((windows, txns.len()), (6, 6), "{t}: one commit per window");
+    }
+}
