@@ -260,3 +260,83 @@ async fn a_unit_failing_after_parts_are_stored_leaves_no_upload_on_s3() {
     );
     assert_eq!(out.leftovers().await, Vec::<String>::new());
 }
+
+/// The table's files of the sweep's one window: nothing, or exactly the
+/// files its ledger entry lists, and nothing at all while it has none.
+async fn assert_window_whole_in_table(dest: Arc<dyn Destination>, n: u64) {
+    if dest
+        .list("cdr_type=sms/_delta_log/")
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        return;
+    }
+    let schema =
+        cdr_sink_parquet::arrow_schema(&cdr_sink_api::ColumnSet::all(CdrType::Sms.record_kind()));
+    let table = cdr_sink_delta::DeltaTable::open(dest.clone(), "cdr_type=sms", schema)
+        .await
+        .unwrap();
+    let (_, active) = table.active_files().await.unwrap();
+    let w = window(START, HOUR);
+    let listed: Vec<String> = match ledger::read(dest.as_ref(), CdrType::Sms, &w).await.unwrap() {
+        Some(e) => e
+            .files
+            .iter()
+            .map(|f| f.key.trim_start_matches("cdr_type=sms/").to_string())
+            .collect(),
+        None => Vec::new(),
+    };
+    assert!(
+        active.is_empty() || active == listed,
+        "death at {n}: the table shows {active:?} of a window whose ledger lists {listed:?}"
+    );
+}
+
+/// As `every_death_converges`, with Delta tables: after each death a reader
+/// of the table sees the window whole or not at all; the next run publishes
+/// it whole, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_death_leaves_a_delta_window_whole_or_invisible_local() {
+    let out = Out::local();
+    let sim = sim(sim_config()).await;
+    let raw = cdr_sink::RawArchive {
+        table_format: "delta".into(),
+        ..plan("parquet", HOUR)
+    };
+    let want = truth(&sim, &[CdrType::Sms], &hours_between(START, HOUR));
+    let counting = Arc::new(Crashing::counting(out.dest(0).await));
+    let s = run_at(&sim, counting.clone(), &raw, t(NOW)).await.unwrap();
+    assert!(s.is_ok(), "{s}");
+    let total = counting.mutations();
+    let clean = keys(counting.as_ref()).await;
+    assert!(clean.contains("cdr_type=sms/_delta_log/00000000000000000001.json"));
+
+    for n in 1..=total {
+        let inner = out.dest(n).await;
+        let crashing = Arc::new(Crashing::new(inner.clone(), n));
+        let _ = run_at(&sim, crashing.clone(), &raw, t(NOW)).await;
+        assert!(crashing.is_dead(), "death at {n} of {total} did not happen");
+        assert_window_whole_in_table(inner.clone(), n).await;
+
+        let later: Arc<dyn Destination> = Arc::new(Later {
+            inner: inner.clone(),
+            ahead: std::time::Duration::from_secs(3600),
+        });
+        let s = run_at(&sim, later, &raw, t(NOW)).await.unwrap();
+        assert!(s.is_ok(), "death at {n}: {s}");
+        assert_eq!(keys(inner.as_ref()).await, clean, "death at {n}");
+        assert_same(&read_archive(inner.as_ref(), "parquet").await, &want);
+        assert_window_whole_in_table(inner.clone(), n).await;
+        let schema = cdr_sink_parquet::arrow_schema(&cdr_sink_api::ColumnSet::all(
+            CdrType::Sms.record_kind(),
+        ));
+        let table = cdr_sink_delta::DeltaTable::open(inner.clone(), "cdr_type=sms", schema)
+            .await
+            .unwrap();
+        let (version, active) = table.active_files().await.unwrap();
+        assert_eq!(version, 1, "death at {n}: created, then one commit");
+        assert!(!active.is_empty(), "death at {n}: the window is published");
+        assert_verifies(inner.as_ref(), n).await;
+    }
+}
