@@ -368,3 +368,91 @@ async fn two_workers_commit_each_window_once() {
         assert_eq!((windows, txns.len()), (6, 6), "{t}: one commit per window");
     }
 }
+
+/// `verify` compares the tables with the ledger: a window finished in the
+/// ledger whose commit is missing (a run that stopped between the two), and
+/// a file the table shows that no entry lists. The next run publishes the
+/// missing window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_a_table_that_disagrees_with_the_ledger() {
+    use std::sync::Arc;
+
+    use cdr_sink::verify::{ProblemKind, VerifyOptions, verify};
+    use cdr_sink_api::Destination;
+
+    let sim = sim(config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest: Arc<dyn Destination> = Arc::new(cdr_sink_local::LocalDir::new(dir.path()));
+    let raw = cdr_sink::RawArchive {
+        start: START.into(),
+        end: END.into(),
+        table_format: "delta".into(),
+        ..raw("SMS", "parquet")
+    };
+    let now = t("2026-11-02T00:00:00Z");
+    let s = run_at(&sim, dest.clone(), &raw, now).await.unwrap();
+    assert!(s.is_ok(), "{s}");
+    let options = VerifyOptions {
+        types: vec![],
+        concurrency: 2,
+        out: "OUT".into(),
+    };
+    assert!(verify(&dest, &options).await.unwrap().is_ok());
+
+    // The last commit is lost (units run at once, so its window is any of
+    // them): that window is finished in the ledger only.
+    let log = dir.path().join("cdr_type=sms/_delta_log");
+    std::fs::remove_file(log.join(format!("{:020}.json", 6))).unwrap();
+    let report = verify(&dest, &options).await.unwrap();
+    let kinds: Vec<ProblemKind> = report.problems.iter().map(|p| p.kind).collect();
+    assert_eq!(kinds, [ProblemKind::NotInTable], "{report}");
+    let lost = report.problems[0].window_start.expect("the window");
+    assert!(
+        report.repair[0].contains(&format!("--start {}", format_datetime(&lost))),
+        "{report}"
+    );
+    assert_eq!(report.repair.len(), 1, "{report}");
+    assert!(
+        report.repair[0].ends_with("--table-format delta"),
+        "{report}"
+    );
+
+    // The next run publishes it, and nothing else.
+    let s = run_at(&sim, dest.clone(), &raw, now).await.unwrap();
+    assert!(s.is_ok(), "{s}");
+    assert!(verify(&dest, &options).await.unwrap().is_ok());
+    assert!(log.join(format!("{:020}.json", 6)).is_file());
+    assert!(!log.join(format!("{:020}.json", 7)).is_file());
+
+    // A file the table shows that no ledger entry lists.
+    let schema =
+        cdr_sink_parquet::arrow_schema(&cdr_sink_api::ColumnSet::all(CdrType::Sms.record_kind()));
+    let table = cdr_sink_delta::DeltaTable::open(dest.clone(), "cdr_type=sms", schema)
+        .await
+        .unwrap();
+    let stray = "date=2026-11-01/part-stray-00000.parquet";
+    std::fs::write(dir.path().join("cdr_type=sms").join(stray), b"x").unwrap();
+    table
+        .publish(cdr_sink_delta::WindowCommit {
+            app_id: "someone-else/stray".into(),
+            generation: 0,
+            date: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            prefix: "date=2026-11-01/part-stray-".into(),
+            files: vec![cdr_sink_delta::DataFile {
+                path: stray.into(),
+                size: 1,
+                rows: 1,
+                modified: std::time::SystemTime::now(),
+            }],
+            min_datetime: None,
+            max_datetime: None,
+        })
+        .await
+        .unwrap();
+    let report = verify(&dest, &options).await.unwrap();
+    let kinds: Vec<ProblemKind> = report.problems.iter().map(|p| p.kind).collect();
+    assert!(
+        kinds.contains(&ProblemKind::NotInLedgerButInTable),
+        "{report}"
+    );
+}

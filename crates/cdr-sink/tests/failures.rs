@@ -130,7 +130,7 @@ async fn assert_ledger_names_existing_files(dest: &dyn Destination, n: u64) {
     }
 }
 
-async fn assert_verifies(dest: &dyn Destination, n: u64) {
+async fn assert_verifies(dest: &Arc<dyn Destination>, n: u64) {
     let report = verify(
         dest,
         &VerifyOptions {
@@ -187,7 +187,7 @@ async fn every_death_converges(out: Out, format: &str) {
             Vec::<String>::new(),
             "death at {n} of {total}"
         );
-        assert_verifies(inner.as_ref(), n).await;
+        assert_verifies(&inner, n).await;
     }
 }
 
@@ -337,6 +337,6 @@ async fn every_death_leaves_a_delta_window_whole_or_invisible_local() {
         let (version, active) = table.active_files().await.unwrap();
         assert_eq!(version, 1, "death at {n}: created, then one commit");
         assert!(!active.is_empty(), "death at {n}: the window is published");
-        assert_verifies(inner.as_ref(), n).await;
+        assert_verifies(&inner, n).await;
     }
 }

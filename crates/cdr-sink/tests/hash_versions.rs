@@ -113,8 +113,9 @@ async fn entry(dest: &LocalDir) -> UnitEntry {
 }
 
 async fn assert_verifies(dest: &LocalDir) {
+    let dest: Arc<dyn Destination> = Arc::new(dest.clone());
     let report = verify(
-        dest,
+        &dest,
         &VerifyOptions {
             types: vec![],
             concurrency: 2,

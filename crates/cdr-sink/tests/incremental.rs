@@ -109,7 +109,7 @@ async fn hourly_runs_over_a_day(dest: Arc<dyn Destination>, format: &str) {
         let windows = ledger::list_windows(dest.as_ref(), ty).await.unwrap();
         assert_eq!(windows.into_iter().collect::<Vec<_>>(), hours, "{ty}");
     }
-    assert_verifies(dest.as_ref()).await;
+    assert_verifies(&dest).await;
 
     // status: complete until 02:00 on the next day, 40 minutes before "now".
     let report = cdr_sink::status::status(dest.as_ref(), &[], t("2026-11-02T02:40:00Z"))
@@ -290,7 +290,7 @@ async fn rescan_picks_up_late_records(dest: Arc<dyn Destination>, format: &str) 
     assert_eq!(got["sms"], want["sms"]);
     let want_voice = truth(&sim, &[CdrType::Voice], &hours);
     assert_eq!(got["voice"].len() + 1, want_voice["voice"].len());
-    assert_verifies(dest.as_ref()).await;
+    assert_verifies(&dest).await;
 
     // The same rescan again changes nothing; a longer one finds the VOICE record.
     let s = run_at(&sim, dest.clone(), &raw, t("2026-11-01T11:40:00Z"))
@@ -309,7 +309,7 @@ async fn rescan_picks_up_late_records(dest: Arc<dyn Destination>, format: &str) 
         &read_archive(dest.as_ref(), format).await,
         &truth(&sim, &[CdrType::Sms, CdrType::Voice], &hours),
     );
-    assert_verifies(dest.as_ref()).await;
+    assert_verifies(&dest).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,7 +425,7 @@ async fn a_crash_in_a_replacement_converges(make: MakeDest<'_>, format: &str) {
                 .filter(|k| k.starts_with("_cdr_sink/"))
                 .collect::<Vec<_>>()
         );
-        assert_verifies(inner.as_ref()).await;
+        assert_verifies(&inner).await;
     }
 }
 

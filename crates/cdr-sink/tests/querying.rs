@@ -155,7 +155,7 @@ async fn run(python: &Path, dir: &Path, snippet: &Snippet) -> Totals {
         .collect()
 }
 
-async fn archive(sim: &cdr_sim::SimHandle, out: &Path, format: &str) {
+async fn archive(sim: &cdr_sim::SimHandle, out: &Path, format: &str, table_format: &str) {
     let o = bin(sim)
         .args([
             "archive",
@@ -167,6 +167,8 @@ async fn archive(sim: &cdr_sim::SimHandle, out: &Path, format: &str) {
             END,
             "--format",
             format,
+            "--table-format",
+            table_format,
             "--quiet",
         ])
         .arg("--out")
@@ -189,6 +191,7 @@ async fn the_query_docs_snippets_answer_the_ground_truth() {
             "duckdb-totals",
             "duckdb-csv-totals",
             "polars-totals",
+            "polars-delta-totals",
             "duckdb-local-day",
             "polars-local-day"
         ],
@@ -209,8 +212,10 @@ async fn the_query_docs_snippets_answer_the_ground_truth() {
     let dir = tempfile::tempdir().expect("tempdir");
     let parquet = dir.path().join("parquet");
     let csv = dir.path().join("csv");
-    archive(&sim, &parquet.join("archive"), "parquet").await;
-    archive(&sim, &csv.join("archive"), "csv").await;
+    let delta = dir.path().join("delta");
+    archive(&sim, &parquet.join("archive"), "parquet", "files").await;
+    archive(&sim, &csv.join("archive"), "csv", "files").await;
+    archive(&sim, &delta.join("archive"), "parquet", "delta").await;
 
     let all = truth(&sim, START, END);
     let local_day = truth(&sim, LOCAL_DAY.0, LOCAL_DAY.1);
@@ -221,6 +226,7 @@ async fn the_query_docs_snippets_answer_the_ground_truth() {
         let (archive_dir, want) = match snippet.name.as_str() {
             "duckdb-totals" | "polars-totals" => (&parquet, &all),
             "duckdb-csv-totals" => (&csv, &all),
+            "polars-delta-totals" => (&delta, &all),
             "duckdb-local-day" | "polars-local-day" => (&parquet, &local_day),
             other => panic!("no expectation for doc-test `{other}`"),
         };

@@ -112,7 +112,7 @@ async fn a_rerated_window_is_replaced_alone(dest: Arc<dyn Destination>, format: 
     );
     assert!(files.iter().all(|k| k.contains("-g0001-")), "{files:?}");
     assert_same(&read_archive(dest.as_ref(), format).await, &want);
-    assert_verifies(dest.as_ref()).await;
+    assert_verifies(&dest).await;
 
     // Checked again: unchanged, nothing written.
     let s = run_at(&sim, dest.clone(), &raw, t("2026-11-01T10:50:00Z"))
@@ -168,7 +168,7 @@ async fn a_ledger_entry_without_a_hash_is_rescanned_once(dest: Arc<dyn Destinati
         .unwrap()
         .unwrap();
     assert_eq!((old.generation, old.content_hash.as_deref()), (0, None));
-    assert_verifies(dest.as_ref()).await;
+    assert_verifies(&dest).await;
     let before = snapshot(dest.as_ref()).await;
 
     let s = run_at(&sim, dest.clone(), &raw, t("2026-11-01T10:40:00Z"))
@@ -213,7 +213,7 @@ async fn a_ledger_entry_without_a_hash_is_rescanned_once(dest: Arc<dyn Destinati
         &read_archive(dest.as_ref(), format).await,
         &truth(&sim, &[CdrType::Sms, CdrType::Voice], &hours),
     );
-    assert_verifies(dest.as_ref()).await;
+    assert_verifies(&dest).await;
     let s = run_at(&sim, dest.clone(), &raw, t("2026-11-01T10:50:00Z"))
         .await
         .unwrap();

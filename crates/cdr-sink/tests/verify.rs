@@ -50,7 +50,7 @@ async fn put(dest: &dyn Destination, k: &str, body: Vec<u8>) {
         .unwrap();
 }
 
-async fn check(dest: &dyn Destination) -> VerifyReport {
+async fn check(dest: &Arc<dyn Destination>) -> VerifyReport {
     verify(
         dest,
         &VerifyOptions {
@@ -75,7 +75,7 @@ async fn archive_and_damage(sim: &cdr_sim::SimHandle, dest: Arc<dyn Destination>
         .unwrap();
     assert!(s.is_ok(), "{s}");
     sim.set_now(None);
-    let before = check(dest.as_ref()).await;
+    let before = check(&dest).await;
     assert!(before.is_ok(), "{before}");
     assert_eq!(
         before.files_checked,
@@ -363,7 +363,7 @@ async fn verify_finds_each_damage_and_its_repair_works_local() {
     let root = dir.path().join("archive");
     let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(&root));
     archive_and_damage(&sim, dest.clone()).await;
-    let report = check(dest.as_ref()).await;
+    let report = check(&dest).await;
     assert_finds_every_damage(&report);
     assert_eq!(report.repair, expected_repairs("OUT"));
 
@@ -381,7 +381,7 @@ async fn verify_finds_each_damage_and_its_repair_works_s3() {
     let sim = sim(sim_config()).await;
     let (dest, bucket) = s3_dest("verify").await;
     archive_and_damage(&sim, dest.clone()).await;
-    assert_finds_every_damage(&check(dest.as_ref()).await);
+    assert_finds_every_damage(&check(&dest).await);
 
     let server = cdr_testkit::S3Server::shared().unwrap();
     let env = [
@@ -479,7 +479,7 @@ async fn verify_finds_the_other_damages(dest: Arc<dyn Destination>) {
         .unwrap();
     assert!(s.is_ok(), "{s}");
     let d = dest.as_ref();
-    assert!(check(d).await.is_ok());
+    assert!(check(&dest).await.is_ok());
 
     // 01:00 SMS: bytes appended to a file.
     let longer = entry(d, CdrType::Sms, 1).await.files[0].clone();
@@ -511,7 +511,7 @@ async fn verify_finds_the_other_damages(dest: Arc<dyn Destination>) {
         .unwrap();
 
     let report = verify(
-        d,
+        &dest,
         &VerifyOptions {
             types: vec![CdrType::Sms, CdrType::Voice, CdrType::Api],
             concurrency: 3,

@@ -19,7 +19,7 @@ pub(super) async fn verify(args: VerifyArgs) -> Result<bool, Failure> {
         concurrency,
         out: args.archive.out.trim().to_string(),
     };
-    let report = crate::verify::verify(dest.as_ref(), &options)
+    let report = crate::verify::verify(&dest, &options)
         .await
         .with_context(|| format!("reading {}", dest.describe()))?;
     if args.json {

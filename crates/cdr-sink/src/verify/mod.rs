@@ -23,10 +23,12 @@ mod entries;
 mod files;
 mod orphans;
 mod report;
+mod tables;
 
 pub(crate) use report::{most_common, shell_quote, typical_step};
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -55,6 +57,8 @@ pub enum VerifyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Tables(#[from] crate::delta::TablesError),
 }
 
 /// What is wrong.
@@ -79,6 +83,8 @@ pub enum ProblemKind {
     UnreadableFile,
     /// A data file that no ledger entry lists.
     NotInLedger,
+    NotInTable,
+    NotInLedgerButInTable,
     /// A replacement that a crashed run left unfinished.
     InterruptedReplacement,
     /// Time between two finished windows that no finished window covers.
@@ -152,6 +158,8 @@ struct Findings {
     problems: Vec<Problem>,
     fixes: BTreeSet<(CdrType, Fix, Window)>,
     notes: Vec<String>,
+    /// The types that have Delta tables: their repairs pass `--table-format delta`.
+    delta: BTreeSet<CdrType>,
 }
 
 impl Findings {
@@ -176,9 +184,10 @@ impl Findings {
 
 /// Verifies the archive in `dest` against its ledger.
 pub async fn verify(
-    dest: &dyn Destination,
+    dest: &Arc<dyn Destination>,
     options: &VerifyOptions,
 ) -> Result<VerifyReport, VerifyError> {
+    let (shared, dest) = (dest, dest.as_ref());
     let types: Vec<CdrType> = if options.types.is_empty() {
         CdrType::ALL.to_vec()
     } else {
@@ -205,6 +214,7 @@ pub async fn verify(
         dest, &listing, &ledger, &replacing, &types, options, &mut found,
     );
     coverage::check(&ledger.windows, &mut found);
+    tables::check(shared, &ledger, &replacing, &types, &mut found).await?;
     Ok(report::finish(
         dest,
         found,

@@ -79,7 +79,11 @@ pub(super) fn repair_commands(
             format_datetime(&end),
             shell_quote(out),
             if fix == Fix::Redo { " --redo" } else { "" }
-        ));
+        ) + if found.delta.contains(&t) {
+            " --table-format delta"
+        } else {
+            ""
+        });
     }
     lines
 }
@@ -183,6 +187,8 @@ fn kind_text(kind: ProblemKind) -> &'static str {
         ProblemKind::RowCountMismatch => "row count mismatch",
         ProblemKind::UnreadableFile => "unreadable file",
         ProblemKind::NotInLedger => "file not in the ledger",
+        ProblemKind::NotInTable => "window not in its Delta table",
+        ProblemKind::NotInLedgerButInTable => "Delta table file not in the ledger",
         ProblemKind::InterruptedReplacement => "interrupted replacement",
         ProblemKind::Gap => "missing window",
         ProblemKind::Overlap => "overlapping windows",

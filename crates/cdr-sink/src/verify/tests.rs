@@ -34,6 +34,7 @@ fn repair_commands_merge_neighbours() {
         problems: vec![],
         fixes: BTreeSet::new(),
         notes: vec![],
+        delta: BTreeSet::new(),
     };
     let hours = [
         w("2026-11-01T00:00:00Z", "2026-11-01T01:00:00Z"),

@@ -33,7 +33,7 @@ pub fn local_archive() -> (
 }
 
 /// `cdr-sink verify` of every type finds nothing wrong in `dest`.
-pub async fn assert_verifies(dest: &dyn cdr_sink_api::Destination) {
+pub async fn assert_verifies(dest: &Arc<dyn cdr_sink_api::Destination>) {
     let options = cdr_sink::verify::VerifyOptions {
         types: vec![],
         concurrency: 4,
