@@ -115,6 +115,19 @@ pub const RULES: &[(&str, &[&str], &str)] = &[
         "a destination knows nothing of formats or the API",
     ),
     (
+        "cdr-sink-delta",
+        &[
+            "aws-sdk-*",
+            "aws-config",
+            "aws-smithy-*",
+            "axum",
+            "async-graphql",
+            "cdr-transport",
+            "cdr-sim",
+        ],
+        "a table reaches storage only through a destination: no cloud SDK, no API",
+    ),
+    (
         "cdr-transport",
         &[
             "arrow-*",

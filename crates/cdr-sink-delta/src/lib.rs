@@ -50,5 +50,6 @@ mod table;
 mod window;
 
 pub use error::DeltaError;
-pub use table::{CHECKPOINT_INTERVAL, DeltaTable, ENGINE_INFO, PARTITION_COLUMN, STATS_COLUMN};
+pub use stats::STATS_COLUMN;
+pub use table::{CHECKPOINT_INTERVAL, DeltaTable, ENGINE_INFO, PARTITION_COLUMN};
 pub use window::{DataFile, Published, WindowCommit};

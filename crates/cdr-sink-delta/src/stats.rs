@@ -11,7 +11,9 @@ use arrow_schema::{DataType, Field, Fields, SchemaRef};
 use chrono::{DateTime, Utc};
 
 use crate::error::DeltaError;
-use crate::table::STATS_COLUMN;
+
+/// The column whose statistics each file's add action carries.
+pub const STATS_COLUMN: &str = "datetime";
 
 /// Statistics of one file of `rows` records whose `datetime` values lie in
 /// `[min, max]`; `tight` when those are the file's own minimum and maximum

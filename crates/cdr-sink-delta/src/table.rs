@@ -24,7 +24,7 @@ use delta_kernel_default_engine::{DefaultEngine, DefaultEngineBuilder, build_add
 use url::Url;
 
 use crate::error::DeltaError;
-use crate::stats::file_stats;
+use crate::stats::{STATS_COLUMN, file_stats};
 use crate::store::DestinationStore;
 use crate::window::{DataFile, Published, WindowCommit};
 
@@ -34,9 +34,6 @@ pub const ENGINE_INFO: &str = concat!("cdr-sink/", env!("CARGO_PKG_VERSION"));
 /// The partition column of every table: the day of a window's start, as the
 /// archive's `date=YYYY-MM-DD` directories name it.
 pub const PARTITION_COLUMN: &str = "date";
-
-/// The column whose statistics each file's add action carries.
-pub const STATS_COLUMN: &str = "datetime";
 
 /// A checkpoint is written after every this many commits.
 pub const CHECKPOINT_INTERVAL: u64 = 10;
