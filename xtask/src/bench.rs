@@ -37,7 +37,8 @@
 //! [`simulator`] (1), [`end_to_end`] (2), [`latency`] (3), [`scale_out`]
 //! (workers of one plan sharing an archive), [`rate_limit`] (an API that
 //! allows 50 requests per second: `--concurrency auto` beside fixed 4 and
-//! 64), [`peers`] (`--peers`: the
+//! 64), [`delta`] (the cost of a window's Delta commit, beside plain
+//! Parquet), [`peers`] (`--peers`: the
 //! reference Python client beside cdr-sink), [`stages`] (4). Beside them:
 //! [`options`] (the command line), [`sim`] (the simulator process and its
 //! data), [`http`] (the minimal client), [`process`] (building, running and
@@ -51,6 +52,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 
 mod archive;
+mod delta;
 mod end_to_end;
 mod http;
 mod latency;
@@ -110,6 +112,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let latency_scaling = latency::run(&bins, &bench_dir, &opts)?;
     let scale_out = scale_out::run(&bins, &bench_dir, &opts)?;
     let rate_limit = rate_limit::run(&bins, &bench_dir, &opts)?;
+    let delta_cost = delta::run(&bins, &bench_dir, &opts)?;
     let peers = if opts.peers {
         Some(peers::run(&bins, &root, &target, &bench_dir, &opts)?)
     } else {
@@ -143,6 +146,7 @@ pub fn run(args: &[String]) -> Result<()> {
         latency_scaling,
         scale_out,
         rate_limit,
+        delta_cost,
         peers,
         stages,
         targets,

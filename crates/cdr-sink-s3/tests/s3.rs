@@ -172,7 +172,15 @@ async fn a_large_object_is_uploaded_in_parts_and_reads_back_equal() {
             read_all(&dest, &k).await == body,
             "{checksums:?}: bytes differ"
         );
-        assert_eq!(dest.list("cdr_type=voice").await.expect("list"), [meta]);
+        let listed = dest.list("cdr_type=voice").await.expect("list");
+        assert_eq!(
+            listed.iter().map(|m| (&m.key, m.size)).collect::<Vec<_>>(),
+            [(&meta.key, meta.size)]
+        );
+        assert!(
+            listed[0].modified.is_some(),
+            "a listing says when each object was written"
+        );
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::Serialize;
 
+use super::delta::DeltaCost;
 use super::end_to_end::EndToEnd;
 use super::latency::LatencySeries;
 use super::peers::PeerComparison;
@@ -34,6 +35,8 @@ pub(super) struct Report {
     pub latency_scaling: Vec<LatencySeries>,
     pub scale_out: ScaleOut,
     pub rate_limit: RateLimit,
+    /// `--table-format delta` beside `files`.
+    pub delta_cost: DeltaCost,
     /// `None` without `--peers`.
     pub peers: Option<BTreeMap<&'static str, PeerComparison>>,
     /// `None` with `--no-stages`.
@@ -154,6 +157,20 @@ impl Report {
                 r.peak_rss_mb,
             );
         }
+        let d = &self.delta_cost;
+        println!(
+            "\nDelta tables: {} one-hour windows of {} SMS records, {} pairs of runs (files, delta)",
+            d.windows, d.records_per_window, d.pairs
+        );
+        println!(
+            "  ms per window: files {:.1}, delta {:.1}; a window's commit costs {:.1} ms wall, {:.1} ms CPU (paired medians); peak RSS MB {:.1} / {:.1}",
+            d.files_ms_per_window,
+            d.delta_ms_per_window,
+            d.commit_ms_per_window,
+            d.commit_cpu_ms_per_window,
+            d.files_peak_rss_mb,
+            d.delta_peak_rss_mb,
+        );
         let so = &self.scale_out;
         println!(
             "\nscale-out: workers of one plan on one --out, {} ms per page, concurrency {} each",
@@ -285,6 +302,7 @@ mod tests {
             latency_scaling: vec![LatencySeries::default()],
             scale_out: ScaleOut::default(),
             rate_limit: RateLimit::default(),
+            delta_cost: DeltaCost::default(),
             peers: None,
             stages: None,
             targets: vec![],
@@ -303,6 +321,7 @@ mod tests {
                 "bench_seconds",
                 "binaries",
                 "commit",
+                "delta_cost",
                 "dirty",
                 "end_to_end",
                 "latency_scaling",
