@@ -6,7 +6,7 @@
 //! ruled crate is a workspace member and that every rule is reported when
 //! broken.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -187,6 +187,96 @@ pub fn metadata() -> Result<Value> {
     serde_json::from_slice(&out.stdout).context("reading cargo metadata")
 }
 
+/// The normal dependency graph of each workspace member as that member
+/// alone resolves it (`cargo tree -p MEMBER`), each in the shape of `cargo
+/// metadata` with that member as the only workspace member. `cargo metadata`
+/// itself unifies features over the whole workspace, so a feature one crate
+/// turns on in a shared dependency (the Delta kernel's `parquet/async`) would
+/// show as a dependency of every other crate that uses it; an embedder of one
+/// crate gets only that crate's own resolution, which is what the rules are
+/// about.
+pub fn member_graphs(meta: &Value) -> Result<Vec<Value>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let packages = meta["packages"].as_array().context("metadata.packages")?;
+    let members = meta["workspace_members"]
+        .as_array()
+        .context("metadata.workspace_members")?;
+    let mut out = Vec::new();
+    for id in members.iter().filter_map(Value::as_str) {
+        let name = packages
+            .iter()
+            .find(|p| p["id"] == id)
+            .and_then(|p| p["name"].as_str())
+            .context("a workspace member without a package")?;
+        let tree = std::process::Command::new(&cargo)
+            .args(["tree", "--manifest-path", root, "-p", name, "-e", "normal"])
+            .args(["--prefix", "depth", "--format", "{p}"])
+            .output()
+            .context("running cargo tree")?;
+        if !tree.status.success() {
+            bail!(
+                "cargo tree -p {name} failed: {}",
+                String::from_utf8_lossy(&tree.stderr)
+            );
+        }
+        out.push(graph_from_tree(&String::from_utf8_lossy(&tree.stdout))?);
+    }
+    Ok(out)
+}
+
+/// `cargo tree --prefix depth --format {p}` output (one package per line,
+/// its depth first) as metadata: packages named by their first word, normal
+/// edges from each line to the last line one level up, the root as the only
+/// workspace member.
+fn graph_from_tree(text: &str) -> Result<Value> {
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stack: Vec<String> = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let digits = line.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+        let depth: usize = line[..digits]
+            .parse()
+            .context("a cargo tree line without its depth")?;
+        let id = line[digits..].trim_end_matches(" (*)").trim().to_string();
+        let name = id.split(' ').next().unwrap_or_default().to_string();
+        names.insert(id.clone(), name);
+        edges.entry(id.clone()).or_default();
+        stack.truncate(depth);
+        if let Some(parent) = stack.last() {
+            edges.entry(parent.clone()).or_default().insert(id.clone());
+        }
+        stack.push(id);
+    }
+    let root = text
+        .lines()
+        .next()
+        .map(|l| {
+            l.trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim()
+                .to_string()
+        })
+        .context("empty cargo tree output")?;
+    Ok(serde_json::json!({
+        "packages": names.iter().map(|(id, name)| serde_json::json!({"id": id, "name": name})).collect::<Vec<_>>(),
+        "resolve": {"nodes": edges.iter().map(|(id, deps)| serde_json::json!({
+            "id": id,
+            "deps": deps.iter().map(|d| serde_json::json!({"pkg": d, "dep_kinds": [{"kind": null}]})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()},
+        "workspace_members": [root],
+    }))
+}
+
+/// Every violation of the rules over each member's own graph
+/// ([`member_graphs`]), one line each.
+pub fn workspace_violations(meta: &Value) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for graph in member_graphs(meta)? {
+        out.extend(violations(&graph)?);
+    }
+    Ok(out)
+}
+
 /// Every violation of [`RULES`] and [`HTTP_CLIENTS`] in `meta`, one line each.
 pub fn violations(meta: &Value) -> Result<Vec<String>> {
     let packages = meta["packages"].as_array().context("metadata.packages")?;
@@ -271,7 +361,7 @@ mod tests {
     #[test]
     fn the_workspace_keeps_its_dependency_rules() {
         let meta = metadata().unwrap();
-        let v = violations(&meta).unwrap();
+        let v = workspace_violations(&meta).unwrap();
         assert!(v.is_empty(), "dependency rules broken:\n{}", v.join("\n"));
         // The rules are not vacuous: every crate they name is a member.
         let members: Vec<&str> = meta["workspace_members"]
@@ -427,6 +517,20 @@ mod tests {
             [
                 "cdr-core must not depend on aws-sdk-s3 (cdr-core is pure: no runtime, no HTTP, no formats, no stores): cdr-core -> some-helper -> aws-sdk-s3"
             ]
+        );
+    }
+
+    #[test]
+    fn a_cargo_tree_becomes_a_graph_with_paths() {
+        let tree = "0cdr-core v0.1.0 (/w/crates/cdr-core)\n1some-helper v1.0.0\n2tokio v1.0.0\n1chrono v0.4.0\n2some-helper v1.0.0 (*)\n";
+        let v = violations(&graph_from_tree(tree).unwrap()).unwrap();
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].ends_with("cdr-core -> some-helper -> tokio"), "{v:?}");
+        let clean = "0cdr-core v0.1.0 (/w/crates/cdr-core)\n1chrono v0.4.0\n";
+        assert!(
+            violations(&graph_from_tree(clean).unwrap())
+                .unwrap()
+                .is_empty()
         );
     }
 }

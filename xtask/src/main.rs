@@ -141,7 +141,7 @@ fn ci() -> Result<()> {
 }
 
 fn check_deps() -> Result<()> {
-    let v = deps::violations(&deps::metadata()?)?;
+    let v = deps::workspace_violations(&deps::metadata()?)?;
     if v.is_empty() {
         println!("dependency rules hold");
         Ok(())

@@ -260,115 +260,6 @@ async fn delta_tables_read_back_as_the_ground_truth_s3() {
     tables_read_back_as_the_ground_truth(&url, Tables::s3(server, &url), &s3_env(server)).await;
 }
 
-/// A re-rated window is replaced by `--rescan` in one commit: the version
-/// before it shows the old charges only, the version after the new ones only.
-/// (The old generation's files then move to `_cdr_sink/replaced/`, so that
-/// version is not read again here: docs/operations.md says so.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replacement_moves_readers_from_one_generation_to_the_next_in_one_version() {
-    let sim = sim(config()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("archive");
-    let out_text = out.display().to_string();
-    let tables = Tables::local(&out);
-    let o = archive(&sim, &out_text, &[], &[]).await;
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let old_truth = all_truth(&sim);
-    let before = tables.read(&["sms"], None).await;
-    let v = before["sms"].0;
-    assert_eq!(before["sms"].1, old_truth["sms"]);
-
-    sim.rerate(
-        CdrType::Sms,
-        window("2026-11-01T03:10:00Z", "2026-11-01T03:20:00Z"),
-        rust_decimal::Decimal::new(1, 4),
-    );
-    let new_truth = all_truth(&sim);
-    assert_ne!(old_truth["sms"], new_truth["sms"]);
-    let o = archive(&sim, &out_text, &[], &["--rescan", "6h"]).await;
-    assert!(o.status.success(), "{}", text(&o.stderr));
-
-    let after = tables.read(&["sms"], None).await;
-    assert_eq!(after["sms"].0, v + 1, "one commit replaces the window");
-    assert_eq!(after["sms"].1, new_truth["sms"]);
-    // The commit removes the old generation's files and adds the new one's.
-    let log = std::fs::read_to_string(
-        out.join("cdr_type=sms/_delta_log")
-            .join(format!("{:020}.json", v + 1)),
-    )
-    .unwrap();
-    let actions: Vec<serde_json::Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let removed: Vec<&str> = actions
-        .iter()
-        .filter_map(|a| a["remove"]["path"].as_str())
-        .collect();
-    let added: Vec<&str> = actions
-        .iter()
-        .filter_map(|a| a["add"]["path"].as_str())
-        .collect();
-    assert!(
-        !removed.is_empty()
-            && removed
-                .iter()
-                .all(|p| p.contains("T030000Z-") && !p.contains("-g0001-")),
-        "{removed:?}"
-    );
-    assert!(
-        !added.is_empty() && added.iter().all(|p| p.contains("-g0001-")),
-        "{added:?}"
-    );
-    let txn: Vec<(&str, i64)> = actions
-        .iter()
-        .filter_map(|a| Some((a["txn"]["appId"].as_str()?, a["txn"]["version"].as_i64()?)))
-        .collect();
-    assert_eq!(txn, [("cdr-sink/20261101T030000Z-20261101T040000Z", 1)]);
-}
-
-/// Two processes archiving the same range onto one output at once: every
-/// window is committed once, whoever fetched it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_commit_each_window_once() {
-    let sim = sim(config()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("archive");
-    let out_text = out.display().to_string();
-    let (a, b) = tokio::join!(
-        archive(&sim, &out_text, &[], &["--concurrency", "2"]),
-        archive(&sim, &out_text, &[], &["--concurrency", "2"])
-    );
-    assert!(a.status.success(), "{}", text(&a.stderr));
-    assert!(b.status.success(), "{}", text(&b.stderr));
-    let read = Tables::local(&out).read(&ALL, None).await;
-    assert_same(&rows_only(&read), &all_truth(&sim));
-    for t in ALL {
-        let log = out.join(format!("cdr_type={t}/_delta_log"));
-        let mut txns = Vec::new();
-        let mut adds = BTreeSet::new();
-        for e in std::fs::read_dir(&log).unwrap() {
-            let path = e.unwrap().path();
-            if path.extension().is_none_or(|x| x != "json") {
-                continue;
-            }
-            for line in std::fs::read_to_string(&path).unwrap().lines() {
-                let a: serde_json::Value = serde_json::from_str(line).unwrap();
-                if let Some(id) = a["txn"]["appId"].as_str() {
-                    txns.push(id.to_string());
-                }
-                if let Some(p) = a["add"]["path"].as_str() {
-                    assert!(adds.insert(p.to_string()), "{t}: {p} added twice");
-                }
-            }
-        }
-        txns.sort();
-        let windows = txns.len();
-        txns.dedup();
-        assert_eq!((windows, txns.len()), (6, 6), "{t}: one commit per window");
-    }
-}
-
 /// `verify` compares the tables with the ledger: a window finished in the
 /// ledger whose commit is missing (a run that stopped between the two), and
 /// a file the table shows that no entry lists. The next run publishes the
@@ -455,4 +346,194 @@ async fn verify_finds_a_table_that_disagrees_with_the_ledger() {
         kinds.contains(&ProblemKind::NotInLedgerButInTable),
         "{report}"
     );
+}
+
+/// Where a test's archive is: a local directory or a prefix of a bucket on
+/// the S3 test server.
+enum Out {
+    Local(tempfile::TempDir),
+    S3(String),
+}
+
+impl Out {
+    fn local() -> Out {
+        Out::Local(tempfile::tempdir().unwrap())
+    }
+
+    async fn s3(hint: &str) -> Out {
+        let server = cdr_testkit::S3Server::shared().expect("S3 test server (moto) starts");
+        let bucket = server.new_bucket(hint).await.expect("bucket");
+        Out::S3(format!("s3://{bucket}/cdrs/"))
+    }
+
+    /// `--out`.
+    fn out(&self) -> String {
+        match self {
+            Out::Local(dir) => dir.path().join("archive").display().to_string(),
+            Out::S3(url) => url.clone(),
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Out::Local(_) => Vec::new(),
+            Out::S3(_) => s3_env(cdr_testkit::S3Server::shared().expect("S3 test server")),
+        }
+    }
+
+    fn tables(&self) -> Tables {
+        match self {
+            Out::Local(dir) => Tables::local(&dir.path().join("archive")),
+            Out::S3(url) => Tables::s3(
+                cdr_testkit::S3Server::shared().expect("S3 test server"),
+                url,
+            ),
+        }
+    }
+
+    async fn dest(&self) -> std::sync::Arc<dyn cdr_sink_api::Destination> {
+        match self {
+            Out::Local(dir) => {
+                std::sync::Arc::new(cdr_sink_local::LocalDir::new(dir.path().join("archive")))
+            }
+            Out::S3(url) => s3_at(url).await,
+        }
+    }
+}
+
+/// The actions of each commit of `t`'s table, by version, read from the
+/// store as any reader would.
+async fn log_actions(out: &Out, t: &str) -> BTreeMap<u64, Vec<serde_json::Value>> {
+    let dest = out.dest().await;
+    let mut commits = BTreeMap::new();
+    for meta in dest
+        .list(&format!("cdr_type={t}/_delta_log/"))
+        .await
+        .unwrap()
+    {
+        let Some(version) = meta
+            .key
+            .file_name()
+            .strip_suffix(".json")
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let body = dest.get(&meta.key).await.unwrap().expect("a listed commit");
+        let actions = std::str::from_utf8(&body)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        commits.insert(version, actions);
+    }
+    commits
+}
+
+/// A re-rated window is replaced by `--rescan` in one commit: the version
+/// before it shows the old charges only, the version after the new ones only.
+/// (The old generation's files then move to `_cdr_sink/replaced/`, so that
+/// version is not read again here: docs/operations.md says so.)
+async fn a_replacement_is_one_version(out: Out) {
+    let sim = sim(config()).await;
+    let tables = out.tables();
+    let o = archive(&sim, &out.out(), &out.env(), &[]).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let old_truth = all_truth(&sim);
+    let before = tables.read(&["sms"], None).await;
+    let v = before["sms"].0;
+    assert_eq!(before["sms"].1, old_truth["sms"]);
+
+    sim.rerate(
+        CdrType::Sms,
+        window("2026-11-01T03:10:00Z", "2026-11-01T03:20:00Z"),
+        rust_decimal::Decimal::new(1, 4),
+    );
+    let new_truth = all_truth(&sim);
+    assert_ne!(old_truth["sms"], new_truth["sms"]);
+    let o = archive(&sim, &out.out(), &out.env(), &["--rescan", "6h"]).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+
+    let after = tables.read(&["sms"], None).await;
+    assert_eq!(after["sms"].0, v + 1, "one commit replaces the window");
+    assert_eq!(after["sms"].1, new_truth["sms"]);
+    // That commit removes the old generation's files and adds the new one's.
+    let log = log_actions(&out, "sms").await;
+    let actions = &log[&(v as u64 + 1)];
+    let removed: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| a["remove"]["path"].as_str())
+        .collect();
+    let added: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| a["add"]["path"].as_str())
+        .collect();
+    assert!(
+        !removed.is_empty()
+            && removed
+                .iter()
+                .all(|p| p.contains("T030000Z-") && !p.contains("-g0001-")),
+        "{removed:?}"
+    );
+    assert!(
+        !added.is_empty() && added.iter().all(|p| p.contains("-g0001-")),
+        "{added:?}"
+    );
+    let txn: Vec<(&str, i64)> = actions
+        .iter()
+        .filter_map(|a| Some((a["txn"]["appId"].as_str()?, a["txn"]["version"].as_i64()?)))
+        .collect();
+    assert_eq!(txn, [("cdr-sink/20261101T030000Z-20261101T040000Z", 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_is_one_version_local() {
+    a_replacement_is_one_version(Out::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_is_one_version_s3() {
+    a_replacement_is_one_version(Out::s3("delta-rescan").await).await;
+}
+
+/// Two processes archiving the same range onto one output at once: every
+/// window is committed once, whoever fetched it.
+async fn two_workers_commit_each_window_once(out: Out) {
+    let sim = sim(config()).await;
+    let (a, b) = tokio::join!(
+        archive(&sim, &out.out(), &out.env(), &["--concurrency", "2"]),
+        archive(&sim, &out.out(), &out.env(), &["--concurrency", "2"])
+    );
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert!(b.status.success(), "{}", text(&b.stderr));
+    let read = out.tables().read(&ALL, None).await;
+    assert_same(&rows_only(&read), &all_truth(&sim));
+    for t in ALL {
+        let mut txns = Vec::new();
+        let mut adds = BTreeSet::new();
+        for actions in log_actions(&out, t).await.values() {
+            for a in actions {
+                if let Some(id) = a["txn"]["appId"].as_str() {
+                    txns.push(id.to_string());
+                }
+                if let Some(p) = a["add"]["path"].as_str() {
+                    assert!(adds.insert(p.to_string()), "{t}: {p} added twice");
+                }
+            }
+        }
+        txns.sort();
+        let windows = txns.len();
+        txns.dedup();
+        assert_eq!((windows, txns.len()), (6, 6), "{t}: one commit per window");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_commit_each_window_once_local() {
+    two_workers_commit_each_window_once(Out::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_commit_each_window_once_s3() {
+    two_workers_commit_each_window_once(Out::s3("delta-workers").await).await;
 }

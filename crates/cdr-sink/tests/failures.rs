@@ -296,9 +296,7 @@ async fn assert_window_whole_in_table(dest: Arc<dyn Destination>, n: u64) {
 /// As `every_death_converges`, with Delta tables: after each death a reader
 /// of the table sees the window whole or not at all; the next run publishes
 /// it whole, once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_death_leaves_a_delta_window_whole_or_invisible_local() {
-    let out = Out::local();
+async fn every_death_leaves_a_delta_window_whole_or_invisible(out: Out) {
     let sim = sim(sim_config()).await;
     let raw = cdr_sink::RawArchive {
         table_format: "delta".into(),
@@ -339,4 +337,14 @@ async fn every_death_leaves_a_delta_window_whole_or_invisible_local() {
         assert!(!active.is_empty(), "death at {n}: the window is published");
         assert_verifies(&inner, n).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_death_leaves_a_delta_window_whole_or_invisible_local() {
+    every_death_leaves_a_delta_window_whole_or_invisible(Out::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_death_leaves_a_delta_window_whole_or_invisible_s3() {
+    every_death_leaves_a_delta_window_whole_or_invisible(Out::s3("sweep-delta").await).await;
 }
