@@ -158,10 +158,17 @@ impl DeltaTable {
                 STATS_COLUMN.to_string(),
             ));
         }
-        let txn = create_table(self.inner.url.as_str(), schema, ENGINE_INFO, true)
+        let built = create_table(self.inner.url.as_str(), schema, ENGINE_INFO, true)
             .with_table_properties(properties)
             .with_data_layout(DataLayout::partitioned([PARTITION_COLUMN]))
-            .build(self.engine(), Box::new(FileSystemCommitter::new()))?;
+            .build(self.engine(), Box::new(FileSystemCommitter::new()));
+        let txn = match built {
+            Ok(txn) => txn,
+            // Another writer created it since this one looked: its schema
+            // is checked next.
+            Err(delta_kernel::KernelError::TableAlreadyExistsAtPath(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
         match txn.commit(self.engine())? {
             // Another writer created it first: its schema is checked next.
             CommitResult::Committed(_) | CommitResult::Conflicted(_) => Ok(()),

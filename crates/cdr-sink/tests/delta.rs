@@ -500,9 +500,10 @@ async fn a_replacement_is_one_version_s3() {
 /// window is committed once, whoever fetched it.
 async fn two_workers_commit_each_window_once(out: Out) {
     let sim = sim(config()).await;
+    let (path, env) = (out.out(), out.env());
     let (a, b) = tokio::join!(
-        archive(&sim, &out.out(), &out.env(), &["--concurrency", "2"]),
-        archive(&sim, &out.out(), &out.env(), &["--concurrency", "2"])
+        archive(&sim, &path, &env, &["--concurrency", "2"]),
+        archive(&sim, &path, &env, &["--concurrency", "2"])
     );
     assert!(a.status.success(), "{}", text(&a.stderr));
     assert!(b.status.success(), "{}", text(&b.stderr));
