@@ -538,3 +538,128 @@ async fn two_workers_commit_each_window_once_local() {
 async fn two_workers_commit_each_window_once_s3() {
     two_workers_commit_each_window_once(Out::s3("delta-workers").await).await;
 }
+
+/// The real binary SIGKILLed at several moments of a run with
+/// `--table-format delta`: after each kill, the reader sees every window of
+/// each table whole (exactly its records) or not at all; the run after the
+/// last kill completes the tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_leaves_each_window_whole_or_invisible() {
+    use std::time::{Duration, Instant};
+
+    // Latency per page makes each run long enough to be killed in the middle.
+    let sim = sim(SimConfig {
+        latency: Duration::from_millis(4),
+        ..config()
+    })
+    .await;
+    let out = Out::local();
+    let root = match &out {
+        Out::Local(dir) => dir.path().join("archive"),
+        Out::S3(_) => unreachable!("local"),
+    };
+    let command = || {
+        let mut cmd = bin(&sim);
+        cmd.args([
+            "archive",
+            "--type",
+            "SMS,VOICE",
+            "--start",
+            START,
+            "--end",
+            END,
+        ])
+        .args([
+            "--table-format",
+            "delta",
+            "--limit",
+            "50",
+            "--concurrency",
+            "3",
+        ])
+        .args(["--roll-rows", "400", "--lease", "5s", "--out"])
+        .arg(&root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        cmd
+    };
+    // Each window's rows in the ground truth, by type.
+    let hours = hours_between(START, END);
+    let by_window = |t: CdrType| -> Vec<Vec<Vec<String>>> {
+        hours
+            .iter()
+            .map(|w| {
+                let mut rows: Vec<Vec<String>> = sim.ground_truth(t, *w).map(|r| row(&r)).collect();
+                rows.sort();
+                rows
+            })
+            .collect()
+    };
+    let truth_windows = [
+        ("sms", by_window(CdrType::Sms)),
+        ("voice", by_window(CdrType::Voice)),
+    ];
+    let mut kills = 0;
+    let mut checked = 0;
+    for k in [1usize, 3, 8, 21, 55, 89] {
+        let before = files(&root).len();
+        let mut child = command().spawn().expect("spawn");
+        let mut exited = None;
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while exited.is_none() && files(&root).len() < before + k && Instant::now() < deadline {
+            exited = child.try_wait().expect("try_wait");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        if exited.is_none() {
+            child.start_kill().expect("SIGKILL");
+            child.wait().await.expect("reaped");
+            kills += 1;
+        }
+        let present: Vec<&str> = ["sms", "voice"]
+            .into_iter()
+            // A table exists once its first commit does.
+            .filter(|t| {
+                root.join(format!("cdr_type={t}/_delta_log/{:020}.json", 0))
+                    .is_file()
+            })
+            .collect();
+        if present.is_empty() {
+            continue;
+        }
+        let read = Tables::local(&root).read(&present, None).await;
+        for (t, windows) in &truth_windows {
+            let Some((_, rows)) = read.get(*t) else {
+                continue;
+            };
+            // Every row the reader sees belongs to a window it sees whole.
+            let mut shown = 0;
+            for want in windows {
+                let seen = want
+                    .iter()
+                    .filter(|r| rows.binary_search(r).is_ok())
+                    .count();
+                assert!(
+                    seen == 0 || seen == want.len(),
+                    "after kill {kills}: {t}: a window shows {seen} of its {} records",
+                    want.len()
+                );
+                shown += seen;
+            }
+            assert_eq!(
+                shown,
+                rows.len(),
+                "after kill {kills}: {t}: rows of no window"
+            );
+            checked += 1;
+        }
+    }
+    assert!(kills >= 3, "only {kills} runs were killed mid-way");
+    assert!(checked >= 2, "the tables were read after {checked} kills");
+    let status = command().status().await.unwrap();
+    assert!(status.success());
+    let read = Tables::local(&root).read(&["sms", "voice"], None).await;
+    assert_same(
+        &rows_only(&read),
+        &truth(&sim, &[CdrType::Sms, CdrType::Voice], &hours),
+    );
+}
