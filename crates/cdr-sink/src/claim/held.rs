@@ -101,6 +101,10 @@ pub struct Claim {
     dest: Arc<dyn Destination>,
     state: Arc<ClaimState>,
     pub(super) renewer: tokio::task::JoinHandle<()>,
+    /// Counted from acquisition until the release reached the store, so that
+    /// a stopped run also waits for claims of tasks that are aborted but not
+    /// dropped yet ([`super::settle_releases`]).
+    held: Option<PendingRelease>,
 }
 
 impl Claim {
@@ -132,6 +136,7 @@ impl Claim {
             dest,
             state,
             renewer,
+            held: Some(PendingRelease::start()),
         }
     }
 
@@ -221,7 +226,7 @@ impl Drop for Claim {
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let (dest, state) = (self.dest.clone(), self.state.clone());
-            let pending = PendingRelease::start();
+            let pending = self.held.take();
             runtime.spawn(async move {
                 release(dest.as_ref(), &state).await;
                 drop(pending);

@@ -1,6 +1,9 @@
-//! Releases of dropped claims still on their way to the store, counted in
-//! this process, so that a run stopped by a signal can let them reach the
-//! store before it exits ([`settle_releases`]).
+//! Claims held in this process, counted from their acquisition until their
+//! release has reached the store, so that a run stopped by a signal can let
+//! the releases of its dropped units reach the store before it exits
+//! ([`settle_releases`]). Counting from acquisition matters: a stopped run's
+//! units are aborted tasks, dropped (and their claims released) only when
+//! the runtime gets to them, which may be after the wait has begun.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -35,8 +38,8 @@ impl Drop for PendingRelease {
     }
 }
 
-/// Waits, at most `limit`, until the releases of dropped claims have reached
-/// the store. A run stopped by a signal drops its units; this lets their
+/// Waits, at most `limit`, until no claim is held in this process any more:
+/// the releases of dropped claims have reached the store. A run stopped by a signal drops its units; this lets their
 /// claims go before the process exits, so that the next run need not wait
 /// for their leases to expire. A release that does not make it in time only
 /// leaves its claim to expire.

@@ -339,3 +339,22 @@ async fn a_dropped_claim_is_released_by_the_time_releases_settle() {
     assert!(dest.keys().is_empty(), "{:?}", dest.keys());
     let _ = owned(&claims(&dest, "b")).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_claim_of_an_aborted_task_is_released_by_the_time_releases_settle() {
+    let dest = store();
+    let a = claims(&dest, "a");
+    // A stopped run's units are aborted tasks: their claims are dropped only
+    // when the runtime gets to them, after the wait for releases has begun.
+    let unit = tokio::spawn(async move {
+        let _claim = owned(&a).await;
+        std::future::pending::<()>().await;
+    });
+    tokio::task::yield_now().await;
+    while !dest.keys().iter().any(|k| k.as_str().contains("claims/")) {
+        tokio::task::yield_now().await;
+    }
+    unit.abort();
+    settle_releases(Duration::from_secs(10)).await;
+    assert!(dest.keys().is_empty(), "{:?}", dest.keys());
+}
