@@ -36,6 +36,11 @@ else:  # a Polars DataFrame or LazyFrame
         _value = _value.collect()
     _rows = _value.rows()
 print("doc-test-result " + _json.dumps([[None if v is None else str(v) for v in r] for r in _rows]))
+# Skip the interpreter's teardown, where native reader threads (deltalake,
+# pyarrow) can abort the process after the answer is complete.
+import os as _os, sys as _sys
+_sys.stdout.flush()
+_os._exit(0)
 "#;
 
 #[derive(Debug)]
