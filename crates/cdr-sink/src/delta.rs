@@ -74,14 +74,19 @@ pub async fn first_with_table(
     Ok(None)
 }
 
+/// Opens (creating it if needed) the table of `t` on `dest`, whose columns
+/// are those of the type's Parquet files.
+pub async fn open_table(dest: Arc<dyn Destination>, t: CdrType) -> Result<DeltaTable, DeltaError> {
+    let schema = cdr_sink_parquet::arrow_schema(&ColumnSet::all(t.record_kind()));
+    DeltaTable::open(dest, &table_root(t), schema).await
+}
+
 impl Tables {
     /// Opens (creating as needed) the table of each of `types` on `dest`.
     pub async fn open(dest: Arc<dyn Destination>, types: &[CdrType]) -> Result<Tables, DeltaError> {
         let mut by_type = BTreeMap::new();
         for &t in types {
-            let schema = cdr_sink_parquet::arrow_schema(&ColumnSet::all(t.record_kind()));
-            let table = DeltaTable::open(dest.clone(), &table_root(t), schema).await?;
-            by_type.insert(t, table);
+            by_type.insert(t, open_table(dest.clone(), t).await?);
         }
         Ok(Tables { by_type })
     }

@@ -321,9 +321,7 @@ async fn verify_finds_a_table_that_disagrees_with_the_ledger() {
     assert!(!log.join(format!("{:020}.json", 7)).is_file());
 
     // A file the table shows that no ledger entry lists.
-    let schema =
-        cdr_sink_parquet::arrow_schema(&cdr_sink_api::ColumnSet::all(CdrType::Sms.record_kind()));
-    let table = cdr_sink_delta::DeltaTable::open(dest.clone(), "cdr_type=sms", schema)
+    let table = cdr_sink::delta::open_table(dest.clone(), CdrType::Sms)
         .await
         .unwrap();
     let stray = "date=2026-11-01/part-stray-00000.parquet";

@@ -272,9 +272,7 @@ async fn assert_window_whole_in_table(dest: Arc<dyn Destination>, n: u64) {
     {
         return;
     }
-    let schema =
-        cdr_sink_parquet::arrow_schema(&cdr_sink_api::ColumnSet::all(CdrType::Sms.record_kind()));
-    let table = cdr_sink_delta::DeltaTable::open(dest.clone(), "cdr_type=sms", schema)
+    let table = cdr_sink::delta::open_table(dest.clone(), CdrType::Sms)
         .await
         .unwrap();
     let (_, active) = table.active_files().await.unwrap();
@@ -326,10 +324,7 @@ async fn every_death_leaves_a_delta_window_whole_or_invisible(out: Out) {
         assert_eq!(keys(inner.as_ref()).await, clean, "death at {n}");
         assert_same(&read_archive(inner.as_ref(), "parquet").await, &want);
         assert_window_whole_in_table(inner.clone(), n).await;
-        let schema = cdr_sink_parquet::arrow_schema(&cdr_sink_api::ColumnSet::all(
-            CdrType::Sms.record_kind(),
-        ));
-        let table = cdr_sink_delta::DeltaTable::open(inner.clone(), "cdr_type=sms", schema)
+        let table = cdr_sink::delta::open_table(inner.clone(), CdrType::Sms)
             .await
             .unwrap();
         let (version, active) = table.active_files().await.unwrap();

@@ -6,12 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use cdr_core::{CdrType, Window};
-use cdr_sink_api::{ColumnSet, Destination, ObjectKey};
-use cdr_sink_delta::DeltaTable;
+use cdr_sink_api::{Destination, ObjectKey};
 
 use super::entries::Ledger;
 use super::{Findings, Fix, ProblemKind, Replacing, VerifyError};
-use crate::delta::{TablesError, table_root};
+use crate::delta::{TablesError, open_table, table_root};
 use crate::layout;
 
 /// Compares the table of each of `types` that has one with the ledger.
@@ -30,8 +29,7 @@ pub(super) async fn check(
             continue;
         }
         found.delta.insert(t);
-        let schema = cdr_sink_parquet::arrow_schema(&ColumnSet::all(t.record_kind()));
-        let table = DeltaTable::open(dest.clone(), &table_root(t), schema)
+        let table = open_table(dest.clone(), t)
             .await
             .map_err(TablesError::from)?;
         let (version, active) = table.active_files().await.map_err(TablesError::from)?;
