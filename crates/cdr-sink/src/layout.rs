@@ -176,6 +176,28 @@ pub fn replaced_at(key: &ObjectKey) -> Option<chrono::DateTime<chrono::Utc>> {
     parse_compact(stamp)
 }
 
+/// The list of the files of the unit `(t, w)` that a replacement at `stamp`
+/// took out of the type's Delta table and left where they are, for readers
+/// of earlier versions, until `--keep-replaced` has passed:
+/// `_cdr_sink/replaced/<when>/_cdr_sink/retained/cdr_type=<t>/<window>.json`
+/// (see [`crate::retained`]).
+pub fn retained_key(stamp: &str, t: CdrType, w: &Window) -> Result<ObjectKey, InvalidKey> {
+    ObjectKey::new(format!(
+        "{}/{stamp}/{STATE_PREFIX}/retained/cdr_type={}/{}.json",
+        replaced_prefix(),
+        t.as_lower(),
+        w.label()
+    ))
+}
+
+/// Whether `key` is a list of files left in place (see [`retained_key`]).
+pub fn is_retained_list(key: &ObjectKey) -> bool {
+    replaced_at(key).is_some()
+        && key
+            .as_str()
+            .contains(&format!("/{STATE_PREFIX}/retained/cdr_type="))
+}
+
 /// `20261101T000000Z` (with a fraction of a second when there is one).
 pub fn compact_instant(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y%m%dT%H%M%S%.fZ").to_string()
@@ -283,6 +305,15 @@ mod tests {
         assert!(moved.is_hidden());
         assert_eq!(replaced_at(&moved), Some(at));
         assert_eq!(replaced_at(&g2), None);
+        assert!(!is_retained_list(&moved));
+        let list = retained_key(&compact_instant(&at), CdrType::Sms, &w).unwrap();
+        assert_eq!(
+            list.as_str(),
+            "_cdr_sink/replaced/20261105T102030.250Z/_cdr_sink/retained/cdr_type=sms/20261101T230000Z-20261102T000000Z.json"
+        );
+        assert!(is_retained_list(&list));
+        assert_eq!(replaced_at(&list), Some(at));
+        assert_eq!(window_of_record(&list), Some(w));
         let r = replacing_key(CdrType::Mms, &w).unwrap();
         assert_eq!(
             r.as_str(),

@@ -44,6 +44,7 @@ mod pipeline;
 mod plan;
 mod progress;
 mod rescan;
+mod retained;
 mod source;
 mod summary;
 mod transport_source;

@@ -15,7 +15,10 @@
 //!    replaces the old one, atomically;
 //! 4. every file of the window that the ledger entry does not list (generation
 //!    g) is moved to `_cdr_sink/replaced/<time>/`, with the old ledger entry,
-//!    and removed from there after `--keep-replaced`;
+//!    and removed from there after `--keep-replaced`. With Delta tables the
+//!    files of generation g stay in place instead, on a list
+//!    ([`crate::retained`]): the table's earlier versions name them there.
+//!    They are deleted after `--keep-replaced` too;
 //! 5. the replacement record is deleted.
 //!
 //! All of it happens under the unit's claim, and the new ledger entry replaces
@@ -25,7 +28,8 @@
 //! word alone.
 //!
 //! A reader listing the partition between the first commit of step 2 and the
-//! end of step 4 sees both generations. After a crash anywhere in 1-5, the
+//! end of step 4 sees both generations (with Delta tables, until
+//! `--keep-replaced` has passed; readers of the table see one generation). After a crash anywhere in 1-5, the
 //! next `archive` run on the same output first finishes every recorded
 //! replacement ([`recover`]): it keeps exactly the files the ledger entry lists
 //! and moves the rest aside, whichever generation the entry names. So exactly one
@@ -223,7 +227,8 @@ pub async fn replace(
     };
     match run_unit(ctx, job).await {
         Ok(new) => {
-            keep_only_listed(dest, claim, unit.cdr_type, &unit.window, Some(old)).await?;
+            let tables = ctx.tables.is_some();
+            keep_only_listed(dest, claim, unit.cdr_type, &unit.window, Some(old), tables).await?;
             ledger::delete_replacement(dest, unit.cdr_type, &unit.window).await?;
             Ok(Replaced {
                 generation: new.generation,
@@ -243,7 +248,10 @@ pub async fn replace(
             )
             .await
             {
-                Ok(()) => keep_only_listed(dest, claim, unit.cdr_type, &unit.window, None).await,
+                Ok(()) => {
+                    let tables = ctx.tables.is_some();
+                    keep_only_listed(dest, claim, unit.cdr_type, &unit.window, None, tables).await
+                }
                 Err(e) => Err(e),
             };
             match kept {
@@ -287,18 +295,24 @@ async fn publish_listed(
     Ok(())
 }
 
-/// Moves every data file of the unit `(t, w)` that its ledger entry does not
-/// list (all of them when it has no entry) to `_cdr_sink/replaced/`, with
-/// `replaced` (the entry they belonged to) when known; returns how many.
+/// Takes every data file of the unit `(t, w)` that its ledger entry does not
+/// list (all of them when it has no entry) out of the window, and returns how
+/// many. They move to `_cdr_sink/replaced/`, with `replaced` (the entry they
+/// belonged to) when known. With Delta `tables`, the files of generations
+/// older than the entry's, which earlier versions of the table name, stay
+/// where they are instead, on a list ([`crate::retained`]); both go after
+/// `--keep-replaced`.
 pub async fn keep_only_listed(
     dest: &dyn Destination,
     claim: &Claim,
     t: CdrType,
     w: &Window,
     replaced: Option<&UnitEntry>,
+    tables: bool,
 ) -> Result<u64, RescanError> {
-    let keep: BTreeSet<String> = ledger::read(dest, t, w)
-        .await?
+    let entry = ledger::read(dest, t, w).await?;
+    let current = entry.as_ref().map(|e| e.generation);
+    let keep: BTreeSet<String> = entry
         .map(|e| {
             e.files
                 .into_iter()
@@ -307,13 +321,20 @@ pub async fn keep_only_listed(
                 .collect()
         })
         .unwrap_or_default();
-    let mut aside: Vec<ObjectKey> = dest
-        .list(&layout::partition(t, w))
-        .await?
-        .into_iter()
-        .filter(|m| layout::is_part_of(&m.key, t, w) && !keep.contains(m.key.as_str()))
-        .map(|m| m.key)
-        .collect();
+    let (mut aside, mut retain) = (Vec::new(), Vec::new());
+    for meta in dest.list(&layout::partition(t, w)).await? {
+        if !layout::is_part_of(&meta.key, t, w) || keep.contains(meta.key.as_str()) {
+            continue;
+        }
+        let older = layout::generation_of(&meta.key, t, w)
+            .zip(current)
+            .is_some_and(|(g, current)| g < current);
+        if tables && older {
+            retain.push(meta);
+        } else {
+            aside.push(meta.key);
+        }
+    }
     // The replaced generation's quarantine file goes with its data files.
     if let Some(old) = replaced.and_then(|e| e.quarantine.as_deref())
         && !keep.contains(old)
@@ -322,7 +343,7 @@ pub async fn keep_only_listed(
     {
         aside.push(key);
     }
-    if aside.is_empty() {
+    if aside.is_empty() && retain.is_empty() {
         return Ok(0);
     }
     let stamp = layout::compact_instant(&chrono::DateTime::from(dest.now().await?));
@@ -334,21 +355,29 @@ pub async fn keep_only_listed(
         claim.check()?;
         dest.put(&key, body.into(), "application/json").await?;
     }
+    if !retain.is_empty() {
+        claim.check()?;
+        debug!(
+            "{t} {w}: {} files of older generations stay in place for earlier table versions",
+            retain.len()
+        );
+        crate::retained::write(dest, &stamp, t, w, &retain).await?;
+    }
     for key in &aside {
         claim.check()?;
         debug!("moving {key} aside (not in the ledger entry)");
         let to = layout::replaced_key(&stamp, key).map_err(StoreError::from)?;
         dest.rename(key, &to).await?;
     }
-    Ok(aside.len() as u64)
+    Ok((aside.len() + retain.len()) as u64)
 }
 
-/// Removes what earlier replacements moved aside more than `keep` ago (by the
-/// store's clock); returns how many objects went.
+/// Removes what earlier replacements moved aside or left in place more than
+/// `keep` ago (by the store's clock); returns how many files went.
 pub async fn remove_old_replaced(
     dest: &dyn Destination,
     keep: chrono::TimeDelta,
-) -> Result<u64, StoreError> {
+) -> Result<u64, LedgerError> {
     let listed = dest.list(&layout::replaced_prefix()).await?;
     if listed.is_empty() {
         return Ok(0);
@@ -359,7 +388,12 @@ pub async fn remove_old_replaced(
         let Some(at) = layout::replaced_at(&meta.key) else {
             continue;
         };
-        if now - at >= keep {
+        if now - at < keep {
+            continue;
+        }
+        if layout::is_retained_list(&meta.key) {
+            n += crate::retained::remove(dest, &meta.key).await?;
+        } else {
             dest.delete(&meta.key).await?;
             n += 1;
         }
@@ -390,11 +424,11 @@ pub async fn recover(
     )
     .await?;
     publish_listed(dest, claim, tables, r.cdr_type, &w).await?;
-    let moved = keep_only_listed(dest, claim, r.cdr_type, &w, None).await?;
+    let moved = keep_only_listed(dest, claim, r.cdr_type, &w, None, tables.is_some()).await?;
     claim.check()?;
     ledger::delete_replacement(dest, r.cdr_type, &w).await?;
     info!(
-        "finished an interrupted replacement of {} {} ({moved} files moved aside)",
+        "finished an interrupted replacement of {} {} ({moved} files taken out of the window)",
         r.cdr_type, w
     );
     Ok(true)

@@ -57,10 +57,14 @@ pub struct StatusReport {
     /// Replacements a crashed run left unfinished (the next archive run
     /// finishes them).
     pub interrupted_replacements: u64,
-    /// Files moved aside by replacements, kept until `--keep-replaced` has
-    /// passed, and their bytes.
+    /// Files replacements took out of their windows, kept until
+    /// `--keep-replaced` has passed, and their bytes: moved under
+    /// `_cdr_sink/replaced/`, or left in place (Delta tables).
     pub replaced_files: u64,
     pub replaced_bytes: u64,
+    /// Of `replaced_files`, those left in place for the Delta tables'
+    /// earlier versions.
+    pub replaced_in_place: u64,
 }
 
 /// Reads the ledger of `types` (every type when empty) in `dest`.
@@ -122,21 +126,26 @@ pub async fn status(
         }
     }
     let interrupted = ledger::read_replacements(dest).await?.len() as u64;
-    let replaced = dest.list(&crate::layout::replaced_prefix()).await?;
+    let moved: Vec<_> = dest
+        .list(&crate::layout::replaced_prefix())
+        .await?
+        .into_iter()
+        .filter(|m| !m.key.as_str().contains("/_cdr_sink/"))
+        .collect();
+    let in_place: Vec<_> = crate::retained::read_all(dest)
+        .await?
+        .into_iter()
+        .flat_map(|(_, list)| list.files)
+        .collect();
     Ok(StatusReport {
         output: dest.describe(),
         now,
         types: out,
         interrupted_replacements: interrupted,
-        replaced_files: replaced
-            .iter()
-            .filter(|m| !m.key.as_str().contains("/_cdr_sink/"))
-            .count() as u64,
-        replaced_bytes: replaced
-            .iter()
-            .filter(|m| !m.key.as_str().contains("/_cdr_sink/"))
-            .map(|m| m.size)
-            .sum(),
+        replaced_files: (moved.len() + in_place.len()) as u64,
+        replaced_bytes: moved.iter().map(|m| m.size).sum::<u64>()
+            + in_place.iter().map(|f| f.size).sum::<u64>(),
+        replaced_in_place: in_place.len() as u64,
     })
 }
 
@@ -262,9 +271,20 @@ impl fmt::Display for StatusReport {
             write_claims(f, &s.claims)?;
         }
         if self.replaced_files > 0 {
+            let place = match self.replaced_in_place {
+                0 => "under _cdr_sink/replaced/".to_string(),
+                n if n == self.replaced_files => {
+                    "in place, for the Delta tables' earlier versions,".to_string()
+                }
+                n => format!(
+                    "({} under _cdr_sink/replaced/, {} in place for the Delta tables' earlier versions)",
+                    group(self.replaced_files - n),
+                    group(n)
+                ),
+            };
             writeln!(
                 f,
-                "{} replaced files ({} bytes) kept under _cdr_sink/replaced/ until --keep-replaced has passed",
+                "{} replaced files ({} bytes) kept {place} until --keep-replaced has passed",
                 group(self.replaced_files),
                 group(self.replaced_bytes)
             )?;
@@ -341,6 +361,7 @@ mod tests {
             interrupted_replacements: 0,
             replaced_files: 0,
             replaced_bytes: 0,
+            replaced_in_place: 0,
         };
         let two_hours = chrono::TimeDelta::hours(2);
         let r = report(vec![

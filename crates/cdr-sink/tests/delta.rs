@@ -199,6 +199,22 @@ fn s3_env(server: &cdr_testkit::S3Server) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Runs `cdr-sink verify` on `out` and asserts that it found nothing.
+async fn verify_is_clean(sim: &SimHandle, out: &str, env: &[(&str, String)]) {
+    let o = bin(sim)
+        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
+        .args(["verify", "--out", out])
+        .output()
+        .await
+        .expect("binary runs");
+    assert!(
+        o.status.success(),
+        "verify: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
 /// Archives every type as Delta tables, reads them back, runs again (nothing
 /// new: no new version), and verifies.
 async fn tables_read_back_as_the_ground_truth(out: &str, tables: Tables, env: &[(&str, String)]) {
@@ -217,18 +233,7 @@ async fn tables_read_back_as_the_ground_truth(out: &str, tables: Tables, env: &[
     let again = tables.read(&ALL, None).await;
     assert_eq!(again, read, "a run with nothing new commits nothing");
 
-    let o = bin(&sim)
-        .envs(env.iter().map(|(k, v)| (*k, v.clone())))
-        .args(["verify", "--out", out])
-        .output()
-        .await
-        .expect("binary runs");
-    assert!(
-        o.status.success(),
-        "verify: {}{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
+    verify_is_clean(&sim, out, env).await;
 
     // Without the flag, the output is refused: its windows would be missing
     // from the tables.
@@ -435,8 +440,8 @@ async fn log_actions(out: &Out, t: &str) -> BTreeMap<u64, Vec<serde_json::Value>
 
 /// A re-rated window is replaced by `--rescan` in one commit: the version
 /// before it shows the old charges only, the version after the new ones only.
-/// (The old generation's files then move to `_cdr_sink/replaced/`, so that
-/// version is not read again here: docs/operations.md says so.)
+/// The old generation's files stay in place, so the version before still
+/// reads whole, until `--keep-replaced` has passed; then a run deletes them.
 async fn a_replacement_is_one_version(out: Out) {
     let sim = sim(config()).await;
     let tables = out.tables();
@@ -487,6 +492,33 @@ async fn a_replacement_is_one_version(out: Out) {
         .filter_map(|a| Some((a["txn"]["appId"].as_str()?, a["txn"]["version"].as_i64()?)))
         .collect();
     assert_eq!(txn, [("cdr-sink/20261101T030000Z-20261101T040000Z", 1)]);
+
+    // Time travel: the version before the replacement still reads whole, and
+    // verify accepts the files it alone names.
+    let old = tables.read(&["sms"], Some(v)).await;
+    assert_eq!(old["sms"], (v, old_truth["sms"].clone()));
+    verify_is_clean(&sim, &out.out(), &out.env()).await;
+
+    // Once --keep-replaced has passed, the next run deletes them; the table
+    // still reads as the new ground truth.
+    let o = archive(&sim, &out.out(), &out.env(), &["--keep-replaced", "0s"]).await;
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let names: Vec<String> = out
+        .dest()
+        .await
+        .list("cdr_type=sms/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key.file_name().to_string())
+        .collect();
+    for path in &removed {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        assert!(!names.iter().any(|n| n == name), "{name} is still there");
+    }
+    let latest = tables.read(&["sms"], None).await;
+    assert_eq!(latest["sms"], (v + 1, new_truth["sms"].clone()));
+    verify_is_clean(&sim, &out.out(), &out.env()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

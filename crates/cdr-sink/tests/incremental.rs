@@ -328,15 +328,57 @@ async fn rescan_replaces_only_changed_windows_s3() {
 type MakeDest<'a> =
     &'a dyn Fn(usize) -> futures_util::future::BoxFuture<'static, Arc<dyn Destination>>;
 
+/// A copy of `dest` in memory without the objects `left_out`.
+async fn without(dest: &dyn Destination, left_out: &[String]) -> Arc<dyn Destination> {
+    let copy = cdr_sink_api::memory::MemoryDir::new("copy");
+    for (key, body) in snapshot(dest).await {
+        if !left_out.contains(&key) {
+            let key = cdr_sink_api::ObjectKey::new(key).unwrap();
+            copy.put(&key, body.into(), "application/octet-stream")
+                .await
+                .unwrap();
+        }
+    }
+    Arc::new(copy)
+}
+
+/// The files of the SMS window `w` that its Delta table shows, as keys of
+/// the output (none before the table exists).
+async fn table_files(dest: &Arc<dyn Destination>, w: &cdr_core::Window) -> Vec<String> {
+    if dest
+        .list("cdr_type=sms/_delta_log/")
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        return Vec::new();
+    }
+    let table = cdr_sink::delta::open_table(dest.clone(), CdrType::Sms)
+        .await
+        .unwrap();
+    let (_, active) = table.active_files().await.unwrap();
+    let label = w.label();
+    active
+        .into_iter()
+        .filter(|f| f.contains(&label))
+        .map(|f| format!("cdr_type=sms/{f}"))
+        .collect()
+}
+
 /// Kills the store at every mutation of a rescan run in turn (its probe, its
 /// claims, the replacement's record, files, ledger entry and moves); each
 /// time, the ledger never names a missing file, and the next run (with the
 /// same rescan) ends with exactly the new content, one generation, nothing
-/// pending.
-async fn a_crash_in_a_replacement_converges(make: MakeDest<'_>, format: &str) {
+/// pending. With Delta tables, the table shows one generation of the window,
+/// whole, at every death, and the old generation stays in place afterwards
+/// for the table's earlier versions.
+async fn a_crash_in_a_replacement_converges(make: MakeDest<'_>, format: &str, delta: bool) {
     let sim = sim(sim_config()).await;
     let mut raw = incremental("SMS", format);
     raw.rescan = Some("3h".into());
+    if delta {
+        raw.table_format = "delta".into();
+    }
     // Pages of 100 and files of 200 rows: several files per window.
     raw.limit = 100;
     let now = t("2026-11-01T04:20:00Z");
@@ -348,6 +390,14 @@ async fn a_crash_in_a_replacement_converges(make: MakeDest<'_>, format: &str) {
     let s = run_at(&sim, first.clone(), &raw, now).await.unwrap();
     assert!(s.is_ok(), "{s}");
     let before = snapshot(first.as_ref()).await;
+    let old_files: Vec<String> = ledger::read(first.as_ref(), CdrType::Sms, &w)
+        .await
+        .unwrap()
+        .unwrap()
+        .files
+        .into_iter()
+        .map(|f| f.key)
+        .collect();
     let restore = |dest: Arc<dyn Destination>| {
         let before = before.clone();
         async move {
@@ -392,6 +442,19 @@ async fn a_crash_in_a_replacement_converges(make: MakeDest<'_>, format: &str) {
                 f.key
             );
         }
+        if delta {
+            // The table shows one generation, whole, and every file of it is there.
+            let shown = table_files(&inner, &w).await;
+            let new: Vec<String> = entry.files.iter().map(|f| f.key.clone()).collect();
+            assert!(
+                shown == old_files || shown == new,
+                "attempt {n}: the table shows {shown:?}"
+            );
+            assert!(
+                shown.iter().all(|k| listed.contains_key(k)),
+                "attempt {n}: the table names a missing file: {shown:?}"
+            );
+        }
         // The next run, once the killed run's claims have expired.
         let later = Arc::new(Later {
             inner: inner.clone(),
@@ -399,22 +462,38 @@ async fn a_crash_in_a_replacement_converges(make: MakeDest<'_>, format: &str) {
         });
         let s = run_at(&sim, later, &raw, now).await.unwrap();
         assert!(s.is_ok(), "attempt {n}: {s}");
-        assert_same(&read_archive(inner.as_ref(), format).await, &want);
+        // The files the ledger lists (with Delta tables the old generation is
+        // still in place, out of the table: see below).
+        let current = if delta {
+            without(inner.as_ref(), &old_files).await
+        } else {
+            inner.clone()
+        };
+        assert_same(&read_archive(current.as_ref(), format).await, &want);
         let entry = ledger::read(inner.as_ref(), CdrType::Sms, &w)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(entry.generation, 1, "attempt {n}");
         let objects = snapshot(inner.as_ref()).await;
-        let data: Vec<&String> = objects
+        let (new, old): (Vec<&String>, Vec<&String>) = objects
             .keys()
             .filter(|k| k.contains("20261101T020000Z-20261101T030000Z") && !k.starts_with('_'))
-            .collect();
-        assert_eq!(data.len(), entry.files.len(), "attempt {n}: {data:?}");
-        assert!(
-            data.iter().all(|k| k.contains("-g0001-")),
-            "attempt {n}: {data:?}"
-        );
+            .filter(|k| !k.contains("/_delta_log/"))
+            .partition(|k| k.contains("-g0001-"));
+        assert_eq!(new.len(), entry.files.len(), "attempt {n}: {new:?}");
+        if delta {
+            // The old generation stays in place until --keep-replaced.
+            assert_eq!(old, old_files.iter().collect::<Vec<_>>(), "attempt {n}");
+            let shown = table_files(&inner, &w).await;
+            let listed: Vec<String> = entry.files.iter().map(|f| f.key.clone()).collect();
+            assert_eq!(
+                shown, listed,
+                "attempt {n}: the table shows the new generation"
+            );
+        } else {
+            assert!(old.is_empty(), "attempt {n}: {old:?}");
+        }
         assert!(
             !objects.keys().any(
                 |k| k.starts_with("_cdr_sink/replacing/") || k.starts_with("_cdr_sink/claims/")
@@ -437,12 +516,23 @@ async fn a_crash_in_a_replacement_converges_local_archive() {
         let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(root.join(format!("out{n}"))));
         futures_util::future::ready(dest).boxed()
     };
-    a_crash_in_a_replacement_converges(&make, "csv").await;
+    a_crash_in_a_replacement_converges(&make, "csv", false).await;
     let left: Vec<String> = files(&root)
         .into_iter()
         .filter(|f| f.contains(".cdr-tmp"))
         .collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_in_a_replacement_converges_local_delta() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let make = |n: usize| {
+        let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(root.join(format!("out{n}"))));
+        futures_util::future::ready(dest).boxed()
+    };
+    a_crash_in_a_replacement_converges(&make, "parquet", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,7 +543,7 @@ async fn a_crash_in_a_replacement_converges_s3() {
         let url = format!("s3://{bucket}/out{n}/");
         async move { s3_at(&url).await }.boxed()
     };
-    a_crash_in_a_replacement_converges(&make, "parquet").await;
+    a_crash_in_a_replacement_converges(&make, "parquet", false).await;
     assert!(
         server.pending_uploads(&bucket).await.unwrap().is_empty(),
         "multipart uploads left behind"

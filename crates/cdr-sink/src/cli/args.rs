@@ -280,7 +280,9 @@ pub(super) struct ArchiveArgs {
     #[arg(long, env = "CDR_SINK_ALLOW_SHRINK")]
     pub(super) allow_shrink: bool,
     /// How long files replaced by --rescan or --redo are kept under
-    /// _cdr_sink/replaced/ before a later run removes them (e.g. 0s, 7d, 30d).
+    /// _cdr_sink/replaced/ before a later run removes them (e.g. 0s, 7d, 30d). With
+    /// --table-format delta they stay in place for that long instead, so the tables'
+    /// earlier versions stay readable.
     #[arg(long, env = "CDR_SINK_KEEP_REPLACED", default_value = crate::plan::DEFAULT_KEEP_REPLACED, value_name = "DURATION")]
     pub(super) keep_replaced: String,
     /// What to do with records of a union member this version does not know: fail (the

@@ -20,6 +20,9 @@ pub(super) struct Ledger {
     pub listed: BTreeSet<String>,
     /// The finished windows of each type (unreadable entries' too), sorted.
     pub windows: BTreeMap<CdrType, Vec<Window>>,
+    /// Files of older generations that replacements took out of a Delta
+    /// table and left in place until `--keep-replaced` ([`crate::retained`]).
+    pub retained: BTreeSet<String>,
 }
 
 /// Reads the ledger of `types`, noting unreadable entries.
@@ -123,6 +126,11 @@ pub(super) async fn read(
         reports,
         listed,
         windows: windows_by_type,
+        retained: crate::retained::read_all(dest)
+            .await?
+            .into_iter()
+            .flat_map(|(_, list)| list.files.into_iter().map(|f| f.key))
+            .collect(),
     })
 }
 

@@ -27,7 +27,9 @@ pub(super) fn find(
             continue;
         };
         let filtered_out = !options.types.is_empty() && !wanted.contains(ty);
-        if filtered_out || listed.contains(key) {
+        // A file a replacement took out of its Delta table stays in place
+        // until --keep-replaced has passed, for the table's earlier versions.
+        if filtered_out || listed.contains(key) || ledger.retained.contains(key) {
             continue;
         }
         let parsed = layout::parse_part_key(&meta.key);
