@@ -2,7 +2,8 @@
 //! disk with the archiver's default settings (`--limit 1000`,
 //! `--concurrency 4`, `--window 1h`, Parquet with zstd): 1 and 10 million
 //! SMS records and 1 million VOICE records as Parquet, 1 million SMS
-//! records as CSV.
+//! records as CSV; and one window of 1 million SMS records at concurrency 1
+//! (one cursor chain).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,6 +19,8 @@ use super::sim::{E2E_RATE, Sim, instant, rates, window};
 
 /// Hours of simulated data that hold 1 million records of a type.
 pub(super) const HOURS_PER_MILLION: u64 = 1_000_000 / E2E_RATE;
+// The one-window scenario's `--window 4h` holds those hours.
+const _: () = assert!(HOURS_PER_MILLION == 4);
 
 /// One scenario's runs: medians, and the spread where it matters.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -43,6 +46,8 @@ struct Scenario {
     format: &'static str,
     hours: u64,
     runs: usize,
+    /// Flags beyond the defaults.
+    extra: &'static [&'static str],
 }
 
 /// Every scenario with runs in this mode, each run a fresh archiver.
@@ -59,6 +64,7 @@ pub(super) fn run(
             format: "parquet",
             hours: HOURS_PER_MILLION,
             runs: if full { 5 } else { 3 },
+            extra: &[],
         },
         Scenario {
             name: "parquet_sms_10m",
@@ -66,6 +72,7 @@ pub(super) fn run(
             format: "parquet",
             hours: 10 * HOURS_PER_MILLION,
             runs: if full { 2 } else { 0 },
+            extra: &[],
         },
         Scenario {
             name: "parquet_voice_1m",
@@ -73,6 +80,7 @@ pub(super) fn run(
             format: "parquet",
             hours: HOURS_PER_MILLION,
             runs: if full { 3 } else { 1 },
+            extra: &[],
         },
         Scenario {
             name: "csv_sms_1m",
@@ -80,6 +88,16 @@ pub(super) fn run(
             format: "csv",
             hours: HOURS_PER_MILLION,
             runs: if full { 3 } else { 1 },
+            extra: &[],
+        },
+        // One unit of 1 million records: how fast one cursor chain goes.
+        Scenario {
+            name: "parquet_sms_1m_one_window",
+            cdr_type: CdrType::Sms,
+            format: "parquet",
+            hours: HOURS_PER_MILLION,
+            runs: if full { 3 } else { 1 },
+            extra: &["--window", "4h", "--concurrency", "1"],
         },
     ];
     let sim = Sim::start(&bins.sim, &rates(E2E_RATE))?;
@@ -102,7 +120,9 @@ pub(super) fn run(
             s.format,
         ]
         .map(String::from)
-        .to_vec();
+        .into_iter()
+        .chain(s.extra.iter().map(|a| a.to_string()))
+        .collect();
         let mut runs = Vec::new();
         for n in 0..s.runs {
             eprintln!("bench: {} run {} of {}", s.name, n + 1, s.runs);
