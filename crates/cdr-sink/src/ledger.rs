@@ -363,12 +363,13 @@ fn replacement_key(r: &Replacement) -> Result<ObjectKey, LedgerError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cdr_core::parse_datetime;
     use cdr_sink_local::LocalDir;
 
-    fn entry(start: &str, end: &str) -> UnitEntry {
+    /// An SMS entry of the window `[start, end)`, for tests here and elsewhere.
+    pub(crate) fn entry(start: &str, end: &str) -> UnitEntry {
         UnitEntry {
             ledger_version: LEDGER_VERSION,
             cdr_type: CdrType::Sms,

@@ -225,9 +225,9 @@ pub async fn replace(
         at_least: (!allow_shrink).then_some(old.records),
         slot,
     };
+    let tables = ctx.tables.is_some();
     match run_unit(ctx, job).await {
         Ok(new) => {
-            let tables = ctx.tables.is_some();
             keep_only_listed(dest, claim, unit.cdr_type, &unit.window, Some(old), tables).await?;
             ledger::delete_replacement(dest, unit.cdr_type, &unit.window).await?;
             Ok(Replaced {
@@ -249,7 +249,6 @@ pub async fn replace(
             .await
             {
                 Ok(()) => {
-                    let tables = ctx.tables.is_some();
                     keep_only_listed(dest, claim, unit.cdr_type, &unit.window, None, tables).await
                 }
                 Err(e) => Err(e),

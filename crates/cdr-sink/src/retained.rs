@@ -76,19 +76,23 @@ pub async fn write(
     Ok(())
 }
 
-/// Every list of retained files in `dest` that can be read, with its key.
-/// An unreadable list is logged and left out (its files then show as stale
-/// to `verify`).
-pub async fn read_all(
+/// The lists of retained files among `listed` (objects of a listing that
+/// covers `_cdr_sink/replaced/`) that can be read, with their keys. An
+/// unreadable list is logged and left out (its files then show as stale to
+/// `verify`).
+pub async fn read_lists<'a>(
     dest: &dyn Destination,
+    listed: impl IntoIterator<Item = &'a ObjectMeta>,
 ) -> Result<Vec<(ObjectKey, RetainedFiles)>, StoreError> {
+    let keys: Vec<&ObjectKey> = listed
+        .into_iter()
+        .map(|m| &m.key)
+        .filter(|k| layout::is_retained_list(k))
+        .collect();
     let mut out = Vec::new();
-    for meta in dest.list(&layout::replaced_prefix()).await? {
-        if !layout::is_retained_list(&meta.key) {
-            continue;
-        }
-        if let Some(list) = read(dest, &meta.key).await? {
-            out.push((meta.key, list));
+    for key in keys {
+        if let Some(list) = read(dest, key).await? {
+            out.push((key.clone(), list));
         }
     }
     Ok(out)

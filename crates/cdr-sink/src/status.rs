@@ -126,16 +126,15 @@ pub async fn status(
         }
     }
     let interrupted = ledger::read_replacements(dest).await?.len() as u64;
-    let moved: Vec<_> = dest
-        .list(&crate::layout::replaced_prefix())
-        .await?
-        .into_iter()
-        .filter(|m| !m.key.as_str().contains("/_cdr_sink/"))
-        .collect();
-    let in_place: Vec<_> = crate::retained::read_all(dest)
+    let replaced = dest.list(&crate::layout::replaced_prefix()).await?;
+    let in_place: Vec<_> = crate::retained::read_lists(dest, &replaced)
         .await?
         .into_iter()
         .flat_map(|(_, list)| list.files)
+        .collect();
+    let moved: Vec<_> = replaced
+        .iter()
+        .filter(|m| !m.key.as_str().contains("/_cdr_sink/"))
         .collect();
     Ok(StatusReport {
         output: dest.describe(),

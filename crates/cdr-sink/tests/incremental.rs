@@ -508,15 +508,21 @@ async fn a_crash_in_a_replacement_converges(make: MakeDest<'_>, format: &str, de
     }
 }
 
+/// A fresh local output under `root` for attempt `n`.
+fn local_output(
+    root: &std::path::Path,
+) -> impl Fn(usize) -> futures_util::future::BoxFuture<'static, Arc<dyn Destination>> + '_ {
+    move |n| {
+        let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(root.join(format!("out{n}"))));
+        futures_util::future::ready(dest).boxed()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_in_a_replacement_converges_local_archive() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let make = |n: usize| {
-        let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(root.join(format!("out{n}"))));
-        futures_util::future::ready(dest).boxed()
-    };
-    a_crash_in_a_replacement_converges(&make, "csv", false).await;
+    a_crash_in_a_replacement_converges(&local_output(&root), "csv", false).await;
     let left: Vec<String> = files(&root)
         .into_iter()
         .filter(|f| f.contains(".cdr-tmp"))
@@ -527,12 +533,7 @@ async fn a_crash_in_a_replacement_converges_local_archive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_in_a_replacement_converges_local_delta() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
-    let make = |n: usize| {
-        let dest: Arc<dyn Destination> = Arc::new(LocalDir::new(root.join(format!("out{n}"))));
-        futures_util::future::ready(dest).boxed()
-    };
-    a_crash_in_a_replacement_converges(&make, "parquet", true).await;
+    a_crash_in_a_replacement_converges(&local_output(dir.path()), "parquet", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,6 @@
 //! Replaced files left in place for a Delta table's earlier versions: which
 //! stay, which move, and that they go (and only they) after `--keep-replaced`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -14,9 +13,8 @@ use cdr_sink_api::memory::MemoryDir;
 use cdr_sink_api::{Destination, ObjectKey, Precondition};
 
 use crate::claim::{Acquired, Claim, Claims, Owner};
-use crate::content::HashVersion;
 use crate::layout;
-use crate::ledger::{self, FileEntry, LEDGER_VERSION, UnitEntry};
+use crate::ledger::{self, FileEntry, UnitEntry};
 use crate::plan::Unit;
 use crate::rescan::{keep_only_listed, remove_old_replaced};
 
@@ -49,23 +47,10 @@ fn part(generation: u32, n: u32) -> ObjectKey {
     layout::generation_part_key(u.cdr_type, &u.window, generation, n, "parquet").unwrap()
 }
 
+/// The window's ledger entry at `generation`, listing `files`.
 fn entry(generation: u32, files: &[ObjectKey]) -> UnitEntry {
-    let u = unit();
     UnitEntry {
-        ledger_version: LEDGER_VERSION,
-        cdr_type: u.cdr_type,
-        window_start: u.window.start(),
-        window_end: u.window.end(),
-        records: 1,
-        pages: 1,
-        skipped: 0,
-        skipped_members: BTreeMap::new(),
-        quarantined: 0,
-        quarantine: None,
-        min_datetime: None,
-        max_datetime: None,
-        format: "parquet".into(),
-        schema_version: 1,
+        generation,
         files: files
             .iter()
             .map(|k| FileEntry {
@@ -75,10 +60,7 @@ fn entry(generation: u32, files: &[ObjectKey]) -> UnitEntry {
                 sha256: String::new(),
             })
             .collect(),
-        finished_at: parse_datetime("2026-11-02T00:00:00Z").unwrap(),
-        generation,
-        content_hash: None,
-        content_hash_version: HashVersion::V2,
+        ..ledger::tests::entry("2026-11-01T03:00:00Z", "2026-11-01T04:00:00Z")
     }
 }
 
@@ -101,22 +83,33 @@ async fn put(dest: &MemoryDir, key: &ObjectKey) {
         .unwrap();
 }
 
+/// A store holding `files` and the window's ledger entry at generation 1,
+/// which lists `part(1, 0)`.
+async fn finished_at_generation_1(files: &[ObjectKey]) -> (Arc<MemoryDir>, Arc<AtomicU64>) {
+    let (dest, secs) = store();
+    for key in files {
+        put(&dest, key).await;
+    }
+    let current = entry(1, &[part(1, 0)]);
+    ledger::write(dest.as_ref(), &current, &Precondition::Absent)
+        .await
+        .unwrap();
+    (dest, secs)
+}
+
 /// Generation 0 was replaced by generation 1; generation 2 is what a failed
 /// later attempt left. Returns the store, its clock and the claim.
 async fn replaced_window() -> (Arc<MemoryDir>, Arc<AtomicU64>, Claim) {
-    let (dest, secs) = store();
-    for key in [part(0, 0), part(0, 1), part(1, 0), part(2, 0)] {
-        put(&dest, &key).await;
-    }
-    ledger::write(
-        dest.as_ref(),
-        &entry(1, &[part(1, 0)]),
-        &Precondition::Absent,
-    )
-    .await
-    .unwrap();
+    let (dest, secs) =
+        finished_at_generation_1(&[part(0, 0), part(0, 1), part(1, 0), part(2, 0)]).await;
     let c = claim(&dest).await;
     (dest, secs, c)
+}
+
+/// The lists of retained files in `dest`.
+async fn lists(dest: &MemoryDir) -> Vec<(ObjectKey, super::RetainedFiles)> {
+    let listed = dest.list(&layout::replaced_prefix()).await.unwrap();
+    super::read_lists(dest, &listed).await.unwrap()
 }
 
 fn data_files(dest: &MemoryDir) -> Vec<String> {
@@ -142,7 +135,7 @@ async fn with_tables_older_generations_stay_in_place_until_keep_replaced_has_pas
         data_files(&dest),
         [part(0, 0), part(0, 1), part(1, 0)].map(|k| k.to_string())
     );
-    let lists = super::read_all(dest.as_ref()).await.unwrap();
+    let lists = lists(&dest).await;
     assert_eq!(lists.len(), 1);
     let (_, list) = &lists[0];
     assert_eq!(list.window(), Some(u.window));
@@ -201,29 +194,15 @@ async fn without_tables_every_unlisted_file_moves_aside() {
         .unwrap();
     assert_eq!(n, 3);
     assert_eq!(data_files(&dest), [part(1, 0).to_string()]);
-    assert!(super::read_all(dest.as_ref()).await.unwrap().is_empty());
+    assert!(lists(&dest).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_list_never_deletes_what_the_ledger_lists_or_what_is_not_a_data_file() {
-    let (dest, _) = store();
     let u = unit();
-    put(&dest, &part(1, 0)).await;
     let foreign = ObjectKey::new("cdr_type=sms/date=2026-11-01/notes.txt").unwrap();
-    put(&dest, &foreign).await;
-    ledger::write(
-        dest.as_ref(),
-        &entry(1, &[part(1, 0)]),
-        &Precondition::Absent,
-    )
-    .await
-    .unwrap();
-    let metas: Vec<_> = dest
-        .list("cdr_type=sms/")
-        .await
-        .unwrap()
-        .into_iter()
-        .collect();
+    let (dest, _) = finished_at_generation_1(&[part(1, 0), foreign.clone()]).await;
+    let metas = dest.list("cdr_type=sms/").await.unwrap();
     assert_eq!(metas.len(), 2);
     super::write(
         dest.as_ref(),
@@ -244,5 +223,5 @@ async fn a_list_never_deletes_what_the_ledger_lists_or_what_is_not_a_data_file()
         data_files(&dest),
         [foreign.to_string(), part(1, 0).to_string()]
     );
-    assert!(super::read_all(dest.as_ref()).await.unwrap().is_empty());
+    assert!(lists(&dest).await.is_empty());
 }

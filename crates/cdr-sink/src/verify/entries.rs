@@ -1,9 +1,10 @@
-//! Phase 1: the ledger, type by type, and the replacements left unfinished.
+//! Phase 1: the ledger, type by type, the replacements left unfinished, and
+//! the files replacements left in place for Delta tables.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use cdr_core::{CdrType, Window};
-use cdr_sink_api::{Destination, ObjectKey};
+use cdr_sink_api::{Destination, ObjectKey, ObjectMeta};
 
 use crate::layout;
 use crate::ledger::{self, UnitEntry};
@@ -25,9 +26,11 @@ pub(super) struct Ledger {
     pub retained: BTreeSet<String>,
 }
 
-/// Reads the ledger of `types`, noting unreadable entries.
+/// Reads the ledger of `types`, noting unreadable entries, and the lists of
+/// retained files among `listing` (the whole output's).
 pub(super) async fn read(
     dest: &dyn Destination,
+    listing: &BTreeMap<String, ObjectMeta>,
     types: &[CdrType],
     options: &VerifyOptions,
     found: &mut Findings,
@@ -126,7 +129,7 @@ pub(super) async fn read(
         reports,
         listed,
         windows: windows_by_type,
-        retained: crate::retained::read_all(dest)
+        retained: crate::retained::read_lists(dest, listing.values())
             .await?
             .into_iter()
             .flat_map(|(_, list)| list.files.into_iter().map(|f| f.key))

@@ -200,7 +200,7 @@ pub async fn verify(
         .into_iter()
         .map(|m| (m.key.to_string(), m))
         .collect();
-    let ledger = entries::read(dest, &types, options, &mut found).await?;
+    let ledger = entries::read(dest, &listing, &types, options, &mut found).await?;
     let replacing = entries::replacements(dest, &types, &mut found).await?;
     let (files_checked, bytes_read) = files::check(
         dest,
