@@ -23,7 +23,9 @@
 //! Files are zstd-compressed (level 1) with page-level statistics (not for
 //! phone numbers and call ids, whose minimum and maximum never let a reader
 //! skip anything), and hold row groups of at most
-//! [`ParquetOptions::row_group_rows`] rows (64 Ki by default). Memory per encoder is bounded by one row group: bytes come out
+//! [`ParquetOptions::row_group_rows`] rows (64 Ki by default) and
+//! [`ParquetOptions::row_group_bytes`] estimated encoded bytes (1 MiB by
+//! default). Memory per encoder is bounded by one row group: bytes come out
 //! through [`Encoder::take_ready`] as each row group completes. Each file's
 //! footer carries the record kind and schema version as key-value metadata.
 //!

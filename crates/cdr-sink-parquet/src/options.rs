@@ -7,18 +7,25 @@ use std::num::NonZeroUsize;
 ///
 /// A row group is the unit of memory: its encoded, compressed pages and the
 /// dictionaries of its text columns stay in memory until it is complete, and
-/// are copied out once when it is. 64 Ki `VoiceCdr` records (the widest kind)
-/// make about 3 MB of zstd-compressed data, SMS records about 1 MB: large
-/// enough for engines to scan efficiently, small enough that the archiver's
-/// default four units at once stay well inside its memory budget (see
-/// `docs/performance.md`; 128 Ki rows cost the archiver about 10 MB more).
+/// are copied out once when it is. 64 Ki SMS records make about 1 MB of
+/// zstd-compressed data: large enough for engines to scan efficiently, small
+/// enough that the archiver's default four units at once stay well inside
+/// its memory budget (see `docs/performance.md`; 128 Ki rows cost the
+/// archiver about 10 MB more). Wider records end their row groups earlier, at
+/// [`DEFAULT_ROW_GROUP_BYTES`].
 pub const DEFAULT_ROW_GROUP_ROWS: NonZeroUsize = NonZeroUsize::new(64 * 1024).unwrap();
 
-/// Upper bound on a row group's estimated encoded size by default: 64 MiB.
+/// Upper bound on a row group's estimated encoded size by default: 1 MiB.
 ///
-/// Only reached by records with very long text; it keeps memory bounded when
-/// the row count alone would not.
-pub const DEFAULT_ROW_GROUP_BYTES: NonZeroUsize = NonZeroUsize::new(64 * 1024 * 1024).unwrap();
+/// A row group ends at whichever limit it reaches first. SMS, MMS and API
+/// records reach [`DEFAULT_ROW_GROUP_ROWS`] first (64 Ki SMS records encode
+/// to about 1 MB); `VoiceCdr` records reach this one, at about 23,000 rows,
+/// and so do records with long text. It bounds an encoder's memory by bytes
+/// rather than by rows times the width of a record: the row group's pages,
+/// and the copy made when it is flushed. 64 Ki VOICE rows (3 MB) made four
+/// units at once peak at 69-70 MB; 1 MiB row groups, 62 MB, for files 2.7%
+/// larger (measured in `docs/performance.md`).
+pub const DEFAULT_ROW_GROUP_BYTES: NonZeroUsize = NonZeroUsize::new(1024 * 1024).unwrap();
 
 /// The zstd level used by default: 1, zstd's fastest regular level. On CDR
 /// columns (pages of the simulator, `cargo xtask bench`) it encodes about
@@ -110,7 +117,7 @@ pub struct ParquetOptions {
     /// Memory per encoder is bounded by one row group.
     pub row_group_rows: NonZeroUsize,
     /// Estimated encoded bytes per row group; [`DEFAULT_ROW_GROUP_BYTES`]
-    /// (64 MiB) by default. `None` lets only `row_group_rows` decide.
+    /// (1 MiB) by default. `None` lets only `row_group_rows` decide.
     pub row_group_bytes: Option<NonZeroUsize>,
 }
 
@@ -145,6 +152,7 @@ mod tests {
         let o = ParquetOptions::default();
         assert_eq!(o.compression, Compression::Zstd(ZstdLevel(1)));
         assert_eq!(o.row_group_rows.get(), 65_536);
+        assert_eq!(o.row_group_bytes.map(NonZeroUsize::get), Some(1 << 20));
         assert_eq!(
             o.compression.to_parquet(),
             parquet::basic::Compression::ZSTD(parquet::basic::ZstdLevel::try_new(1).unwrap())

@@ -7,7 +7,8 @@ use bytes::Bytes;
 use cdr_core::{Cdr, MessageCdr, RecordKind, VoiceCdr};
 use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 use cdr_sink_parquet::{
-    Compression, ParquetFormat, ParquetOptions, ReadError, ZstdLevel, parquet_row_count,
+    Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, ParquetFormat, ParquetOptions,
+    ReadError, ZstdLevel, parquet_row_count,
 };
 use cdr_testkit::records::*;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
@@ -174,6 +175,35 @@ fn small_row_group_limit_gives_many_row_groups() {
     let sizes: Vec<i64> = meta.row_groups().iter().map(|g| g.num_rows()).collect();
     assert_eq!(sizes, [3000, 3000, 3000, 1000]);
     assert_eq!(parquet_row_count(file.into()).unwrap(), 10_000);
+}
+
+/// With the defaults, wide records end their row groups at the byte limit
+/// long before the row limit, and no row group grows much past it.
+#[test]
+fn default_row_groups_are_bounded_by_bytes() {
+    let records = samples(RecordKind::Voice, 150_000);
+    let mut encoder = ParquetFormat::default()
+        .encoder(ColumnSet::all(RecordKind::Voice))
+        .unwrap();
+    let file = encode_all(encoder.as_mut(), &records, 1000);
+    let meta = metadata(&file);
+    let groups = meta.row_groups();
+    let limit = DEFAULT_ROW_GROUP_BYTES.get() as i64;
+    let full = &groups[..groups.len() - 1];
+    assert!(full.len() >= 2, "{} row groups", groups.len());
+    for (i, g) in full.iter().enumerate() {
+        let at = format!(
+            "row group {i}: {} rows, {} bytes",
+            g.num_rows(),
+            g.compressed_size()
+        );
+        assert!(g.num_rows() < DEFAULT_ROW_GROUP_ROWS.get() as i64, "{at}");
+        // The writer splits by an estimate; one batch of rows past it at most.
+        assert!(g.compressed_size() <= limit + limit / 8, "{at}");
+        assert!(g.compressed_size() >= limit / 2, "{at}");
+    }
+    let rows: i64 = groups.iter().map(|g| g.num_rows()).sum();
+    assert_eq!(rows, 150_000);
 }
 
 #[test]
