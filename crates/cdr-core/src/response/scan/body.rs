@@ -2,7 +2,7 @@
 //! `paginationInfo` and the elements of `cdrs`, each element decoded into a
 //! record of the member asked for, or handed to the element decoder.
 
-use super::lexer::{Lexer, Reader};
+use super::lexer::{Lexer, Reader, short_eq};
 use super::values::{self, Datetimes};
 use crate::record::{Cdr, MAX_COLUMNS, RecordKind};
 use crate::response::element::decode_member;
@@ -266,7 +266,8 @@ impl<'a> Scanner<'a> {
                 seen |= key.bit();
                 match key {
                     Key::Typename => {
-                        if self.lx.string()? != self.expected.typename() {
+                        let name = self.lx.string()?;
+                        if !short_eq(name.as_bytes(), self.expected.typename().as_bytes()) {
                             return None;
                         }
                     }

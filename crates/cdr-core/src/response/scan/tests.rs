@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-use super::decode;
+use super::{decode, lexer};
 use crate::field::{Slot, Value};
 use crate::record::{Cdr, RecordKind};
 use crate::response::MAX_TEXT_BYTES;
@@ -509,4 +509,24 @@ fn fields_not_given_are_null_also_over_a_spare_record() {
         panic!("{reused:?}")
     };
     assert_eq!((&m.from_number, &m.status, m.charge), (&None, &None, None));
+}
+
+proptest! {
+    /// Short comparisons agree with `==` at every length, for equal
+    /// strings and for strings that differ in one byte anywhere.
+    #[test]
+    fn short_comparisons_agree_with_slice_equality(
+        a in proptest::collection::vec(any::<u8>(), 0..48),
+        flip in any::<prop::sample::Index>(),
+        other_len in 0usize..48,
+    ) {
+        prop_assert!(lexer::short_eq(&a, &a.clone()));
+        if !a.is_empty() {
+            let mut b = a.clone();
+            b[flip.index(a.len())] ^= 1;
+            prop_assert!(!lexer::short_eq(&a, &b));
+        }
+        let c = vec![0u8; other_len];
+        prop_assert_eq!(lexer::short_eq(&a, &c), a == c);
+    }
 }
