@@ -3,9 +3,10 @@
 //! open at once, each given pages of 1000 records in turn and drained after
 //! every page, for `RECORDS` records each (default 250,000, one hour of the
 //! benchmark's simulator), with row groups of at most `ROW_GROUP_BYTES`
-//! (estimated encoded bytes; the default of `ParquetOptions` if not given). Prints the resident memory once the records are
-//! loaded, before the encoders exist, and its peak while they work (the peak
-//! is reset in between), in MB: the difference is what the encoders hold.
+//! (estimated encoded bytes; the default of `ParquetOptions` if not given).
+//! Prints the resident memory once the records are loaded, before the
+//! encoders exist, and its peak while they work (the peak is reset in
+//! between), in MB: the difference is what the encoders hold.
 //!
 //! ```sh
 //! MALLOC_MMAP_THRESHOLD_=262144 CDR_BENCH_PAGES=target/bench/pages \

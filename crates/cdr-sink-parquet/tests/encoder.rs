@@ -40,6 +40,20 @@ fn encode_all(encoder: &mut dyn Encoder, records: &[Cdr], chunk: usize) -> Vec<u
     file
 }
 
+/// An encoder of every column of `kind` with the default options.
+fn default_encoder(kind: RecordKind) -> Box<dyn Encoder> {
+    ParquetFormat::default()
+        .encoder(ColumnSet::all(kind))
+        .unwrap()
+}
+
+/// The footer of a file of `n` samples of `kind` written with the default
+/// options, `chunk` records per call.
+fn default_file_metadata(kind: RecordKind, n: usize, chunk: usize) -> ParquetMetaData {
+    let mut encoder = default_encoder(kind);
+    metadata(&encode_all(encoder.as_mut(), &samples(kind, n), chunk))
+}
+
 fn message_with_charge(charge: &str) -> Cdr {
     let Cdr::Message(m) = sample(RecordKind::Message, 1) else {
         unreachable!()
@@ -60,9 +74,7 @@ fn format_names() {
 
 #[test]
 fn wrong_kind_is_an_error_and_encodes_nothing() {
-    let mut encoder = ParquetFormat::default()
-        .encoder(ColumnSet::all(RecordKind::Message))
-        .unwrap();
+    let mut encoder = default_encoder(RecordKind::Message);
     let mut records = samples(RecordKind::Message, 3);
     records.push(sample(RecordKind::Voice, 0));
     match encoder.encode(&records) {
@@ -79,9 +91,7 @@ fn wrong_kind_is_an_error_and_encodes_nothing() {
 
 #[test]
 fn over_scale_decimal_is_an_error_naming_the_column() {
-    let mut encoder = ParquetFormat::default()
-        .encoder(ColumnSet::all(RecordKind::Message))
-        .unwrap();
+    let mut encoder = default_encoder(RecordKind::Message);
     encoder.encode(&samples(RecordKind::Message, 5)).unwrap();
     let bad = [
         message_with_charge("0.1"),
@@ -113,9 +123,7 @@ fn too_large_decimal_is_an_error() {
         called_rate: Some(cdr_core::rust_decimal::Decimal::MAX),
         ..v
     });
-    let mut encoder = ParquetFormat::default()
-        .encoder(ColumnSet::all(RecordKind::Voice))
-        .unwrap();
+    let mut encoder = default_encoder(RecordKind::Voice);
     match encoder.encode(&[record]) {
         Err(EncodeError::Value { column, message }) => {
             assert_eq!(column, "called_rate");
@@ -130,9 +138,7 @@ fn too_large_decimal_is_an_error() {
 
 #[test]
 fn sub_microsecond_timestamp_is_an_error() {
-    let mut encoder = ParquetFormat::default()
-        .encoder(ColumnSet::all(RecordKind::Api))
-        .unwrap();
+    let mut encoder = default_encoder(RecordKind::Api);
     let record = all_null(RecordKind::Api, t("2026-11-01T00:00:00.000000001Z"));
     match encoder.encode(&[record]) {
         Err(EncodeError::Value { column, message }) => {
@@ -149,9 +155,7 @@ fn sub_microsecond_timestamp_is_an_error() {
 
 #[test]
 fn use_after_finish_is_an_error() {
-    let mut encoder = ParquetFormat::default()
-        .encoder(ColumnSet::all(RecordKind::Api))
-        .unwrap();
+    let mut encoder = default_encoder(RecordKind::Api);
     encoder.encode(&samples(RecordKind::Api, 2)).unwrap();
     let file = encode_all(encoder.as_mut(), &[], 1);
     assert!(matches!(
@@ -181,12 +185,7 @@ fn small_row_group_limit_gives_many_row_groups() {
 /// long before the row limit, and no row group grows much past it.
 #[test]
 fn default_row_groups_are_bounded_by_bytes() {
-    let records = samples(RecordKind::Voice, 150_000);
-    let mut encoder = ParquetFormat::default()
-        .encoder(ColumnSet::all(RecordKind::Voice))
-        .unwrap();
-    let file = encode_all(encoder.as_mut(), &records, 1000);
-    let meta = metadata(&file);
+    let meta = default_file_metadata(RecordKind::Voice, 150_000, 1000);
     let groups = meta.row_groups();
     let limit = DEFAULT_ROW_GROUP_BYTES.get() as i64;
     let full = &groups[..groups.len() - 1];
@@ -208,12 +207,7 @@ fn default_row_groups_are_bounded_by_bytes() {
 
 #[test]
 fn statistics_are_written_per_chunk_and_page_except_for_phone_numbers() {
-    let records = samples(RecordKind::Message, 5000);
-    let mut encoder = ParquetFormat::default()
-        .encoder(ColumnSet::all(RecordKind::Message))
-        .unwrap();
-    let file = encode_all(encoder.as_mut(), &records, 5000);
-    let meta = metadata(&file);
+    let meta = default_file_metadata(RecordKind::Message, 5000, 5000);
     for group in meta.row_groups() {
         for column in group.columns() {
             let name = column.column_path().string();
@@ -368,9 +362,7 @@ fn size_estimate_is_monotonic_and_ends_close() {
 
 #[test]
 fn row_count_of_broken_files_is_an_error() {
-    let mut encoder = ParquetFormat::default()
-        .encoder(ColumnSet::all(RecordKind::Api))
-        .unwrap();
+    let mut encoder = default_encoder(RecordKind::Api);
     let file = encode_all(encoder.as_mut(), &samples(RecordKind::Api, 10), 10);
     for broken in [
         Vec::new(),
