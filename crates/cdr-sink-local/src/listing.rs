@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use cdr_sink_api::{ObjectKey, ObjectMeta, StoreError};
 
 use crate::LocalDir;
+use crate::blocking::blocking;
 use crate::error::io;
 use crate::names::{LOCK_NAME, TMP_SUFFIX};
 
@@ -45,59 +46,65 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Res
 }
 
 impl LocalDir {
+    /// The directory `prefix` names, and the prefix as key text.
+    fn listed_dir(&self, prefix: &str) -> (PathBuf, String) {
+        let prefix = prefix.trim_end_matches('/').to_string();
+        let mut dir = self.root.clone();
+        if !prefix.is_empty() {
+            dir.extend(prefix.split('/'));
+        }
+        (dir, prefix)
+    }
+
     /// Every file under the directory `prefix` names, with its key text.
     pub(crate) async fn files(&self, prefix: &str) -> Result<Vec<(String, PathBuf)>, StoreError> {
-        let prefix = prefix.trim_end_matches('/').to_string();
-        let start = if prefix.is_empty() {
-            self.root.clone()
-        } else {
-            let mut p = self.root.clone();
-            p.extend(prefix.split('/'));
-            p
-        };
+        let (dir, prefix) = self.listed_dir(prefix);
         let root = self.root.clone();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let mut out = Vec::new();
-            walk(&start, &prefix, &mut out).map(|_| out)
+            walk(&dir, &prefix, &mut out).map_err(io("list", &root))?;
+            Ok(out)
         })
         .await
-        .map_err(|e| StoreError::Io {
-            operation: "list",
-            path: root.display().to_string(),
-            source: std::io::Error::other(e),
-        })?
-        .map_err(io("list", &self.root))
     }
 
     /// The objects under `prefix`, sorted by key: [`Destination::list`].
+    /// The walk and every file's `stat` run in one blocking task: a task per
+    /// file cost each unit's listing of its partition two thread hand-overs
+    /// per file already there (measured in docs/performance.md).
     ///
     /// [`Destination::list`]: cdr_sink_api::Destination::list
     pub(crate) async fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let mut out = Vec::new();
-        for (key, path) in self.files(prefix).await? {
-            if key
-                .rsplit('/')
-                .next()
-                .is_some_and(|n| n.ends_with(TMP_SUFFIX) && n.starts_with('.') || n == LOCK_NAME)
-            {
-                continue;
+        let (dir, prefix) = self.listed_dir(prefix);
+        let root = self.root.clone();
+        blocking(move || {
+            let mut files = Vec::new();
+            walk(&dir, &prefix, &mut files).map_err(io("list", &root))?;
+            let mut out = Vec::with_capacity(files.len());
+            for (key, path) in files {
+                if key.rsplit('/').next().is_some_and(|n| {
+                    n.ends_with(TMP_SUFFIX) && n.starts_with('.') || n == LOCK_NAME
+                }) {
+                    continue;
+                }
+                let Ok(key) = ObjectKey::new(key) else {
+                    continue;
+                };
+                let (size, modified) = match std::fs::metadata(&path) {
+                    Ok(m) => (m.len(), m.modified().ok()),
+                    // Deleted since the directory was read: not listed.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io("stat", &path)(e)),
+                };
+                out.push(ObjectMeta {
+                    key,
+                    size,
+                    modified,
+                });
             }
-            let Ok(key) = ObjectKey::new(key) else {
-                continue;
-            };
-            let (size, modified) = match tokio::fs::metadata(&path).await {
-                Ok(m) => (m.len(), m.modified().ok()),
-                // Deleted since the directory was read: not listed.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io("stat", &path)(e)),
-            };
-            out.push(ObjectMeta {
-                key,
-                size,
-                modified,
-            });
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(out)
+        })
+        .await
     }
 }
