@@ -61,14 +61,6 @@ pub(crate) fn write_durably(temp: &Path, final_path: &Path, body: &[u8]) -> Resu
     result
 }
 
-pub(crate) async fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    // Makes the rename durable: without it a crash can forget the new name.
-    let d = tokio::fs::File::open(dir)
-        .await
-        .map_err(io("open directory", dir))?;
-    d.sync_all().await.map_err(io("sync directory", dir))
-}
-
 pub(crate) fn sync_dir_blocking(dir: &Path) -> Result<(), StoreError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())

@@ -9,11 +9,14 @@ use cdr_sink_api::{Leftovers, StoreError};
 use crate::LocalDir;
 use crate::blocking::blocking;
 use crate::error::io;
+use crate::listing::walk;
 use crate::lock::DirLock;
 use crate::names::{LOCK_NAME, final_key_of_temp};
 
 impl LocalDir {
     /// The temporary files `which` covers, removed: [`Destination::clean_incomplete`].
+    /// The walk, the ages and the removal run in one blocking task (a unit
+    /// cleans its partition and its ledger entry each time it starts).
     ///
     /// [`Destination::clean_incomplete`]: cdr_sink_api::Destination::clean_incomplete
     pub(crate) async fn clean_temporaries(&self, which: &Leftovers) -> Result<u64, StoreError> {
@@ -23,27 +26,34 @@ impl LocalDir {
             Some((dir, _)) => dir,
             None => "",
         };
-        let mut dead = Vec::new();
-        for (key, path) in self.files(dir).await? {
-            let Some(final_key) = final_key_of_temp(&key) else {
-                continue;
-            };
-            if !which.covers(&final_key) {
-                continue;
-            }
-            if !which.min_age.is_zero() {
-                let age = match tokio::fs::metadata(&path).await.and_then(|m| m.modified()) {
-                    Ok(modified) => modified.elapsed().unwrap_or_default(),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io("stat", &path)(e)),
+        let (dir, rel) = self.listed_dir(dir);
+        let (root, which) = (self.root.clone(), which.clone());
+        blocking(move || {
+            let mut files = Vec::new();
+            walk(&dir, &rel, &mut files).map_err(io("list", &root))?;
+            let mut dead = Vec::new();
+            for (key, path) in files {
+                let Some(final_key) = final_key_of_temp(&key) else {
+                    continue;
                 };
-                if age < which.min_age {
+                if !which.covers(&final_key) {
                     continue;
                 }
+                if !which.min_age.is_zero() {
+                    let age = match std::fs::metadata(&path).and_then(|m| m.modified()) {
+                        Ok(modified) => modified.elapsed().unwrap_or_default(),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(io("stat", &path)(e)),
+                    };
+                    if age < which.min_age {
+                        continue;
+                    }
+                }
+                dead.push(path);
             }
-            dead.push(path);
-        }
-        blocking(move || remove_temporaries(dead)).await
+            remove_temporaries(dead)
+        })
+        .await
     }
 }
 

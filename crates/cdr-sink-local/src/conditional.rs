@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::LocalDir;
 use crate::atomic::{sync_dir_blocking, write_durably};
 use crate::blocking::blocking;
+use crate::create::create_parent_of;
 use crate::error::io;
 use crate::lock::DirLock;
 
@@ -25,11 +26,12 @@ impl LocalDir {
         precondition: &Precondition,
     ) -> Result<Version, StoreError> {
         let final_path = self.path(key);
-        self.create_parent(&final_path).await?;
         let temp = self.temp_path(key);
         let precondition = precondition.clone();
         let location = self.path_text(key);
+        let root = self.root.clone();
         blocking(move || {
+            create_parent_of(&root, &final_path)?;
             let _lock = DirLock::take(&final_path)?;
             let holds = match (&precondition, read_versioned(&final_path)?) {
                 (Precondition::Absent, None) => true,

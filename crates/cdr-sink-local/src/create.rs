@@ -21,6 +21,16 @@ pub(crate) fn create_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
+/// Creates the directories from below `root` down to `path`'s parent: see
+/// [`create_dirs_below`]. Called inside the blocking task that then writes
+/// `path`, so that a write costs one thread hand-over, not two.
+pub(crate) fn create_parent_of(root: &Path, path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(parent) => create_dirs_below(root, parent),
+        None => Ok(()),
+    }
+}
+
 /// Creates each directory from below `root` down to `dir` that does not
 /// exist, and checks that each one is a directory and not a symbolic link.
 pub(crate) fn create_dirs_below(root: &Path, dir: &Path) -> Result<(), StoreError> {

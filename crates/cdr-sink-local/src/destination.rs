@@ -13,6 +13,7 @@ use crate::LocalDir;
 use crate::atomic::{sync_dir_blocking, write_durably};
 use crate::blocking::blocking;
 use crate::conditional::read_versioned;
+use crate::create::create_parent_of;
 use crate::error::io;
 use crate::lock::DirLock;
 use crate::probe::probe;
@@ -53,14 +54,15 @@ impl Destination for LocalDir {
         // `clean_incomplete` never takes a live put's temporary file for a
         // dead one.
         let final_path = self.path(key);
-        self.create_parent(&final_path).await?;
         let temp = self.temp_path(key);
+        let root = self.root.clone();
         let meta = ObjectMeta {
             key: key.clone(),
             size: body.len() as u64,
             modified: None,
         };
         blocking(move || {
+            create_parent_of(&root, &final_path)?;
             let _lock = DirLock::take(&final_path)?;
             write_durably(&temp, &final_path, &body)
         })
@@ -128,8 +130,9 @@ impl Destination for LocalDir {
 
     async fn rename(&self, from: &ObjectKey, to: &ObjectKey) -> Result<(), StoreError> {
         let (from_path, to_path) = (self.path(from), self.path(to));
-        self.create_parent(&to_path).await?;
+        let root = self.root.clone();
         blocking(move || {
+            create_parent_of(&root, &to_path)?;
             std::fs::rename(&from_path, &to_path).map_err(io("rename into", &to_path))?;
             for dir in [to_path.parent(), from_path.parent()].into_iter().flatten() {
                 sync_dir_blocking(dir)?;

@@ -10,8 +10,9 @@ use crate::blocking::blocking;
 use crate::error::io;
 use crate::names::{LOCK_NAME, TMP_SUFFIX};
 
-/// Walks the tree under `dir`, calling `f` with each file's relative key text.
-fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+/// Walks the tree under `dir`, adding each file with its key text (`rel`
+/// and the path below `dir`) to `out`; a missing `dir` holds no files.
+pub(crate) fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -47,25 +48,13 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Res
 
 impl LocalDir {
     /// The directory `prefix` names, and the prefix as key text.
-    fn listed_dir(&self, prefix: &str) -> (PathBuf, String) {
+    pub(crate) fn listed_dir(&self, prefix: &str) -> (PathBuf, String) {
         let prefix = prefix.trim_end_matches('/').to_string();
         let mut dir = self.root.clone();
         if !prefix.is_empty() {
             dir.extend(prefix.split('/'));
         }
         (dir, prefix)
-    }
-
-    /// Every file under the directory `prefix` names, with its key text.
-    pub(crate) async fn files(&self, prefix: &str) -> Result<Vec<(String, PathBuf)>, StoreError> {
-        let (dir, prefix) = self.listed_dir(prefix);
-        let root = self.root.clone();
-        blocking(move || {
-            let mut out = Vec::new();
-            walk(&dir, &prefix, &mut out).map_err(io("list", &root))?;
-            Ok(out)
-        })
-        .await
     }
 
     /// The objects under `prefix`, sorted by key: [`Destination::list`].

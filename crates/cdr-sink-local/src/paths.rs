@@ -1,14 +1,11 @@
-//! Where an object lives: the path of a key under the root, the path of a
-//! fresh temporary file beside it, and the creation of the directories
-//! between the root and it.
+//! Where an object lives: the path of a key under the root, and the path of
+//! a fresh temporary file beside it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use cdr_sink_api::{ObjectKey, StoreError};
+use cdr_sink_api::ObjectKey;
 
 use crate::LocalDir;
-use crate::blocking::blocking;
-use crate::create::create_dirs_below;
 use crate::names::temp_beside;
 
 impl LocalDir {
@@ -27,18 +24,6 @@ impl LocalDir {
 
     pub(crate) fn temp_path(&self, key: &ObjectKey) -> PathBuf {
         temp_beside(&self.path(key), key.file_name())
-    }
-
-    /// Creates the directories from the root down to `path`'s parent,
-    /// refusing any below the root that is a symbolic link (or not a
-    /// directory): a link planted in a shared `--out` would send our files
-    /// elsewhere. The root itself is the operator's to choose.
-    pub(crate) async fn create_parent(&self, path: &Path) -> Result<(), StoreError> {
-        let Some(parent) = path.parent().map(Path::to_path_buf) else {
-            return Ok(());
-        };
-        let root = self.root.clone();
-        blocking(move || create_dirs_below(&root, &parent)).await
     }
 }
 
