@@ -209,11 +209,10 @@ impl Components {
     pub async fn open(plan: &ArchivePlan, settings: &Settings) -> Result<Components, PlanError> {
         let client = settings.client_with(Some(plan.throttle()))?;
         Ok(Components {
-            source: Arc::new(TransportSource::new(
-                client,
-                plan.limit,
-                plan.company_id.clone(),
-            )),
+            source: Arc::new(
+                TransportSource::new(client, plan.limit, plan.company_id.clone())
+                    .for_units(plan.concurrency.most()),
+            ),
             format: format_for(plan.format, settings.compression),
             dest: destination(&plan.output, &settings.s3).await?,
         })

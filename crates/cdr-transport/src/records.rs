@@ -100,6 +100,11 @@ impl RecordPool {
         let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
         spare.pop().unwrap_or_default()
     }
+
+    /// The most spare vectors the pool keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
 }
 
 /// Pages a stream fetches ahead of the one its consumer is given: with two,
