@@ -12,20 +12,20 @@ use crate::layout;
 use crate::plan::Unit;
 
 /// Removes what crashed attempts at `unit` left unfinished: its temporary
-/// uploads, and those of its ledger entry. Only under the unit's claim (an
-/// upload of a live run would be removed with them).
+/// uploads. Only under the unit's claim (an upload of a live run would be
+/// removed with them). Its ledger entry's leftovers are not looked for here:
+/// bookkeeping is written whole under its directory's lock, so whatever a
+/// killed run left there is dead, and every run removes all of it when it
+/// starts (`pipeline::clean_state`); looking per unit walked the type's whole
+/// ledger directory on local disk (a walk that grows with the archive) and
+/// cost a listing request on S3, for every unit.
 pub async fn clean_leftovers(dest: &dyn Destination, unit: &Unit) -> Result<u64, StoreError> {
     let data = format!(
         "{}/{}",
         layout::partition(unit.cdr_type, &unit.window),
         layout::part_stem(&unit.window)
     );
-    let entry = layout::ledger_key(unit.cdr_type, &unit.window)?;
-    let mut n = 0;
-    for prefix in [data, entry.to_string()] {
-        n += dest.clean_incomplete(&Leftovers::all(prefix)).await?;
-    }
-    Ok(n)
+    dest.clean_incomplete(&Leftovers::all(data)).await
 }
 
 /// Deletes the visible files earlier attempts at the job's unit left: all of
