@@ -211,7 +211,7 @@ impl Components {
         Ok(Components {
             source: Arc::new(
                 TransportSource::new(client, plan.limit, plan.company_id.clone())
-                    .for_units(plan.concurrency.most()),
+                    .for_units(plan.concurrency.start()),
             ),
             format: format_for(plan.format, settings.compression),
             dest: destination(&plan.output, &settings.s3).await?,

@@ -16,12 +16,14 @@ use crate::source::{PageData, PageSource, PageStream, SourceError};
 /// one as its encoder gives one back.
 const SPARE_PAGES: usize = 8;
 
-/// Spare page vectors kept per unit that may fetch at once. With many units,
-/// answers arrive in bursts: a pool of 8 dropped most of the vectors a burst
-/// gave back, and the next burst decoded into fresh allocations (at
-/// concurrency 64, a tenth of the CPU went to the allocator). The pool never
-/// holds more than the pages that were in flight together, so the peak memory
-/// stays what the concurrency already asks for.
+/// Spare page vectors kept per unit fetching at once when the run starts.
+/// With many units, answers arrive in bursts: a pool of 8 dropped most of
+/// the vectors a burst gave back, and the next burst decoded into fresh
+/// allocations (at concurrency 64, a tenth of the CPU went to the
+/// allocator). The pool never holds more than the pages that were in flight
+/// together. Sized from the start, not from `auto`'s `--max-concurrency`: a
+/// pool of 64 with the defaults (4 to 6 units) kept memory the heap then
+/// missed, and raised page faults by half (measured in docs/performance.md).
 const SPARE_PAGES_PER_UNIT: usize = 2;
 
 /// Pages from the TSG API. Each type gets a client of its own that shares the
@@ -51,8 +53,8 @@ impl TransportSource {
         }
     }
 
-    /// Keeps spare page vectors for `units` units fetching at once (see
-    /// [`SPARE_PAGES_PER_UNIT`]); at least 8.
+    /// Keeps spare page vectors for `units` units fetching at once when the
+    /// run starts (see [`SPARE_PAGES_PER_UNIT`]); at least 8.
     pub fn for_units(mut self, units: usize) -> TransportSource {
         let n = SPARE_PAGES.max(units.saturating_mul(SPARE_PAGES_PER_UNIT));
         self.spare = RecordPool::new(n);

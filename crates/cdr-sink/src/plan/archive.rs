@@ -175,6 +175,15 @@ impl Concurrency {
         }
     }
 
+    /// The units that fetch at once when the run starts: `N`, or `auto`'s
+    /// [`AUTO_START`] (or its `max`, when lower).
+    pub fn start(&self) -> usize {
+        match *self {
+            Concurrency::Fixed(n) => n,
+            Concurrency::Auto { max } => AUTO_START.min(max),
+        }
+    }
+
     /// The most units that fetch at once.
     pub fn most(&self) -> usize {
         match *self {
@@ -201,7 +210,7 @@ impl ArchivePlan {
         let concurrency = match self.concurrency {
             Concurrency::Fixed(n) => cdr_transport::Concurrency::Fixed(n),
             Concurrency::Auto { max } => {
-                cdr_transport::Concurrency::Adaptive(AimdConfig::new(AUTO_START.min(max), max))
+                cdr_transport::Concurrency::Adaptive(AimdConfig::new(self.concurrency.start(), max))
             }
         };
         cdr_transport::Throttle::new(concurrency, self.max_rps)

@@ -388,6 +388,15 @@ fn bad_incremental_input_says_what_to_change() {
 }
 
 #[test]
+fn concurrency_starts_at_the_fixed_number_or_at_autos_start() {
+    let parse = |c: &str, max| Concurrency::parse(c, max).expect("a concurrency");
+    assert_eq!(parse("64", 32).start(), 64);
+    assert_eq!(parse("auto", 32).start(), AUTO_START);
+    assert_eq!(parse("auto", 32).most(), 32);
+    assert_eq!(parse("auto", 2).start(), 2);
+}
+
+#[test]
 fn concurrency_is_auto_by_default_and_a_number_fixes_it() {
     let now = parse_datetime("2026-11-02T00:00:00Z").expect("time");
     let plan = |r: RawArchive| ArchivePlan::new(&r, now).expect("a good plan");
