@@ -44,9 +44,22 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// the directory; removes the temporary file on failure.
 pub(crate) fn write_durably(temp: &Path, final_path: &Path, body: &[u8]) -> Result<(), StoreError> {
     // Whatever is in the way was not made here, and is left alone.
-    let mut file = create_exclusive(temp).map_err(io("create", temp))?;
+    let file = create_exclusive(temp).map_err(io("create", temp))?;
+    finish_durably(file, temp, final_path, body)
+}
+
+/// Writes `rest` to `file` (open at `temp`), fsyncs it, renames `temp` to
+/// `final_path` and fsyncs the directory; removes `temp` on failure. The end
+/// of every durable write: small objects whole, uploads after their streamed
+/// bytes.
+pub(crate) fn finish_durably(
+    mut file: std::fs::File,
+    temp: &Path,
+    final_path: &Path,
+    rest: &[u8],
+) -> Result<(), StoreError> {
     let result = (|| {
-        std::io::Write::write_all(&mut file, body).map_err(io("write", temp))?;
+        std::io::Write::write_all(&mut file, rest).map_err(io("write", temp))?;
         file.sync_all().map_err(io("sync", temp))?;
         drop(file);
         std::fs::rename(temp, final_path).map_err(io("rename into", final_path))?;

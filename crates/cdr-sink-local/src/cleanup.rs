@@ -9,14 +9,13 @@ use cdr_sink_api::{Leftovers, StoreError};
 use crate::LocalDir;
 use crate::blocking::blocking;
 use crate::error::io;
-use crate::listing::walk;
 use crate::lock::DirLock;
 use crate::names::{LOCK_NAME, final_key_of_temp};
 
 impl LocalDir {
     /// The temporary files `which` covers, removed: [`Destination::clean_incomplete`].
     /// The walk, the ages and the removal run in one blocking task (a unit
-    /// cleans its partition and its ledger entry each time it starts).
+    /// cleans its partition each time it starts).
     ///
     /// [`Destination::clean_incomplete`]: cdr_sink_api::Destination::clean_incomplete
     pub(crate) async fn clean_temporaries(&self, which: &Leftovers) -> Result<u64, StoreError> {
@@ -26,13 +25,10 @@ impl LocalDir {
             Some((dir, _)) => dir,
             None => "",
         };
-        let (dir, rel) = self.listed_dir(dir);
-        let (root, which) = (self.root.clone(), which.clone());
+        let (files, which) = (self.files(dir), which.clone());
         blocking(move || {
-            let mut files = Vec::new();
-            walk(&dir, &rel, &mut files).map_err(io("list", &root))?;
             let mut dead = Vec::new();
-            for (key, path) in files {
+            for (key, path) in files()? {
                 let Some(final_key) = final_key_of_temp(&key) else {
                     continue;
                 };

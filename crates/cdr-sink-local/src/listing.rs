@@ -12,7 +12,7 @@ use crate::names::{LOCK_NAME, TMP_SUFFIX};
 
 /// Walks the tree under `dir`, adding each file with its key text (`rel`
 /// and the path below `dir`) to `out`; a missing `dir` holds no files.
-pub(crate) fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -47,14 +47,24 @@ pub(crate) fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> s
 }
 
 impl LocalDir {
-    /// The directory `prefix` names, and the prefix as key text.
-    pub(crate) fn listed_dir(&self, prefix: &str) -> (PathBuf, String) {
+    /// Every file under the directory `prefix` names, with its key text: a
+    /// walk to run inside the blocking task that also does the rest of the
+    /// caller's work, so that a listing or a clean-up is one thread hand-over.
+    pub(crate) fn files(
+        &self,
+        prefix: &str,
+    ) -> impl FnOnce() -> Result<Vec<(String, PathBuf)>, StoreError> + Send + 'static + use<> {
         let prefix = prefix.trim_end_matches('/').to_string();
         let mut dir = self.root.clone();
         if !prefix.is_empty() {
             dir.extend(prefix.split('/'));
         }
-        (dir, prefix)
+        let root = self.root.clone();
+        move || {
+            let mut out = Vec::new();
+            walk(&dir, &prefix, &mut out).map_err(io("list", &root))?;
+            Ok(out)
+        }
     }
 
     /// The objects under `prefix`, sorted by key: [`Destination::list`].
@@ -64,11 +74,9 @@ impl LocalDir {
     ///
     /// [`Destination::list`]: cdr_sink_api::Destination::list
     pub(crate) async fn list_objects(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let (dir, prefix) = self.listed_dir(prefix);
-        let root = self.root.clone();
+        let files = self.files(prefix);
         blocking(move || {
-            let mut files = Vec::new();
-            walk(&dir, &prefix, &mut files).map_err(io("list", &root))?;
+            let files = files()?;
             let mut out = Vec::with_capacity(files.len());
             for (key, path) in files {
                 if key.rsplit('/').next().is_some_and(|n| {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use cdr_sink_api::{ObjectKey, ObjectMeta, StoreError, Upload};
 
 use crate::LocalDir;
-use crate::atomic::sync_dir_blocking;
+use crate::atomic::finish_durably;
 use crate::blocking::blocking;
 use crate::create::{create_exclusive, create_parent_of};
 use crate::error::io;
@@ -123,28 +123,12 @@ impl Upload for LocalUpload {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<ObjectMeta, StoreError> {
-        let mut file = self.take_file()?;
+        let file = self.take_file()?;
         self.open = false;
         let buffer = std::mem::take(&mut self.buffer);
         let (temp, final_path) = (self.temp.clone(), self.final_path.clone());
         // The rest, fsync, rename, directory fsync: one blocking task.
-        blocking(move || {
-            let result = (|| {
-                std::io::Write::write_all(&mut file, &buffer).map_err(io("write", &temp))?;
-                file.sync_all().map_err(io("sync", &temp))?;
-                drop(file);
-                std::fs::rename(&temp, &final_path).map_err(io("rename into", &final_path))?;
-                if let Some(parent) = final_path.parent() {
-                    sync_dir_blocking(parent)?;
-                }
-                Ok(())
-            })();
-            if result.is_err() {
-                let _ = std::fs::remove_file(&temp);
-            }
-            result
-        })
-        .await?;
+        blocking(move || finish_durably(file, &temp, &final_path, &buffer)).await?;
         Ok(ObjectMeta {
             key: self.key.clone(),
             size: self.size,
