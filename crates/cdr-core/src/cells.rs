@@ -87,7 +87,7 @@ impl Cdr {
                             text.len()
                         )));
                     }
-                    *v = Some(text.to_string());
+                    *v = Some(crate::Text::from(text));
                 }
             }
         }

@@ -27,7 +27,7 @@ pub(crate) enum Slot<'a> {
     Timestamp(&'a mut DateTime<Utc>),
     Decimal(&'a mut Option<Decimal>),
     Int64(&'a mut Option<i64>),
-    Utf8(&'a mut Option<String>),
+    Utf8(&'a mut Option<crate::Text>),
 }
 
 impl Slot<'_> {
@@ -104,7 +104,7 @@ impl FieldType for Option<i64> {
     }
 }
 
-impl FieldType for Option<String> {
+impl FieldType for Option<crate::Text> {
     const COLUMN_TYPE: ColumnType = ColumnType::Utf8;
     const NULLABLE: bool = true;
     fn empty() -> Self {

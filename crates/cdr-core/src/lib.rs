@@ -79,6 +79,16 @@ mod schema;
 mod secret;
 mod window;
 
+/// The text of a record's field. A value of up to 24 bytes (phone numbers,
+/// statuses, call ids: nearly all the API sends) is held inside the record
+/// itself rather than in an allocation of its own, so a page's records lie
+/// together in memory and are read, hashed and encoded without a jump per
+/// field; longer values are allocated. It dereferences to `str` and is made
+/// from `&str` or `String` with `.into()` (or [`compact_str::format_compact!`]).
+pub type Text = compact_str::CompactString;
+/// The crate of [`Text`], for its macros and traits.
+pub use compact_str;
+
 pub use cdr_type::{CdrType, UnknownCdrType, parse_type_list};
 pub use cells::CellError;
 pub use field::Value;

@@ -13,6 +13,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use crate::Text;
+
 mod declare;
 
 use declare::members;
@@ -21,38 +23,38 @@ members! {
     /// A record of the `ApiCdr` union member.
     Api(ApiCdr) {
         datetime: DateTime<Utc> = "datetime",
-        from: Option<String> = "from",
-        destination: Option<String> = "destination",
-        status: Option<String> = "status",
+        from: Option<Text> = "from",
+        destination: Option<Text> = "destination",
+        status: Option<Text> = "status",
         charge: Option<Decimal> = "charge",
-        r#type: Option<String> = "type",
+        r#type: Option<Text> = "type",
     }
 
     /// A record of the `MessageCdr` union member (answers `SMS` and `MMS`).
     Message(MessageCdr) {
         datetime: DateTime<Utc> = "datetime",
-        from_number: Option<String> = "fromNumber",
-        to_number: Option<String> = "toNumber",
-        direction: Option<String> = "direction",
-        status: Option<String> = "status",
+        from_number: Option<Text> = "fromNumber",
+        to_number: Option<Text> = "toNumber",
+        direction: Option<Text> = "direction",
+        status: Option<Text> = "status",
         charge: Option<Decimal> = "charge",
-        r#type: Option<String> = "type",
+        r#type: Option<Text> = "type",
     }
 
     /// A record of the `VoiceCdr` union member.
     Voice(VoiceCdr) {
         datetime: DateTime<Utc> = "datetime",
-        call_id: Option<String> = "callId",
-        source_ani: Option<String> = "sourceAni",
-        destination_number: Option<String> = "destinationNumber",
-        did_used: Option<String> = "didUsed",
+        call_id: Option<Text> = "callId",
+        source_ani: Option<Text> = "sourceAni",
+        destination_number: Option<Text> = "destinationNumber",
+        did_used: Option<Text> = "didUsed",
         /// Whole seconds.
         session_time: Option<i64> = "sessionTime",
-        status: Option<String> = "status",
+        status: Option<Text> = "status",
         called_rate: Option<Decimal> = "calledRate",
         charge: Option<Decimal> = "charge",
-        call_type: Option<String> = "callType",
-        ani_ii: Option<String> = "aniIi",
+        call_type: Option<Text> = "callType",
+        ani_ii: Option<Text> = "aniIi",
     }
 }
 
@@ -104,6 +106,23 @@ mod tests {
     use super::*;
     use crate::field::Value;
     use crate::parse::{parse_datetime, parse_decimal};
+
+    #[test]
+    fn short_text_lives_in_the_record_and_null_text_costs_no_more_than_a_string() {
+        // A null is `Text`'s niche: records are no larger than with `Option<String>`.
+        assert_eq!(
+            std::mem::size_of::<Option<Text>>(),
+            std::mem::size_of::<String>()
+        );
+        // Call ids and phone numbers need no allocation of their own ...
+        for short in ["call-00012345-3ade68b1", "+15551234567", ""] {
+            assert!(!Text::from(short).is_heap_allocated(), "{short}");
+        }
+        // ... and a longer value is allocated, whole.
+        let long = Text::from("x".repeat(25));
+        assert!(long.is_heap_allocated());
+        assert_eq!(long, "x".repeat(25));
+    }
 
     #[test]
     fn values_follow_the_schema_order() {

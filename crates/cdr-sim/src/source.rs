@@ -291,7 +291,7 @@ mod tests {
                 let mut cdr = generated[0].clone();
                 if let Cdr::Api(a) = &mut cdr {
                     a.datetime = DateTime::from_timestamp_nanos(s + off);
-                    a.status = Some(format!("late {k}"));
+                    a.status = Some(cdr_core::compact_str::format_compact!("late {k}"));
                 }
                 Late {
                     key: late_key(&cdr, LATE_ID_BASE + k as u64).unwrap(),
@@ -303,7 +303,7 @@ mod tests {
         let merged: Vec<Cdr> =
             Source::new(m, CdrType::Api, Arc::new(late), Arc::default(), s, e, None).collect();
         let is_late = |c: &Cdr| matches!(c, Cdr::Api(a) if a.status.as_deref().is_some_and(|x| x.starts_with("late")));
-        let late_order: Vec<String> = merged
+        let late_order: Vec<cdr_core::Text> = merged
             .iter()
             .filter(|c| is_late(c))
             .filter_map(|c| match c {

@@ -66,7 +66,7 @@ async fn export_csv_equals_the_ground_truth_for_the_selected_fields() {
         CdrType::Sms,
         vec![Cdr::Message(MessageCdr {
             datetime: t("2026-11-01T01:00:00.5Z"),
-            from_number: Some(String::new()),
+            from_number: Some(Default::default()),
             to_number: Some("say \"hi\", then\r\nleave".into()),
             direction: None,
             status: Some("ok".into()),

@@ -82,7 +82,7 @@ async fn the_fast_path_writes_the_same_bytes_as_async_graphql() {
                 datetime: late_dt("2026-11-01T00:59:30.123456789Z"),
                 call_id: Some("tab\tquote\"back\\slash\u{1}\u{7f}/".into()),
                 source_ani: None,
-                destination_number: Some(String::new()),
+                destination_number: Some(Default::default()),
                 did_used: Some("配達済み 📞".into()),
                 session_time: Some(i64::from(i32::MAX) + 5),
                 status: Some("a,b\r\nc".into()),
@@ -426,7 +426,7 @@ async fn late_records_appear_in_later_queries_in_order() {
     {
         late.push(Cdr::Message(MessageCdr {
             datetime: t(at),
-            from_number: Some(format!("late-{i}")),
+            from_number: Some(cdr_core::compact_str::format_compact!("late-{i}")),
             to_number: None,
             direction: None,
             status: Some("late".into()),

@@ -23,7 +23,7 @@ fn message(status: Option<&str>, charge: Option<&str>) -> Cdr {
         from_number: Some("15551230000".into()),
         to_number: None,
         direction: Some("outbound".into()),
-        status: status.map(str::to_string),
+        status: status.map(Into::into),
         charge: charge.map(dec),
         r#type: Some("SMS".into()),
     })

@@ -42,8 +42,8 @@ impl Row<'_> {
         let i = self.header.iter().position(|h| h == name)?;
         self.record.get(i).filter(|s| !s.is_empty())
     }
-    fn text(&self, name: &str) -> Option<String> {
-        self.cell(name).map(str::to_string)
+    fn text(&self, name: &str) -> Option<cdr_core::Text> {
+        self.cell(name).map(Into::into)
     }
     fn money(&self, name: &str) -> Option<cdr_core::rust_decimal::Decimal> {
         self.cell(name).map(|s| parse_decimal(s).unwrap())

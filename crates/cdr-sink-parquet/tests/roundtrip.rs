@@ -76,9 +76,9 @@ impl Row<'_> {
             .column_by_name(name)
             .filter(|c| c.is_valid(self.row))
     }
-    fn text(&self, name: &str) -> Option<String> {
+    fn text(&self, name: &str) -> Option<cdr_core::Text> {
         self.column(name)
-            .map(|c| c.as_string::<i32>().value(self.row).to_string())
+            .map(|c| c.as_string::<i32>().value(self.row).into())
     }
     fn money(&self, name: &str) -> Option<Decimal> {
         self.column(name).map(|c| {
@@ -183,7 +183,7 @@ fn long_text_round_trips() {
                 unreachable!()
             };
             Cdr::Message(MessageCdr {
-                status: Some(format!("{i}{long}")),
+                status: Some(cdr_core::compact_str::format_compact!("{i}{long}")),
                 ..m
             })
         })

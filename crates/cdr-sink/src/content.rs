@@ -289,7 +289,7 @@ mod tests {
     fn sms(at: &str, from: Option<&str>, charge: Option<&str>) -> Cdr {
         Cdr::Message(MessageCdr {
             datetime: parse_datetime(at).unwrap(),
-            from_number: from.map(str::to_string),
+            from_number: from.map(Into::into),
             to_number: None,
             direction: None,
             status: None,

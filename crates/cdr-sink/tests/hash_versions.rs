@@ -52,7 +52,7 @@ impl PageSource for Records {
 fn sms(minute: u32, charge: &str) -> Cdr {
     Cdr::Message(MessageCdr {
         datetime: parse_datetime(&format!("2026-11-01T22:{minute:02}:00.5Z")).unwrap(),
-        from_number: Some(format!("+1555000{minute:04}")),
+        from_number: Some(format!("+1555000{minute:04}").into()),
         to_number: Some("+15559990000".into()),
         direction: Some("outbound".into()),
         status: Some("delivered".into()),

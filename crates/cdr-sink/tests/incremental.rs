@@ -171,7 +171,7 @@ fn late_sms(at: &str, n: usize) -> Vec<Cdr> {
         .map(|i| {
             Cdr::Message(MessageCdr {
                 datetime: t(at),
-                from_number: Some(format!("+1555000{i:04}")),
+                from_number: Some(format!("+1555000{i:04}").into()),
                 to_number: Some("+15550009999".into()),
                 direction: Some("outbound".into()),
                 status: Some("delivered".into()),

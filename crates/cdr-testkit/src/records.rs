@@ -2,8 +2,11 @@
 //! cases, and proptest strategies, for every record kind.
 
 use cdr_core::chrono::{DateTime, Duration, TimeZone, Utc};
+use cdr_core::compact_str::format_compact;
 use cdr_core::rust_decimal::Decimal;
-use cdr_core::{ApiCdr, Cdr, MessageCdr, RecordKind, VoiceCdr, parse_datetime, parse_decimal};
+use cdr_core::{
+    ApiCdr, Cdr, MessageCdr, RecordKind, Text, VoiceCdr, parse_datetime, parse_decimal,
+};
 use proptest::prelude::*;
 
 pub fn t(text: &str) -> DateTime<Utc> {
@@ -14,8 +17,8 @@ pub fn dec(text: &str) -> Decimal {
     parse_decimal(text).expect("test decimal")
 }
 
-fn some(s: &str) -> Option<String> {
-    Some(s.to_string())
+fn some(s: &str) -> Option<Text> {
+    Some(s.into())
 }
 
 /// Awkward text: separators, quotes, line breaks, non-ASCII, padding.
@@ -49,11 +52,11 @@ pub const MONEY: [&str; 9] = [
 pub fn sample(kind: RecordKind, i: usize) -> Cdr {
     let base = t("2026-11-01T00:00:00Z");
     let datetime = base + Duration::microseconds((i / 10) as i64 * 1_234_567);
-    let text = |salt: usize, prefix: &str| -> Option<String> {
+    let text = |salt: usize, prefix: &str| -> Option<Text> {
         match (i + salt) % 13 {
             0 => None,
-            1 => Some(AWKWARD[(i / 13) % AWKWARD.len()].to_string()),
-            _ => Some(format!("{prefix}{}", (i * 7919 + salt) % 1_000_003)),
+            1 => Some(AWKWARD[(i / 13) % AWKWARD.len()].into()),
+            _ => Some(format_compact!("{prefix}{}", (i * 7919 + salt) % 1_000_003)),
         }
     };
     let money = |salt: usize| -> Option<Decimal> {
@@ -82,7 +85,7 @@ pub fn sample(kind: RecordKind, i: usize) -> Cdr {
         }),
         RecordKind::Voice => Cdr::Voice(VoiceCdr {
             datetime,
-            call_id: Some(format!(
+            call_id: Some(format_compact!(
                 "call-{i:08}-{:x}",
                 i * 2_654_435_761 % 1_000_000_007
             )),
@@ -163,7 +166,7 @@ pub fn edge_cases(kind: RecordKind) -> Vec<Cdr> {
     ];
     for n in 0..AWKWARD.len().max(MONEY.len()) + instants.len() {
         let datetime = instants.get(n).copied().unwrap_or(same);
-        let text = Some(AWKWARD[n % AWKWARD.len()].to_string());
+        let text: Option<Text> = Some(AWKWARD[n % AWKWARD.len()].into());
         let money = Some(dec(MONEY[n % MONEY.len()]));
         out.push(match kind {
             RecordKind::Api => Cdr::Api(ApiCdr {
@@ -249,7 +252,7 @@ pub struct Limits {
     pub min_text: usize,
 }
 
-fn text(limits: Limits) -> impl Strategy<Value = Option<String>> {
+fn text(limits: Limits) -> impl Strategy<Value = Option<Text>> {
     let ch = prop_oneof![
         4 => any::<char>(),
         2 => prop::char::range('a', 'z'),
@@ -261,7 +264,7 @@ fn text(limits: Limits) -> impl Strategy<Value = Option<String>> {
     ];
     prop::option::weighted(
         0.8,
-        prop::collection::vec(ch, limits.min_text..24).prop_map(String::from_iter),
+        prop::collection::vec(ch, limits.min_text..24).prop_map(Text::from_iter),
     )
 }
 

@@ -470,7 +470,7 @@ fn parse_export(kind: RecordKind, csv_bytes: &[u8]) -> (Vec<String>, Vec<Cdr>) {
             header
                 .iter()
                 .position(|h| h == name)
-                .map(|i| row[i].to_string())
+                .map(|i| cdr_core::Text::from(&row[i]))
                 .filter(|s| !s.is_empty())
         };
         let money = |name: &str| get(name).map(|s| parse_decimal(&s).unwrap());
@@ -546,7 +546,7 @@ async fn exports_equal_the_ground_truth() {
     let (header, got) = parse_export(RecordKind::Voice, &csv_bytes);
     assert_eq!(header, ["datetime", "charge", "callId"]);
     // Money compared as text: same value and same scale.
-    let truth: Vec<(Option<String>, Option<String>)> = sim
+    let truth: Vec<(Option<cdr_core::Text>, Option<String>)> = sim
         .ground_truth(CdrType::Voice, w)
         .map(|r| match r {
             Cdr::Voice(v) => (v.call_id, v.charge.map(|d| d.to_string())),

@@ -186,7 +186,7 @@ fn fill(slot: Slot<'_>, cell: Cell) -> bool {
         (Slot::Timestamp(s), Cell::Timestamp(v)) => *s = v,
         (Slot::Decimal(s), Cell::Decimal(v)) => *s = Some(v),
         (Slot::Int64(s), Cell::Int64(v)) => *s = Some(v),
-        (Slot::Utf8(s), Cell::Text(v)) => *s = Some(v),
+        (Slot::Utf8(s), Cell::Text(v)) => *s = Some(v.into()),
         (slot, _) => {
             slot.clear();
             return false;

@@ -107,7 +107,7 @@ impl Encoder for LinesEncoder {
 fn record(at: chrono::DateTime<chrono::Utc>, id: u64) -> Cdr {
     Cdr::Message(MessageCdr {
         datetime: at,
-        from_number: Some(format!("id{id}")),
+        from_number: Some(format!("id{id}").into()),
         to_number: None,
         direction: None,
         status: None,

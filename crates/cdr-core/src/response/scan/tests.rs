@@ -109,7 +109,7 @@ fn record(kind: RecordKind) -> BoxedStrategy<Cdr> {
                     (Slot::Timestamp(s), Given::Timestamp(v)) => *s = v,
                     (Slot::Decimal(s), Given::Decimal(v)) => *s = v,
                     (Slot::Int64(s), Given::Int64(v)) => *s = v,
-                    (Slot::Utf8(s), Given::Text(v)) => *s = v,
+                    (Slot::Utf8(s), Given::Text(v)) => *s = v.map(Into::into),
                     (slot, value) => panic!("{value:?} for {slot:?}"),
                 }
             }
@@ -188,7 +188,7 @@ fn any_element(k: RecordKind, max_text: usize) -> BoxedStrategy<Element> {
         1 => (record(k), prop::sample::select(texts), 0usize..4).prop_map(
             move |(mut record, column, over)| {
                 if let Some(Slot::Utf8(text)) = record.slot(column) {
-                    *text = Some(text_of((max_text + over).saturating_sub(1)));
+                    *text = Some(text_of((max_text + over).saturating_sub(1)).into());
                 }
                 Element::Record(record)
             }

@@ -32,12 +32,13 @@ pub(super) fn read(
     Some(())
 }
 
-/// A string of at most `max` bytes or null, into `field`. The field's
-/// allocation, from a record of an earlier page, is reused unless it is
+/// A string of at most `max` bytes or null, into `field`. A short value
+/// goes inside the record ([`Text`](crate::Text)); a longer one into the
+/// field's allocation from a record of an earlier page, unless that is
 /// large, so that one long value does not keep memory for the rest of a
 /// stream of pages.
 #[inline]
-fn text(lx: &mut Lexer<'_>, field: &mut Option<String>, max: usize) -> Option<()> {
+fn text(lx: &mut Lexer<'_>, field: &mut Option<crate::Text>, max: usize) -> Option<()> {
     const KEEP: usize = 256;
     if lx.null() {
         *field = None;
@@ -52,7 +53,7 @@ fn text(lx: &mut Lexer<'_>, field: &mut Option<String>, max: usize) -> Option<()
             buf.clear();
             buf.push_str(s);
         }
-        (s, field) => *field = Some(s.into_owned()),
+        (s, field) => *field = Some(crate::Text::from(s)),
     }
     Some(())
 }

@@ -15,10 +15,10 @@ fn read(kind: RecordKind, body: &str) -> Result<ExportContent, CsvError> {
 fn sms(at: &str, from: Option<&str>, status: Option<&str>, charge: Option<&str>) -> Cdr {
     Cdr::Message(MessageCdr {
         datetime: parse_datetime(at).unwrap(),
-        from_number: from.map(str::to_string),
+        from_number: from.map(Into::into),
         to_number: None,
         direction: Some("outbound".into()),
-        status: status.map(str::to_string),
+        status: status.map(Into::into),
         charge: charge.map(|c| parse_decimal(c).unwrap()),
         r#type: Some("SMS".into()),
     })
@@ -36,7 +36,7 @@ fn rows_of_every_kind_hash_as_their_records() {
         call_id: Some("c-1".into()),
         source_ani: Some("+15551230000".into()),
         destination_number: None,
-        did_used: Some(String::new()),
+        did_used: Some(Default::default()),
         session_time: Some(61),
         status: Some("ANSWERED".into()),
         called_rate: Some(parse_decimal("0.0125").unwrap()),
@@ -50,7 +50,7 @@ fn rows_of_every_kind_hash_as_their_records() {
         destination: Some(" padded ".into()),
         status: None,
         charge: Some(parse_decimal("-0.00001").unwrap()),
-        r#type: Some(String::new()),
+        r#type: Some(Default::default()),
     });
     let cases: [(RecordKind, &str, Vec<Cdr>); 4] = [
         (
