@@ -200,7 +200,7 @@ pub(crate) fn cells_to_cdr<'a>(kind: RecordKind, cell: impl Fn(usize) -> Cell<'a
         Cell::Time(ns) => chrono::DateTime::from_timestamp_nanos(ns),
         _ => chrono::DateTime::UNIX_EPOCH,
     };
-    let s = |c: usize| cell_text(cell(c)).map(cdr_core::Text::from);
+    let s = |c: usize| cell_text(cell(c));
     let d = |c: usize| match cell(c) {
         Cell::Money { mantissa, scale } => Decimal::try_from_i128_with_scale(mantissa, scale).ok(),
         _ => None,

@@ -291,7 +291,7 @@ mod tests {
                 let mut cdr = generated[0].clone();
                 if let Cdr::Api(a) = &mut cdr {
                     a.datetime = DateTime::from_timestamp_nanos(s + off);
-                    a.status = Some(cdr_core::compact_str::format_compact!("late {k}"));
+                    a.status = Some(format!("late {k}").into());
                 }
                 Late {
                     key: late_key(&cdr, LATE_ID_BASE + k as u64).unwrap(),

@@ -547,16 +547,16 @@ fn write_plain(out: &mut Vec<u8>, cell: Cell<'_>, cache: &mut DatetimeCache) {
     }
 }
 
-/// The plain text of a cell; `None` for null.
-pub(crate) fn cell_text(cell: Cell<'_>) -> Option<String> {
+/// The plain text of a cell, as a record holds it; `None` for null.
+pub(crate) fn cell_text(cell: Cell<'_>) -> Option<cdr_core::Text> {
     match cell {
         Cell::Null => None,
-        Cell::Str(s) => Some(s.to_string()),
-        Cell::Known(k) => Some(k.text.to_string()),
+        Cell::Str(s) => Some(s.into()),
+        Cell::Known(k) => Some(k.text.into()),
         other => {
             let mut out = Vec::with_capacity(40);
             write_plain(&mut out, other, &mut DatetimeCache::default());
-            Some(String::from_utf8_lossy(&out).into_owned())
+            Some(String::from_utf8_lossy(&out).into())
         }
     }
 }

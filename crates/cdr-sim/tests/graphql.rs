@@ -426,7 +426,7 @@ async fn late_records_appear_in_later_queries_in_order() {
     {
         late.push(Cdr::Message(MessageCdr {
             datetime: t(at),
-            from_number: Some(cdr_core::compact_str::format_compact!("late-{i}")),
+            from_number: Some(format!("late-{i}").into()),
             to_number: None,
             direction: None,
             status: Some("late".into()),

@@ -99,14 +99,12 @@ mod tests {
                 cdr_core::Cdr::Message(cdr_core::MessageCdr {
                     datetime: start + cdr_core::chrono::TimeDelta::milliseconds(i * 7919),
                     // Distinct numbers, so that the file is not tiny.
-                    from_number: Some(cdr_core::compact_str::format_compact!(
-                        "+1{:010}",
-                        i.wrapping_mul(2_654_435_761) % 9_999_999_999
-                    )),
-                    to_number: Some(cdr_core::compact_str::format_compact!(
-                        "+4{:010}",
-                        i.wrapping_mul(40_503) % 9_999_999_999
-                    )),
+                    from_number: Some(
+                        format!("+1{:010}", i.wrapping_mul(2_654_435_761) % 9_999_999_999).into(),
+                    ),
+                    to_number: Some(
+                        format!("+4{:010}", i.wrapping_mul(40_503) % 9_999_999_999).into(),
+                    ),
                     direction: None,
                     status: None,
                     charge: None,

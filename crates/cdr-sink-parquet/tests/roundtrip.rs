@@ -183,7 +183,7 @@ fn long_text_round_trips() {
                 unreachable!()
             };
             Cdr::Message(MessageCdr {
-                status: Some(cdr_core::compact_str::format_compact!("{i}{long}")),
+                status: Some(format!("{i}{long}").into()),
                 ..m
             })
         })

@@ -2,7 +2,6 @@
 //! cases, and proptest strategies, for every record kind.
 
 use cdr_core::chrono::{DateTime, Duration, TimeZone, Utc};
-use cdr_core::compact_str::format_compact;
 use cdr_core::rust_decimal::Decimal;
 use cdr_core::{
     ApiCdr, Cdr, MessageCdr, RecordKind, Text, VoiceCdr, parse_datetime, parse_decimal,
@@ -56,7 +55,7 @@ pub fn sample(kind: RecordKind, i: usize) -> Cdr {
         match (i + salt) % 13 {
             0 => None,
             1 => Some(AWKWARD[(i / 13) % AWKWARD.len()].into()),
-            _ => Some(format_compact!("{prefix}{}", (i * 7919 + salt) % 1_000_003)),
+            _ => Some(format!("{prefix}{}", (i * 7919 + salt) % 1_000_003).into()),
         }
     };
     let money = |salt: usize| -> Option<Decimal> {
@@ -85,10 +84,7 @@ pub fn sample(kind: RecordKind, i: usize) -> Cdr {
         }),
         RecordKind::Voice => Cdr::Voice(VoiceCdr {
             datetime,
-            call_id: Some(format_compact!(
-                "call-{i:08}-{:x}",
-                i * 2_654_435_761 % 1_000_000_007
-            )),
+            call_id: Some(format!("call-{i:08}-{:x}", i * 2_654_435_761 % 1_000_000_007).into()),
             source_ani: text(1, "1555"),
             destination_number: text(2, "1444"),
             did_used: text(4, "1800"),
