@@ -115,6 +115,42 @@ fn over_scale_decimal_is_an_error_naming_the_column() {
 }
 
 #[test]
+fn files_do_not_depend_on_call_sizes_and_a_refused_call_leaves_no_trace() {
+    let records = samples(RecordKind::Message, 3000);
+    let whole = encode_all(
+        default_encoder(RecordKind::Message).as_mut(),
+        &records,
+        3000,
+    );
+    // Batches end after the same rows however records are handed in.
+    for chunk in [1, 7, 1000, 1024, 1500] {
+        let file = encode_all(
+            default_encoder(RecordKind::Message).as_mut(),
+            &records,
+            chunk,
+        );
+        assert!(file == whole, "calls of {chunk} records wrote another file");
+    }
+    // A call that would cross a batch boundary, refused for its last record,
+    // appends none of its rows: the file is the one written without it.
+    let mut encoder = default_encoder(RecordKind::Message);
+    encoder.encode(&records[..1000]).unwrap();
+    let mut bad = records[1000..2500].to_vec();
+    bad.push(message_with_charge("0.00000000001"));
+    assert!(matches!(
+        encoder.encode(&bad),
+        Err(EncodeError::Value {
+            column: "charge",
+            ..
+        })
+    ));
+    assert_eq!(encoder.rows(), 1000);
+    let mut file = encoder.take_ready();
+    file.extend(encode_all(encoder.as_mut(), &records[1000..], 1000));
+    assert!(file == whole, "the refused call changed the file");
+}
+
+#[test]
 fn too_large_decimal_is_an_error() {
     let Cdr::Voice(v) = sample(RecordKind::Voice, 1) else {
         unreachable!()
