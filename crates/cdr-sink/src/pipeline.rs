@@ -37,7 +37,7 @@ use crate::progress::Progress;
 use crate::rescan;
 use crate::source::PageSource;
 use crate::summary::{ConcurrencySummary, Summary, UnitRef};
-use crate::unit::UnitContext;
+use crate::unit::{DEFAULT_PREFETCH, UnitContext};
 use attempt::{Done, archive_unit, failed_unit};
 pub use error::ArchiveError;
 use rescan_phase::rescan_phase;
@@ -47,7 +47,8 @@ use schedule::run_claimed;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub roll: RollPolicy,
-    /// Pages fetched ahead of the encoder, per unit.
+    /// Decoded pages waiting for the encoders, shared by the units fetching
+    /// at once ([`UnitContext::for_unit`]).
     pub prefetch: usize,
     /// Who this run is in its claims (a fresh run id by default).
     pub owner: Owner,
@@ -57,7 +58,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             roll: RollPolicy::default(),
-            prefetch: 2,
+            prefetch: DEFAULT_PREFETCH,
             owner: Owner::this_process(),
         }
     }
@@ -205,7 +206,7 @@ pub async fn archive(
         &throttle,
         claims.lease(),
         |unit, slot| {
-            let (ctx, claims) = (ctx.clone(), claims.clone());
+            let (ctx, claims) = (ctx.for_unit(throttle.limit()), claims.clone());
             async move { archive_unit(&ctx, &claims, unit, slot).await }
         },
         |outcome| matches!(outcome, Err(e) if e.is_fatal()),

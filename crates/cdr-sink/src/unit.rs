@@ -45,7 +45,7 @@ mod write;
 
 pub use cleanup::clean_leftovers;
 pub use error::UnitError;
-pub use job::{FetchSlot, Fetching, UnitContext, UnitJob};
+pub use job::{DEFAULT_PREFETCH, FetchSlot, Fetching, UnitContext, UnitJob};
 
 use tracing::{Instrument, info_span};
 

@@ -58,7 +58,7 @@ pub(super) async fn rescan_phase(
         throttle,
         claims.lease(),
         |unit, slot| {
-            let (ctx, claims) = (ctx.clone(), claims.clone());
+            let (ctx, claims) = (ctx.for_unit(throttle.limit()), claims.clone());
             async move { rescan_unit(&ctx, &claims, unit, slot, redo, allow_shrink).await }
         },
         |outcome| matches!(outcome, Err(RescanError::Source(e)) if e.is_fatal()),

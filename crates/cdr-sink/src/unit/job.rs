@@ -19,7 +19,9 @@ pub struct UnitContext {
     pub format: Arc<dyn Format>,
     pub roll: RollPolicy,
     pub progress: Arc<Progress>,
-    /// Pages fetched ahead of the encoder (pipelining fetch with encoding).
+    /// Decoded pages waiting for the encoder: the run's budget, shared by the
+    /// units fetching at once; a unit's own share once [`UnitContext::for_unit`]
+    /// has divided it.
     pub prefetch: usize,
     /// What to do with records of union members this version cannot store.
     pub on_unknown: OnUnknown,
@@ -27,6 +29,37 @@ pub struct UnitContext {
     pub on_bad_record: OnBadRecord,
     /// `--table-format delta`: the tables each finished unit is published to.
     pub tables: Option<Arc<crate::delta::Tables>>,
+}
+
+/// The default budget of decoded pages waiting for the encoders
+/// ([`UnitContext::prefetch`]). A unit running alone holds up to eight: its
+/// fetcher and its encoder take turns on the same cores as the rest of the
+/// machine, and two pages were too few to keep the encoder fed (one window of
+/// 1M SMS records at concurrency 1 took 0.86 of the time and 0.93 of the CPU
+/// with eight, `docs/performance.md`). Three units or more hold
+/// [`MIN_PREFETCH`] each, as before, so memory does not grow with them.
+pub const DEFAULT_PREFETCH: usize = 8;
+
+/// The fewest decoded pages a unit may hold for its encoder: one being
+/// handed over while the next waits.
+pub const MIN_PREFETCH: usize = 2;
+
+impl UnitContext {
+    /// The context of one unit started while `limit` units may fetch at once:
+    /// its share of the run's [`prefetch`](UnitContext::prefetch) budget,
+    /// at least [`MIN_PREFETCH`].
+    pub fn for_unit(&self, limit: usize) -> UnitContext {
+        UnitContext {
+            prefetch: prefetch_share(self.prefetch, limit),
+            ..self.clone()
+        }
+    }
+}
+
+/// A unit's share of a budget of `budget` pages when `limit` units may fetch
+/// at once.
+fn prefetch_share(budget: usize, limit: usize) -> usize {
+    (budget / limit.max(1)).max(MIN_PREFETCH)
 }
 
 /// One run of a unit: which generation of its files it writes, under which
@@ -104,5 +137,26 @@ impl FetchSlot {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
         drop(place);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_share_the_prefetch_budget_and_keep_a_minimum() {
+        let share = |limit| prefetch_share(DEFAULT_PREFETCH, limit);
+        // A unit alone holds the whole budget; two split it.
+        assert_eq!((share(1), share(2)), (8, 4));
+        // From three units on, each keeps the minimum, as before the budget:
+        // memory does not grow with the units.
+        for limit in [3, 4, 16, 64] {
+            assert_eq!(share(limit), MIN_PREFETCH, "limit {limit}");
+        }
+        // A limit of zero (never given) counts as one unit.
+        assert_eq!(share(0), 8);
+        // A small budget never goes below the minimum.
+        assert_eq!(prefetch_share(1, 1), MIN_PREFETCH);
     }
 }
