@@ -1,7 +1,10 @@
 //! Encoding throughput of the Parquet format, in records per second: 100k
 //! records per file, given 1000 at a time (one page of the API), with ready
 //! bytes taken after every call as the archiver does; and of the Arrow
-//! batches alone (`arrow/...`: [`record_batch`] per 1000 records). With `CDR_BENCH_PAGES`
+//! batches alone (`arrow/...`: [`record_batch`] per 1000 records); and of
+//! the Parquet writer alone (`writer/...`: an `ArrowWriter` with the
+//! encoder's properties given batches built beforehand), the part of
+//! `parquet/.../zstd1` that is the `parquet` crate's. With `CDR_BENCH_PAGES`
 //! naming a directory of pages saved from the simulator, their records are
 //! encoded (see `cdr_testkit::records::bench_records`).
 
@@ -9,8 +12,11 @@ use std::hint::black_box;
 
 use cdr_core::{Cdr, RecordKind};
 use cdr_sink_api::{ColumnSet, Format};
-use cdr_sink_parquet::{Compression, ParquetFormat, ParquetOptions, ZstdLevel, record_batch};
+use cdr_sink_parquet::{
+    BATCH_ROWS, Compression, ParquetFormat, ParquetOptions, ZstdLevel, arrow_schema, record_batch,
+};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use parquet::arrow::ArrowWriter;
 
 const RECORDS: usize = 100_000;
 
@@ -66,6 +72,32 @@ fn bench(c: &mut Criterion) {
                 for page in records.chunks(1000) {
                     black_box(record_batch(&columns, page).expect("a batch"));
                 }
+            })
+        });
+    }
+    group.finish();
+    // The Parquet writer alone, on the batches the encoder would give it.
+    let mut group = c.benchmark_group("writer");
+    group.sample_size(10);
+    for kind in [RecordKind::Message, RecordKind::Voice] {
+        let (records, _) = cdr_testkit::records::bench_records(kind, RECORDS);
+        group.throughput(Throughput::Elements(records.len() as u64));
+        let columns = ColumnSet::all(kind);
+        let schema = arrow_schema(&columns);
+        let props = ParquetOptions::default().writer_properties(&columns);
+        let batches: Vec<_> = records
+            .chunks(BATCH_ROWS)
+            .map(|b| record_batch(&columns, b).expect("a batch"))
+            .collect();
+        group.bench_function(kind.typename(), |b| {
+            b.iter(|| {
+                let mut writer =
+                    ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props.clone()))
+                        .expect("a writer");
+                for batch in &batches {
+                    writer.write(batch).expect("write");
+                }
+                black_box(writer.into_inner().expect("finish").len())
             })
         });
     }

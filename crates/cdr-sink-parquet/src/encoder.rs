@@ -15,7 +15,6 @@ use parquet::arrow::ArrowWriter;
 use crate::batch::{BATCH_ROWS, BATCH_TEXT_BYTES, ColumnBuffer, Staged, buffers, row_text, stage};
 use crate::convert::format_error;
 use crate::options::ParquetOptions;
-use crate::properties::writer_properties;
 use crate::schema::arrow_schema;
 
 #[derive(Debug)]
@@ -73,7 +72,7 @@ impl ParquetEncoder {
             return Err(format_error("no columns are selected; select at least one"));
         }
         let schema = arrow_schema(&columns);
-        let props = writer_properties(options, &columns);
+        let props = options.writer_properties(&columns);
         let writer =
             ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(format_error)?;
         let buffers = buffers(&columns, BATCH_ROWS)?;

@@ -66,8 +66,45 @@ fn compression_pays(column: &Column) -> bool {
     !dictionary_pays(column)
 }
 
+impl ParquetOptions {
+    /// The Parquet writer's properties that [`ParquetEncoder`](crate::ParquetEncoder)s
+    /// write files of `columns` with: per-column dictionaries, compression and
+    /// statistics, row-group limits, page size and the footer's key-value
+    /// metadata. An [`ArrowWriter`](parquet::arrow::ArrowWriter) given these
+    /// and the batches of [`record_batch`](crate::record_batch) (at most
+    /// [`BATCH_ROWS`](crate::BATCH_ROWS) rows each) writes the same bytes as
+    /// an encoder given the same records.
+    ///
+    /// ```
+    /// use cdr_core::{Cdr, MessageCdr, RecordKind, parse_datetime};
+    /// use cdr_sink_api::ColumnSet;
+    /// use cdr_sink_parquet::{ParquetOptions, arrow_schema, parquet_row_count, record_batch};
+    /// use parquet::arrow::ArrowWriter;
+    ///
+    /// let columns = ColumnSet::all(RecordKind::Message);
+    /// let sms = Cdr::Message(MessageCdr {
+    ///     datetime: parse_datetime("2026-11-01T00:00:00Z")?,
+    ///     from_number: Some("15551230000".into()),
+    ///     to_number: None,
+    ///     direction: Some("outbound".into()),
+    ///     status: None,
+    ///     charge: None,
+    ///     r#type: Some("SMS".into()),
+    /// });
+    /// let props = ParquetOptions::default().writer_properties(&columns);
+    /// let mut writer = ArrowWriter::try_new(Vec::new(), arrow_schema(&columns), Some(props))?;
+    /// writer.write(&record_batch(&columns, &[sms])?)?;
+    /// let file = writer.into_inner()?;
+    /// assert_eq!(parquet_row_count(file.into())?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn writer_properties(&self, columns: &ColumnSet) -> WriterProperties {
+        writer_properties(self, columns)
+    }
+}
+
 /// The writer's properties for files of `columns` written as `options` say.
-pub(crate) fn writer_properties(options: &ParquetOptions, columns: &ColumnSet) -> WriterProperties {
+fn writer_properties(options: &ParquetOptions, columns: &ColumnSet) -> WriterProperties {
     let mut props = WriterProperties::builder();
     for (_, column) in columns.iter() {
         if !dictionary_pays(column) {

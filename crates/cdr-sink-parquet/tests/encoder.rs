@@ -7,8 +7,8 @@ use bytes::Bytes;
 use cdr_core::{Cdr, MessageCdr, RecordKind, VoiceCdr};
 use cdr_sink_api::{ColumnSet, EncodeError, Encoder, Format};
 use cdr_sink_parquet::{
-    Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, ParquetFormat, ParquetOptions,
-    ReadError, ZstdLevel, parquet_row_count,
+    BATCH_ROWS, Compression, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, ParquetFormat,
+    ParquetOptions, ReadError, ZstdLevel, arrow_schema, parquet_row_count, record_batch,
 };
 use cdr_testkit::records::*;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
@@ -148,6 +148,37 @@ fn files_do_not_depend_on_call_sizes_and_a_refused_call_leaves_no_trace() {
     let mut file = encoder.take_ready();
     file.extend(encode_all(encoder.as_mut(), &records[1000..], 1000));
     assert!(file == whole, "the refused call changed the file");
+}
+
+#[test]
+fn the_published_writer_properties_write_the_encoders_bytes() {
+    // Enough rows for several row groups of 3000 rows and batches of
+    // BATCH_ROWS, none on a boundary.
+    let n = 7 * BATCH_ROWS + 123;
+    for (kind, options) in [
+        (RecordKind::Message, ParquetOptions::default()),
+        (RecordKind::Voice, options(3000)),
+    ] {
+        let columns = ColumnSet::all(kind);
+        let records = samples(kind, n);
+        let mut encoder = ParquetFormat::new(options.clone())
+            .encoder(columns.clone())
+            .unwrap();
+        let encoded = encode_all(encoder.as_mut(), &records, 1000);
+
+        let props = options.writer_properties(&columns);
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(Vec::new(), arrow_schema(&columns), Some(props))
+                .unwrap();
+        for batch in records.chunks(BATCH_ROWS) {
+            writer
+                .write(&record_batch(&columns, batch).unwrap())
+                .unwrap();
+        }
+        let written = writer.into_inner().unwrap();
+        assert_eq!(written.len(), encoded.len(), "{kind:?}");
+        assert!(written == encoded, "{kind:?}: the files differ");
+    }
 }
 
 #[test]
