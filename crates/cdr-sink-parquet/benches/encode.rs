@@ -30,11 +30,38 @@ fn encode_file(format: &ParquetFormat, kind: RecordKind, records: &[Cdr]) -> usi
     bytes + encoder.finish().expect("finish").len()
 }
 
+/// The records of one kind, read once for every group.
+struct Input {
+    kind: RecordKind,
+    records: Vec<Cdr>,
+    source: &'static str,
+    columns: ColumnSet,
+}
+
 fn bench(c: &mut Criterion) {
+    let inputs: Vec<Input> = [RecordKind::Message, RecordKind::Voice]
+        .into_iter()
+        .map(|kind| {
+            let (records, source) = cdr_testkit::records::bench_records(kind, RECORDS);
+            let columns = ColumnSet::all(kind);
+            Input {
+                kind,
+                records,
+                source,
+                columns,
+            }
+        })
+        .collect();
     let mut group = c.benchmark_group("parquet");
     group.sample_size(10);
-    for kind in [RecordKind::Message, RecordKind::Voice] {
-        let (records, source) = cdr_testkit::records::bench_records(kind, RECORDS);
+    for Input {
+        kind,
+        records,
+        source,
+        ..
+    } in &inputs
+    {
+        let kind = *kind;
         group.throughput(Throughput::Elements(records.len() as u64));
         for (name, compression) in [
             ("zstd1", Compression::default()),
@@ -52,10 +79,10 @@ fn bench(c: &mut Criterion) {
                 "parquet/{}/{name}: {} records of {source}, {:.1} bytes per record",
                 kind.typename(),
                 records.len(),
-                encode_file(&format, kind, &records) as f64 / records.len() as f64
+                encode_file(&format, kind, records) as f64 / records.len() as f64
             );
             group.bench_function(BenchmarkId::new(kind.typename(), name), |b| {
-                b.iter(|| black_box(encode_file(&format, kind, &records)))
+                b.iter(|| black_box(encode_file(&format, kind, records)))
             });
         }
     }
@@ -63,14 +90,18 @@ fn bench(c: &mut Criterion) {
     // Arrow batches alone: the typed columns the encoder hands the writer.
     let mut group = c.benchmark_group("arrow");
     group.sample_size(10);
-    for kind in [RecordKind::Message, RecordKind::Voice] {
-        let (records, _) = cdr_testkit::records::bench_records(kind, RECORDS);
+    for Input {
+        kind,
+        records,
+        columns,
+        ..
+    } in &inputs
+    {
         group.throughput(Throughput::Elements(records.len() as u64));
-        let columns = ColumnSet::all(kind);
         group.bench_function(kind.typename(), |b| {
             b.iter(|| {
                 for page in records.chunks(1000) {
-                    black_box(record_batch(&columns, page).expect("a batch"));
+                    black_box(record_batch(columns, page).expect("a batch"));
                 }
             })
         });
@@ -79,15 +110,19 @@ fn bench(c: &mut Criterion) {
     // The Parquet writer alone, on the batches the encoder would give it.
     let mut group = c.benchmark_group("writer");
     group.sample_size(10);
-    for kind in [RecordKind::Message, RecordKind::Voice] {
-        let (records, _) = cdr_testkit::records::bench_records(kind, RECORDS);
+    for Input {
+        kind,
+        records,
+        columns,
+        ..
+    } in &inputs
+    {
         group.throughput(Throughput::Elements(records.len() as u64));
-        let columns = ColumnSet::all(kind);
-        let schema = arrow_schema(&columns);
-        let props = ParquetOptions::default().writer_properties(&columns);
+        let schema = arrow_schema(columns);
+        let props = ParquetOptions::default().writer_properties(columns);
         let batches: Vec<_> = records
             .chunks(BATCH_ROWS)
-            .map(|b| record_batch(&columns, b).expect("a batch"))
+            .map(|b| record_batch(columns, b).expect("a batch"))
             .collect();
         group.bench_function(kind.typename(), |b| {
             b.iter(|| {

@@ -99,52 +99,47 @@ impl ParquetOptions {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn writer_properties(&self, columns: &ColumnSet) -> WriterProperties {
-        writer_properties(self, columns)
+        let mut props = WriterProperties::builder();
+        for (_, column) in columns.iter() {
+            if !dictionary_pays(column) {
+                props = props.set_column_dictionary_enabled(ColumnPath::from(column.name), false);
+            }
+            if !compression_pays(column) {
+                props = props.set_column_compression(
+                    ColumnPath::from(column.name),
+                    parquet::basic::Compression::UNCOMPRESSED,
+                );
+            }
+            if NEARLY_UNIQUE.contains(&column.name) {
+                // Min and max of random phone numbers or call ids span
+                // everything, so they never let a reader skip a page, yet
+                // every value is compared twice to keep them.
+                props = props.set_column_statistics_enabled(
+                    ColumnPath::from(column.name),
+                    EnabledStatistics::None,
+                );
+            }
+        }
+        props
+            .set_compression(self.compression.to_parquet())
+            .set_max_row_group_row_count(Some(self.row_group_rows.get()))
+            .set_max_row_group_bytes(self.row_group_bytes.map(|b| b.get()))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            // Small pages: each page is compressed as it fills, so the writer
+            // holds little uncompressed data, the size estimate rests on
+            // compressed bytes early in a file, and readers that skip pages by
+            // their statistics skip finer.
+            .set_data_page_row_count_limit(PAGE_ROWS)
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new(
+                    METADATA_RECORD_KIND.to_string(),
+                    columns.kind().typename().to_string(),
+                ),
+                KeyValue::new(
+                    METADATA_SCHEMA_VERSION.to_string(),
+                    SCHEMA_VERSION.to_string(),
+                ),
+            ]))
+            .build()
     }
-}
-
-/// The writer's properties for files of `columns` written as `options` say.
-fn writer_properties(options: &ParquetOptions, columns: &ColumnSet) -> WriterProperties {
-    let mut props = WriterProperties::builder();
-    for (_, column) in columns.iter() {
-        if !dictionary_pays(column) {
-            props = props.set_column_dictionary_enabled(ColumnPath::from(column.name), false);
-        }
-        if !compression_pays(column) {
-            props = props.set_column_compression(
-                ColumnPath::from(column.name),
-                parquet::basic::Compression::UNCOMPRESSED,
-            );
-        }
-        if NEARLY_UNIQUE.contains(&column.name) {
-            // Min and max of random phone numbers or call ids span
-            // everything, so they never let a reader skip a page, yet
-            // every value is compared twice to keep them.
-            props = props.set_column_statistics_enabled(
-                ColumnPath::from(column.name),
-                EnabledStatistics::None,
-            );
-        }
-    }
-    props
-        .set_compression(options.compression.to_parquet())
-        .set_max_row_group_row_count(Some(options.row_group_rows.get()))
-        .set_max_row_group_bytes(options.row_group_bytes.map(|b| b.get()))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        // Small pages: each page is compressed as it fills, so the writer
-        // holds little uncompressed data, the size estimate rests on
-        // compressed bytes early in a file, and readers that skip pages by
-        // their statistics skip finer.
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new(
-                METADATA_RECORD_KIND.to_string(),
-                columns.kind().typename().to_string(),
-            ),
-            KeyValue::new(
-                METADATA_SCHEMA_VERSION.to_string(),
-                SCHEMA_VERSION.to_string(),
-            ),
-        ]))
-        .build()
 }
