@@ -124,6 +124,10 @@ pub fn run(args: &[String]) -> Result<()> {
         None
     };
 
+    let cpu_floor = stages
+        .as_ref()
+        .map(|s| stages::cpu_floor(&simulator_alone, s))
+        .unwrap_or_default();
     let targets = targets::judge(
         &end_to_end,
         &latency_scaling,
@@ -149,6 +153,7 @@ pub fn run(args: &[String]) -> Result<()> {
         delta_cost,
         peers,
         stages,
+        cpu_floor,
         targets,
         bench_seconds: started.elapsed().as_secs_f64(),
     };

@@ -6,7 +6,10 @@
 //! the records and a string for the others.
 //!
 //! `page` decodes each page into new memory; `reusing` decodes each into the
-//! records of the page before, as the archiver does.
+//! records of the page before, as the archiver does. `walk` is a reference,
+//! not ours: serde_json reading each page into `IgnoredAny`, which checks the
+//! JSON and keeps nothing, the cost of merely walking the bytes with a mature
+//! scalar parser.
 //!
 //! When `CDR_BENCH_PAGES` names a directory, the pages are read from its
 //! `sms-*.json` and `voice-*.json` files instead (`cargo xtask bench` saves
@@ -228,6 +231,13 @@ fn bench(c: &mut Criterion) {
                 for p in &pages {
                     let page = decode_page_reusing(black_box(p), kind, std::mem::take(&mut spare));
                     spare = black_box(page.map(|p| p.records).unwrap_or_default());
+                }
+            })
+        });
+        group.bench_function(BenchmarkId::new("walk", kind.typename()), |b| {
+            b.iter(|| {
+                for p in &pages {
+                    black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(p)).ok());
                 }
             })
         });

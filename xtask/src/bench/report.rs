@@ -14,7 +14,7 @@ use super::process::Machine;
 use super::rate_limit::RateLimit;
 use super::scale_out::ScaleOut;
 use super::simulator::SimAlone;
-use super::stages::Stage;
+use super::stages::{CpuFloor, Stage};
 use super::targets::Target;
 
 /// Everything one run measured, with where and when.
@@ -41,6 +41,9 @@ pub(super) struct Report {
     pub peers: Option<BTreeMap<&'static str, PeerComparison>>,
     /// `None` with `--no-stages`.
     pub stages: Option<BTreeMap<String, Stage>>,
+    /// Per type, from the simulator-alone scenario and the stages; empty
+    /// with `--no-stages`.
+    pub cpu_floor: BTreeMap<&'static str, CpuFloor>,
     pub targets: Vec<Target>,
     pub bench_seconds: f64,
 }
@@ -68,16 +71,17 @@ impl Report {
         );
         println!("\nsimulator alone (2 clients, pages of 1000)");
         println!(
-            "  {:<8} {:>12} {:>10} {:>16}",
-            "type", "records/s", "MB/s", "sim CPU s / 1M"
+            "  {:<8} {:>12} {:>10} {:>16} {:>19}",
+            "type", "records/s", "MB/s", "sim CPU s / 1M", "client CPU s / 1M"
         );
         for (name, s) in &self.simulator_alone {
             println!(
-                "  {:<8} {:>12} {:>10.0} {:>16.2}",
+                "  {:<8} {:>12} {:>10.0} {:>16.2} {:>19.2}",
                 name,
                 group(s.records_per_s),
                 s.mb_per_s,
-                s.sim_cpu_s_per_million
+                s.sim_cpu_s_per_million,
+                s.client_cpu_s_per_million
             );
         }
         println!(
@@ -209,6 +213,25 @@ impl Report {
                 );
             }
         }
+        if !self.cpu_floor.is_empty() {
+            println!(
+                "\nCPU floor, s per million records: receiving the bytes + walking the JSON + the Parquet writer alone"
+            );
+            println!(
+                "  {:<8} {:>9} {:>10} {:>9} {:>9}",
+                "type", "receive", "JSON walk", "writer", "floor"
+            );
+            for (name, f) in &self.cpu_floor {
+                println!(
+                    "  {:<8} {:>9.2} {:>10.2} {:>9.2} {:>9.2}",
+                    name,
+                    f.receive_s_per_million,
+                    f.json_walk_s_per_million,
+                    f.parquet_writer_s_per_million,
+                    f.total_s_per_million
+                );
+            }
+        }
         println!("\ntargets");
         for t in &self.targets {
             let mark = match t.met {
@@ -305,6 +328,7 @@ mod tests {
             delta_cost: DeltaCost::default(),
             peers: None,
             stages: None,
+            cpu_floor: BTreeMap::new(),
             targets: vec![],
             bench_seconds: 1.0,
         };
@@ -321,6 +345,7 @@ mod tests {
                 "bench_seconds",
                 "binaries",
                 "commit",
+                "cpu_floor",
                 "delta_cost",
                 "dirty",
                 "end_to_end",
@@ -340,6 +365,7 @@ mod tests {
         assert_eq!(json["end_to_end"]["csv_sms_1m"]["type"], "");
         assert_eq!(json["latency_scaling"][0]["levels"], serde_json::json!([]));
         assert!(json["stages"].is_null());
+        assert_eq!(json["cpu_floor"], serde_json::json!({}));
         assert_eq!(json["machine"]["cores"], 2);
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use cdr_core::CdrType;
+use cdr_core::{CdrType, RecordKind};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -16,12 +16,63 @@ use super::http::{Http, page_through};
 use super::options::Options;
 use super::process::{Bins, cargo};
 use super::sim::{E2E_RATE, Sim, rates, window};
+use super::simulator::SimAlone;
 
 /// One criterion benchmark's speed, from its median time per iteration.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(super) struct Stage {
     pub records_per_s: f64,
     pub ns_per_record: f64,
+}
+
+/// What no archiver of these pages can spend less CPU on, per million
+/// records of one type, from parts measured apart: receiving the bytes (the
+/// minimal client of the simulator-alone scenario), walking the JSON with
+/// serde_json keeping nothing (`decode/walk`), and the `parquet` crate's
+/// writer alone on batches built beforehand (`writer/`). No values are built,
+/// hashed or checked, and no file is written, so the archiver's own CPU per
+/// million can only come near it from above.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub(super) struct CpuFloor {
+    pub receive_s_per_million: f64,
+    pub json_walk_s_per_million: f64,
+    pub parquet_writer_s_per_million: f64,
+    pub total_s_per_million: f64,
+}
+
+/// The floor of each type that both the simulator-alone scenario and the
+/// stages measured.
+pub(super) fn cpu_floor(
+    simulator_alone: &BTreeMap<&'static str, SimAlone>,
+    stages: &BTreeMap<String, Stage>,
+) -> BTreeMap<&'static str, CpuFloor> {
+    let mut out = BTreeMap::new();
+    for (name, kind) in [("sms", RecordKind::Message), ("voice", RecordKind::Voice)] {
+        let stage = |group: &str| {
+            stages
+                .get(&format!("{group}/{}", kind.typename()))
+                .filter(|s| s.ns_per_record > 0.0)
+                // ns per record is CPU s per thousand million records.
+                .map(|s| s.ns_per_record / 1e3)
+        };
+        let receive = simulator_alone
+            .get(name)
+            .map(|s| s.client_cpu_s_per_million);
+        if let (Some(receive), Some(walk), Some(writer)) =
+            (receive, stage("decode/walk"), stage("writer"))
+        {
+            out.insert(
+                name,
+                CpuFloor {
+                    receive_s_per_million: receive,
+                    json_walk_s_per_million: walk,
+                    parquet_writer_s_per_million: writer,
+                    total_s_per_million: receive + walk + writer,
+                },
+            );
+        }
+    }
+    out
 }
 
 /// Saves `count` pages of each type from the simulator for the stage benchmarks.
@@ -78,7 +129,7 @@ pub(super) fn run(
         cargo(root, &args, &[("CDR_BENCH_PAGES", &pages)])?;
     }
     let mut out = BTreeMap::new();
-    for group in ["decode", "arrow", "parquet", "csv"] {
+    for group in ["decode", "arrow", "parquet", "writer", "csv"] {
         collect_criterion(&target.join("criterion").join(group), since, &mut out)?;
     }
     Ok(out)
@@ -129,4 +180,42 @@ fn collect_criterion(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(ns_per_record: f64) -> Stage {
+        Stage {
+            records_per_s: 1e9 / ns_per_record,
+            ns_per_record,
+        }
+    }
+
+    #[test]
+    fn the_floor_adds_the_parts_measured_apart() {
+        let sim = BTreeMap::from([(
+            "sms",
+            SimAlone {
+                client_cpu_s_per_million: 0.18,
+                ..SimAlone::default()
+            },
+        )]);
+        let mut stages = BTreeMap::from([
+            ("decode/walk/MessageCdr".to_string(), stage(285.0)),
+            ("writer/MessageCdr".to_string(), stage(420.0)),
+            // VOICE's writer was not measured: no floor for VOICE.
+            ("decode/walk/VoiceCdr".to_string(), stage(436.0)),
+        ]);
+        let floor = cpu_floor(&sim, &stages);
+        assert_eq!(floor.keys().copied().collect::<Vec<_>>(), ["sms"]);
+        let sms = &floor["sms"];
+        assert!((sms.json_walk_s_per_million - 0.285).abs() < 1e-9);
+        assert!((sms.parquet_writer_s_per_million - 0.42).abs() < 1e-9);
+        assert!((sms.total_s_per_million - 0.885).abs() < 1e-9);
+        // A stage that measured nothing gives no floor.
+        stages.insert("writer/MessageCdr".to_string(), Stage::default());
+        assert!(cpu_floor(&sim, &stages).is_empty());
+    }
 }
