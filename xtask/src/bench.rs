@@ -5,7 +5,8 @@
 //! 1. **Simulator alone.** `cdr-sim` serving pages of 1000 records (its fast
 //!    path, the archiver's own query document) to a minimal HTTP client with
 //!    two connections: its ceiling on this machine, and its CPU time per
-//!    million records.
+//!    million records; the client's own CPU time is the cost of receiving
+//!    the bytes alone.
 //! 2. **End to end.** `cdr-sim` → `cdr-sink archive` → files on local disk
 //!    with the archiver's default settings (`--limit 1000`, `--concurrency
 //!    auto`, `--window 1h`, Parquet with zstd): 1 and 10 million SMS records and
@@ -27,7 +28,9 @@
 //! 4. **Stages.** The criterion benchmarks of the decoder (`cdr-core`), Arrow
 //!    batches and Parquet encoding (`cdr-sink-parquet`) and CSV encoding
 //!    (`cdr-sink-csv`), on pages saved from the simulator, so that the stage
-//!    costs belong to the same bytes the end-to-end runs move.
+//!    costs belong to the same bytes the end-to-end runs move. With them, the
+//!    CPU floor ([`stages::CpuFloor`]): receiving the bytes, walking the JSON
+//!    and the Parquet writer alone, added up.
 //!
 //! Results: a table on stdout and JSON (`target/bench/bench.json`, or
 //! `--out PATH`) for comparing commits. `--quick` runs a short version
