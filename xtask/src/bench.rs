@@ -43,7 +43,7 @@
 //! 64), [`delta`] (the cost of a window's Delta commit, beside plain
 //! Parquet), [`peers`] (`--peers`: the
 //! reference Python client beside cdr-sink), [`stages`] (4). Beside them:
-//! [`options`] (the command line), [`sim`] (the simulator process and its
+//! [`options`](mod@options) (the command line), [`sim`] (the simulator process and its
 //! data), [`http`] (the minimal client), [`process`] (building, running and
 //! measuring processes), [`archive`] (one measured archiver run),
 //! [`targets`] (the goals judged from the results) and [`report`] (the
