@@ -15,7 +15,10 @@ use cdr_sink_api::{ColumnSet, Format};
 use cdr_sink_parquet::{
     BATCH_ROWS, Compression, ParquetFormat, ParquetOptions, ZstdLevel, arrow_schema, record_batch,
 };
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
 use parquet::arrow::ArrowWriter;
 
 const RECORDS: usize = 100_000;
@@ -52,17 +55,8 @@ fn bench(c: &mut Criterion) {
             }
         })
         .collect();
-    let mut group = c.benchmark_group("parquet");
-    group.sample_size(10);
-    for Input {
-        kind,
-        records,
-        source,
-        ..
-    } in &inputs
-    {
-        let kind = *kind;
-        group.throughput(Throughput::Elements(records.len() as u64));
+    per_input(c, "parquet", &inputs, |group, input| {
+        let (kind, records) = (input.kind, &input.records);
         for (name, compression) in [
             ("zstd1", Compression::default()),
             (
@@ -76,55 +70,38 @@ fn bench(c: &mut Criterion) {
                 ..ParquetOptions::default()
             });
             println!(
-                "parquet/{}/{name}: {} records of {source}, {:.1} bytes per record",
+                "parquet/{}/{name}: {} records of {}, {:.1} bytes per record",
                 kind.typename(),
                 records.len(),
+                input.source,
                 encode_file(&format, kind, records) as f64 / records.len() as f64
             );
             group.bench_function(BenchmarkId::new(kind.typename(), name), |b| {
                 b.iter(|| black_box(encode_file(&format, kind, records)))
             });
         }
-    }
-    group.finish();
+    });
     // Arrow batches alone: the typed columns the encoder hands the writer.
-    let mut group = c.benchmark_group("arrow");
-    group.sample_size(10);
-    for Input {
-        kind,
-        records,
-        columns,
-        ..
-    } in &inputs
-    {
-        group.throughput(Throughput::Elements(records.len() as u64));
-        group.bench_function(kind.typename(), |b| {
+    per_input(c, "arrow", &inputs, |group, input| {
+        group.bench_function(input.kind.typename(), |b| {
             b.iter(|| {
-                for page in records.chunks(1000) {
-                    black_box(record_batch(columns, page).expect("a batch"));
+                for page in input.records.chunks(1000) {
+                    black_box(record_batch(&input.columns, page).expect("a batch"));
                 }
             })
         });
-    }
-    group.finish();
+    });
     // The Parquet writer alone, on the batches the encoder would give it.
-    let mut group = c.benchmark_group("writer");
-    group.sample_size(10);
-    for Input {
-        kind,
-        records,
-        columns,
-        ..
-    } in &inputs
-    {
-        group.throughput(Throughput::Elements(records.len() as u64));
+    per_input(c, "writer", &inputs, |group, input| {
+        let columns = &input.columns;
         let schema = arrow_schema(columns);
         let props = ParquetOptions::default().writer_properties(columns);
-        let batches: Vec<_> = records
+        let batches: Vec<_> = input
+            .records
             .chunks(BATCH_ROWS)
             .map(|b| record_batch(columns, b).expect("a batch"))
             .collect();
-        group.bench_function(kind.typename(), |b| {
+        group.bench_function(input.kind.typename(), |b| {
             b.iter(|| {
                 let mut writer =
                     ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props.clone()))
@@ -135,6 +112,22 @@ fn bench(c: &mut Criterion) {
                 black_box(writer.into_inner().expect("finish").len())
             })
         });
+    });
+}
+
+/// A group of ten samples per benchmark, whose throughput is each input's
+/// record count, and the benchmarks `add` gives it for each input.
+fn per_input(
+    c: &mut Criterion,
+    name: &str,
+    inputs: &[Input],
+    mut add: impl FnMut(&mut BenchmarkGroup<'_, WallTime>, &Input),
+) {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    for input in inputs {
+        group.throughput(Throughput::Elements(input.records.len() as u64));
+        add(&mut group, input);
     }
     group.finish();
 }

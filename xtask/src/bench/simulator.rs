@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::http::{Http, page_request, page_through};
 use super::options::Options;
-use super::process::{Bins, cpu_seconds};
+use super::process::{Bins, proc_cpu_seconds};
 use super::sim::{E2E_RATE, LIMIT, Sim, rates, window};
 
 /// What the simulator alone serves of one type.
@@ -42,7 +42,7 @@ pub(super) fn run(bins: &Bins, opts: &Options) -> Result<BTreeMap<&'static str, 
         let mut warm = Http::connect(sim.addr())?;
         warm.graphql(&page_request(t, &window(0, 1)?, None))?;
         let cpu_before = sim.cpu_seconds();
-        let client_before = own_cpu_seconds();
+        let client_before = proc_cpu_seconds(std::process::id());
         let begun = Instant::now();
         let deadline = begun + Duration::from_secs_f64(seconds);
         let workers: Vec<_> = (0..2u64)
@@ -73,7 +73,7 @@ pub(super) fn run(bins: &Bins, opts: &Options) -> Result<BTreeMap<&'static str, 
         }
         let wall = begun.elapsed().as_secs_f64();
         let cpu = sim.cpu_seconds() - cpu_before;
-        let client_cpu = own_cpu_seconds() - client_before;
+        let client_cpu = proc_cpu_seconds(std::process::id()) - client_before;
         let records = pages * LIMIT;
         out.insert(
             name,
@@ -89,14 +89,4 @@ pub(super) fn run(bins: &Bins, opts: &Options) -> Result<BTreeMap<&'static str, 
         );
     }
     Ok(out)
-}
-
-/// This process's CPU seconds so far, every thread, user and system: while
-/// the clients run, nothing else in the bench does.
-fn own_cpu_seconds() -> f64 {
-    // SAFETY: rusage is plain data, valid when zeroed.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: fills the local above; RUSAGE_SELF cannot fail for a valid pointer.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    cpu_seconds(&usage)
 }
